@@ -1,0 +1,141 @@
+# todo — build, run and test.
+#
+#   make run     install missing system packages, build, serve on http://127.0.0.1:8000
+#   make test    the same set-up, then every test layer (unit, black-box on SQLite and
+#                PostgreSQL, the sanitizer run, chart and image)
+#
+# System libraries come from pkg-config; yyjson is vendored in third_party/.
+
+VERSION  := $(shell cat VERSION)
+REVISION := $(shell git rev-parse --short=7 HEAD 2>/dev/null || echo unknown)
+
+CC       ?= cc
+PKGS     := libmicrohttpd sqlite3 libpq libsodium libcrypto libcurl
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wformat=2 -Wvla \
+            -Wno-unused-parameter
+CPPFLAGS += -D_GNU_SOURCE -Isrc -Ithird_party/yyjson \
+            -DTODO_VERSION=\"$(VERSION)\" -DTODO_REVISION=\"$(REVISION)\"
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=c11 -pthread -fno-strict-aliasing $(PKG_CFLAGS)
+LDLIBS   += $(PKG_LIBS) -pthread
+
+SRC      := $(shell find src -name '*.c' | sort)
+LIB_SRC  := $(filter-out src/main.c,$(SRC))
+TP_SRC   := third_party/yyjson/yyjson.c
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+
+# Build flavours: release objects under build/obj, sanitizer objects under build/asan/obj.
+OBJDIR   := build/obj
+ASANDIR  := build/asan
+ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
+              -fno-sanitize-recover=undefined
+
+objs = $(patsubst %.c,$(1)/%.o,$(2))
+
+.PHONY: all build asan run test unit unit-asan blackbox blackbox-asan deploy-test deps \
+        format format-check image bench minikube-deploy clean venv
+
+all: build
+build: build/todo
+
+build/todo: $(call objs,$(OBJDIR),$(SRC) $(TP_SRC))
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(OBJDIR)/third_party/%.o: third_party/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(OBJDIR)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -MMD -MP -c -o $@ $<
+
+# --- sanitizer build (ASan + UBSan) ------------------------------------------------
+asan: $(ASANDIR)/todo
+
+$(ASANDIR)/todo: $(call objs,$(ASANDIR)/obj,$(SRC) $(TP_SRC))
+	$(CC) $(CFLAGS) $(ASAN_FLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(ASANDIR)/obj/third_party/%.o: third_party/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(ASAN_FLAGS) -MMD -MP -c -o $@ $<
+
+$(ASANDIR)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(ASAN_FLAGS) $(WARN) -MMD -MP -c -o $@ $<
+
+# --- unit tests (cmocka) ------------------------------------------------------------
+UNIT_BINS      := $(patsubst tests/unit/%.c,build/tests/%,$(UNIT_SRC))
+UNIT_ASAN_BINS := $(patsubst tests/unit/%.c,build/asan/tests/%,$(UNIT_SRC))
+
+build/tests/%: tests/unit/%.c $(call objs,$(OBJDIR),$(LIB_SRC) $(TP_SRC))
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -o $@ $^ $(LDLIBS) -lcmocka
+
+build/asan/tests/%: tests/unit/%.c $(call objs,$(ASANDIR)/obj,$(LIB_SRC) $(TP_SRC))
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(ASAN_FLAGS) $(WARN) -o $@ $^ $(LDLIBS) -lcmocka
+
+unit: $(UNIT_BINS)
+	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
+
+unit-asan: $(UNIT_ASAN_BINS)
+	@set -e; for t in $(UNIT_ASAN_BINS); do echo "== $$t (asan)"; $$t; done
+
+# --- black-box tests (pytest against the real binary, SQLite and PostgreSQL) -------
+VENV := build/venv
+venv: $(VENV)/.stamp
+$(VENV)/.stamp: tests/requirements.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --disable-pip-version-check -r tests/requirements.txt
+	@touch $@
+
+blackbox: build/todo venv
+	TODO_BIN=$(CURDIR)/build/todo $(VENV)/bin/pytest -q tests/blackbox
+
+blackbox-asan: $(ASANDIR)/todo venv
+	TODO_BIN=$(CURDIR)/$(ASANDIR)/todo TODO_ASAN=1 \
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	$(VENV)/bin/pytest -q tests/blackbox
+
+# --- chart and image ----------------------------------------------------------------
+deploy-test:
+	bash tests/deploy/run.sh
+
+image:
+	bash deploy/build-image.sh
+
+minikube-deploy:
+	bash deploy/minikube-deploy.sh
+
+# --- the two commands -----------------------------------------------------------------
+deps:
+	@scripts/install-deps
+
+run: deps
+	@$(MAKE) --no-print-directory build
+	build/todo serve
+
+test: deps
+	@$(MAKE) --no-print-directory format-check build asan
+	@$(MAKE) --no-print-directory unit unit-asan
+	@$(MAKE) --no-print-directory blackbox
+	@$(MAKE) --no-print-directory blackbox-asan
+	@$(MAKE) --no-print-directory deploy-test
+
+bench: build/todo
+	bash bench/run.sh
+
+# --- style ------------------------------------------------------------------------------
+FMT_FILES = $(shell find src tests/unit -name '*.[ch]' | sort)
+format:
+	clang-format -i $(FMT_FILES)
+format-check:
+	clang-format --dry-run --Werror $(FMT_FILES)
+
+clean:
+	rm -rf build
+
+-include $(shell find build -name '*.d' 2>/dev/null)

@@ -1,0 +1,89 @@
+/*
+ * Configuration from the environment, with the seed projects' variable names. Everything
+ * is validated at start-up: each bad variable yields one line naming it and its rule.
+ * Add a new setting here: a field, its default in config_load, its rule, and a line in
+ * config_print (and the README table).
+ */
+#ifndef TODO_CONFIG_H
+#define TODO_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "core/log.h"
+#include "core/url.h"
+
+#define CONFIG_MAX_CORS_ORIGINS 32
+#define CONFIG_ORIGIN_MAX       256
+#define CONFIG_SECRET_MIN       32
+#define CONFIG_MAX_ERRORS       32
+#define CONFIG_ERROR_LINE       256
+
+enum environment { ENV_DEVELOPMENT = 0, ENV_STAGING, ENV_PRODUCTION };
+
+/* What one process serves: everything, only the API, or only the web UI + proxy. */
+enum role { ROLE_ALL = 0, ROLE_WEB, ROLE_API };
+
+enum secret_source { SECRET_NONE = 0, SECRET_ENV, SECRET_FILE, SECRET_GENERATED };
+
+struct config {
+    char *host;
+    int port;
+    char *database_url; /* as given; may hold a password, never printed unredacted */
+    struct db_url db;
+    int pool_size;
+    int max_overflow;
+    char *jwt_secret;
+    enum secret_source secret_source;
+    char *jwt_algorithm;
+    int jwt_expiration_days;
+    enum log_level log_level;
+    char cors_origins[CONFIG_MAX_CORS_ORIGINS][CONFIG_ORIGIN_MAX];
+    size_t n_cors_origins;
+    char *frontend_url;
+    int rate_limit_per_minute;
+    enum environment environment;
+    int shutdown_timeout_s;
+    int64_t max_body_bytes;
+    bool migrate_on_start;
+    char *data_dir;
+    enum role role;
+    char *api_url; /* web role: where the API lives */
+    int workers;   /* HTTP worker threads */
+};
+
+/* The validation failures of one load, one line each. */
+struct config_errors {
+    char lines[CONFIG_MAX_ERRORS][CONFIG_ERROR_LINE];
+    size_t n;
+};
+
+/* Looks up a variable; returns NULL when unset. ctx is passed through. */
+typedef const char *(*config_get_fn)(void *ctx, const char *name);
+
+/* A config_get_fn reading the process environment. */
+const char *config_getenv(void *ctx, const char *name);
+
+/* Fills c from get(); empty values count as unset. Returns ERR_OK, or ERR_INVALID with
+ * one line per bad variable in errs. c owns its strings: release with config_free, also
+ * after a failure. */
+int config_load(struct config *c, config_get_fn get, void *ctx, struct config_errors *errs);
+
+/* Finds the signing secret when none was configured: in development reads or creates
+ * DATA_DIR/jwt-secret (mode 0600). Returns ERR_OK or ERR_IO / ERR_INVALID with a reason. */
+int config_resolve_secret(struct config *c, char *why, size_t why_size);
+
+/* Prints the effective configuration, secrets redacted, one KEY=value per line. */
+void config_print(const struct config *c, FILE *out);
+
+/* Parses a role name; ERR_OK or ERR_INVALID. */
+int config_role_parse(const char *s, enum role *out);
+
+const char *config_role_name(enum role r);
+const char *config_env_name(enum environment e);
+
+void config_free(struct config *c);
+
+#endif

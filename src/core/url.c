@@ -1,0 +1,188 @@
+/*
+ * URL validation for configuration (see url.h). http(s) URLs are parsed by libcurl's URL
+ * API and PostgreSQL URLs by libpq's PQconninfoParse, so no URL grammar is written here.
+ */
+#include "core/url.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+#include <libpq-fe.h>
+
+#include "core/err.h"
+#include "core/util.h"
+
+/* Longest database URL accepted. */
+#define DB_URL_MAX 4096
+
+static bool http_parts(const char *s, char **scheme, char **host, char **port, char **path,
+                       char **query)
+{
+    CURLU *h = curl_url();
+    if (!h)
+        return false;
+    bool ok = curl_url_set(h, CURLUPART_URL, s, 0) == CURLUE_OK &&
+              curl_url_get(h, CURLUPART_SCHEME, scheme, 0) == CURLUE_OK &&
+              curl_url_get(h, CURLUPART_HOST, host, 0) == CURLUE_OK;
+    if (ok) {
+        *port = NULL;
+        *path = NULL;
+        *query = NULL;
+        curl_url_get(h, CURLUPART_PORT, port, 0);
+        curl_url_get(h, CURLUPART_PATH, path, 0);
+        curl_url_get(h, CURLUPART_QUERY, query, 0);
+    }
+    curl_url_cleanup(h);
+    return ok;
+}
+
+static void free_parts(char *a, char *b, char *c, char *d, char *e)
+{
+    curl_free(a);
+    curl_free(b);
+    curl_free(c);
+    curl_free(d);
+    curl_free(e);
+}
+
+bool url_is_http(const char *s)
+{
+    /* curl would guess a scheme for "example.com"; require it to be written. */
+    if (!s || !(str_starts(s, "http://") || str_starts(s, "https://")))
+        return false;
+    char *scheme = NULL, *host = NULL, *port = NULL, *path = NULL, *query = NULL;
+    if (!http_parts(s, &scheme, &host, &port, &path, &query))
+        return false;
+    bool ok = host[0] != '\0';
+    free_parts(scheme, host, port, path, query);
+    return ok;
+}
+
+bool url_origin_canonical(const char *s, char *out, size_t out_size)
+{
+    if (!url_is_http(s))
+        return false;
+    char *scheme = NULL, *host = NULL, *port = NULL, *path = NULL, *query = NULL;
+    if (!http_parts(s, &scheme, &host, &port, &path, &query))
+        return false;
+    bool ok = (!path || strcmp(path, "/") == 0) && !query;
+    if (ok) {
+        int n = port ? snprintf(out, out_size, "%s://%s:%s", scheme, host, port)
+                     : snprintf(out, out_size, "%s://%s", scheme, host);
+        ok = n > 0 && (size_t)n < out_size;
+    }
+    free_parts(scheme, host, port, path, query);
+    return ok;
+}
+
+/* Prefixes accepted for each kind; SQLAlchemy driver suffixes are ignored. */
+static const char *sqlite_prefixes[] = {"sqlite:///", "sqlite+aiosqlite:///",
+                                        "sqlite+pysqlite:///"};
+static const char *pg_prefixes[] = {"postgresql://", "postgres://", "postgresql+asyncpg://",
+                                    "postgresql+psycopg://", "postgresql+psycopg2://"};
+
+/* Rewrites asyncpg's "ssl=" query parameter to libpq's "sslmode=". */
+static void map_ssl_param(char *url, size_t size)
+{
+    char *q = strchr(url, '?');
+    while (q) {
+        char *key = q + 1;
+        if (strncmp(key, "ssl=", 4) == 0) {
+            size_t len = strlen(url);
+            if (len + 4 >= size)
+                return;
+            memmove(key + 7, key + 3, len - (size_t)(key + 3 - url) + 1);
+            memcpy(key, "sslmode", 7);
+            /* asyncpg allows ssl=true; libpq's nearest mode is require. */
+            if (strncmp(key + 8, "true", 4) == 0 && (key[12] == '\0' || key[12] == '&')) {
+                memmove(key + 8 + 7, key + 12, strlen(key + 12) + 1);
+                memcpy(key + 8, "require", 7);
+            }
+        }
+        q = strchr(key, '&');
+    }
+}
+
+int db_url_parse(const char *s, struct db_url *out, char *why, size_t why_size)
+{
+    memset(out, 0, sizeof(*out));
+    if (!s || !*s) {
+        snprintf(why, why_size, "must not be empty");
+        return ERR_INVALID;
+    }
+    if (strlen(s) >= DB_URL_MAX) {
+        snprintf(why, why_size, "must be shorter than %d characters", DB_URL_MAX);
+        return ERR_INVALID;
+    }
+    for (size_t i = 0; i < ARRAY_LEN(sqlite_prefixes); i++) {
+        if (str_starts(s, sqlite_prefixes[i])) {
+            const char *path = s + strlen(sqlite_prefixes[i]);
+            if (!*path || strchr(path, '?')) {
+                snprintf(why, why_size,
+                         "sqlite URL needs a file path: sqlite:///relative.db "
+                         "or sqlite:////absolute.db");
+                return ERR_INVALID;
+            }
+            out->kind = DB_SQLITE;
+            out->sqlite_path = strdup(path);
+            return out->sqlite_path ? ERR_OK : ERR_NOMEM;
+        }
+    }
+    for (size_t i = 0; i < ARRAY_LEN(pg_prefixes); i++) {
+        if (!str_starts(s, pg_prefixes[i]))
+            continue;
+        char buf[DB_URL_MAX + 16];
+        snprintf(buf, sizeof(buf), "postgresql://%s", s + strlen(pg_prefixes[i]));
+        map_ssl_param(buf, sizeof(buf));
+        char *err = NULL;
+        PQconninfoOption *opts = PQconninfoParse(buf, &err);
+        if (!opts) {
+            /* libpq's message names the bad part, never a password value. */
+            snprintf(why, why_size, "not a valid PostgreSQL URL: %s", err ? err : "parse error");
+            size_t n = strlen(why);
+            if (n && why[n - 1] == '\n')
+                why[n - 1] = '\0';
+            PQfreemem(err);
+            return ERR_INVALID;
+        }
+        PQconninfoFree(opts);
+        out->kind = DB_POSTGRES;
+        out->pg_url = strdup(buf);
+        return out->pg_url ? ERR_OK : ERR_NOMEM;
+    }
+    snprintf(why, why_size, "must start with sqlite:/// or postgresql://");
+    return ERR_INVALID;
+}
+
+void db_url_free(struct db_url *u)
+{
+    free(u->sqlite_path);
+    free(u->pg_url);
+    u->sqlite_path = u->pg_url = NULL;
+}
+
+char *db_url_redact(const char *s)
+{
+    if (!s)
+        return strdup("");
+    const char *scheme_end = strstr(s, "://");
+    if (!scheme_end)
+        return strdup("***");
+    const char *auth = scheme_end + 3;
+    const char *at = strchr(auth, '@');
+    const char *slash = strchr(auth, '/');
+    if (!at || (slash && slash < at))
+        return strdup(s); /* no credentials in the authority */
+    const char *colon = memchr(auth, ':', (size_t)(at - auth));
+    if (!colon)
+        return strdup(s);
+    size_t head = (size_t)(colon + 1 - s);
+    size_t size = head + 3 + strlen(at) + 1;
+    char *r = malloc(size);
+    if (!r)
+        return NULL;
+    snprintf(r, size, "%.*s***%s", (int)head, s, at);
+    return r;
+}

@@ -1,0 +1,47 @@
+/*
+ * Small helpers shared by every module: bounded number parsing, time stamps, strings.
+ */
+#ifndef TODO_UTIL_H
+#define TODO_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Parses all of s as a base-10 integer within [min, max]. Returns ERR_OK or ERR_INVALID. */
+int parse_int64(const char *s, int64_t min, int64_t max, int64_t *out);
+
+/* Parses true/false/1/0/yes/no/on/off (case-insensitive). Returns ERR_OK or ERR_INVALID. */
+int parse_bool(const char *s, bool *out);
+
+/* Milliseconds on a monotonic clock. */
+int64_t now_mono_ms(void);
+
+/* Microseconds on a monotonic clock. */
+int64_t now_mono_us(void);
+
+/* Seconds since the Unix epoch. */
+int64_t now_unix(void);
+
+/* Writes the current UTC time as RFC 3339 with milliseconds ("2026-01-02T03:04:05.678Z")
+ * into buf (at least 25 bytes). */
+void now_rfc3339_ms(char *buf, size_t size);
+
+/* Writes t (Unix seconds) as RFC 3339 UTC ("2026-01-02T03:04:05Z") into buf (≥ 21 bytes). */
+void unix_to_rfc3339(int64_t t, char *buf, size_t size);
+
+/* Case-insensitive ASCII equality. */
+bool str_ieq(const char *a, const char *b);
+
+/* True when s starts with prefix. */
+bool str_starts(const char *s, const char *prefix);
+
+/* Lower-case hex of n bytes into out (2n+1 bytes). */
+void hex_encode(const unsigned char *in, size_t n, char *out);
+
+/* Writes len random lower-case hex characters and a NUL into out (len+1 bytes). */
+void random_hex(char *out, size_t len);
+
+#endif

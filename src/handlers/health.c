@@ -1,0 +1,38 @@
+/*
+ * Health endpoints (see health.h). Liveness never touches the database, so a database
+ * outage takes pods out of rotation (readiness) without restarting them (liveness).
+ */
+#include "handlers/health.h"
+
+#include <stdatomic.h>
+
+#include "app.h"
+#include "core/err.h"
+#include "store/store.h"
+
+#define STATIC_JSON(req, status, text)                                                             \
+    resp_raw((req), (status), "application/json", (text), sizeof(text) - 1, true)
+
+void h_health(struct request *req)
+{
+    resp_header(req, "Cache-Control", "no-store");
+    STATIC_JSON(req, 200, "{\"status\":\"healthy\"}");
+}
+
+void h_ready(struct request *req)
+{
+    resp_header(req, "Cache-Control", "no-store");
+    if (atomic_load(&req->app->draining)) {
+        STATIC_JSON(req, 503, "{\"status\":\"not_ready\",\"reason\":\"shutting down\"}");
+        return;
+    }
+    if (!req->app->store) { /* the web role has no database of its own */
+        STATIC_JSON(req, 200, "{\"status\":\"ready\"}");
+        return;
+    }
+    if (store_ping(req->app->store, READY_PING_TIMEOUT_MS) != ERR_OK) {
+        STATIC_JSON(req, 503, "{\"status\":\"not_ready\",\"database\":\"disconnected\"}");
+        return;
+    }
+    STATIC_JSON(req, 200, "{\"status\":\"ready\",\"database\":\"connected\"}");
+}

@@ -1,0 +1,18 @@
+/*
+ * CORS per CORS_ORIGINS (and FRONTEND_URL): exact origin matches only, never "*" with
+ * credentials, and preflight answered before routing and authentication.
+ */
+#ifndef TODO_CORS_H
+#define TODO_CORS_H
+
+#include <stdbool.h>
+
+#include "http/request.h"
+
+/* Adds the CORS response headers when the request's Origin is allowed. */
+void cors_apply(struct request *req);
+
+/* Answers a preflight (OPTIONS with Access-Control-Request-Method); true if it did. */
+bool cors_preflight(struct request *req);
+
+#endif

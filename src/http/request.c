@@ -1,0 +1,221 @@
+/*
+ * Request accessors and response builders for handlers (see request.h).
+ */
+#include "http/request.h"
+
+#include <arpa/inet.h>
+#include <string.h>
+#include <microhttpd.h>
+
+#include "app.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "store/store.h"
+
+const char *req_header(struct request *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+const char *req_query(struct request *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+struct query_iter {
+    const char *name;
+    size_t max;
+    size_t seen;
+    void (*fn)(void *ctx, const char *value);
+    void *ctx;
+};
+
+static enum MHD_Result query_each(void *cls, enum MHD_ValueKind kind, const char *key,
+                                  const char *value)
+{
+    (void)kind;
+    struct query_iter *it = cls;
+    if (key && strcmp(key, it->name) == 0) {
+        if (it->seen < it->max)
+            it->fn(it->ctx, value ? value : "");
+        it->seen++;
+    }
+    return MHD_YES;
+}
+
+size_t req_query_all(struct request *req, const char *name, size_t max,
+                     void (*fn)(void *ctx, const char *value), void *ctx)
+{
+    struct query_iter it = {name, max, 0, fn, ctx};
+    MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, query_each, &it);
+    return it.seen;
+}
+
+const char *req_client_ip(struct request *req)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    char *buf = arena_alloc(req->arena, INET6_ADDRSTRLEN);
+    if (!ci || !ci->client_addr || !buf)
+        return "unknown";
+    const struct sockaddr *sa = ci->client_addr;
+    const void *addr = sa->sa_family == AF_INET6
+                           ? (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr
+                           : (const void *)&((const struct sockaddr_in *)sa)->sin_addr;
+    if (!inet_ntop(sa->sa_family, addr, buf, INET6_ADDRSTRLEN))
+        return "unknown";
+    return buf;
+}
+
+/* Checks depth and duplicate keys; recursion is bounded by JSON_MAX_DEPTH. */
+static bool json_sane(yyjson_val *v, int depth)
+{
+    if (depth > JSON_MAX_DEPTH)
+        return false;
+    if (yyjson_is_arr(v)) {
+        size_t i, max;
+        yyjson_val *item;
+        yyjson_arr_foreach(v, i, max, item)
+        {
+            if (!json_sane(item, depth + 1))
+                return false;
+        }
+    } else if (yyjson_is_obj(v)) {
+        if (yyjson_obj_size(v) > JSON_MAX_KEYS)
+            return false;
+        size_t i, max;
+        yyjson_val *key, *val;
+        yyjson_obj_foreach(v, i, max, key, val)
+        {
+            /* Duplicate keys are ambiguous (which one wins?): reject them. */
+            size_t j, jmax;
+            yyjson_val *k2, *v2;
+            yyjson_obj_foreach(v, j, jmax, k2, v2)
+            {
+                if (j >= i)
+                    break;
+                if (yyjson_equals(key, k2))
+                    return false;
+            }
+            if (!json_sane(val, depth + 1))
+                return false;
+        }
+    }
+    return true;
+}
+
+int req_json(struct request *req, yyjson_doc **out)
+{
+    if (req->body_len == 0) {
+        resp_error(req, 400, "Request body must be a JSON document");
+        return ERR_INVALID;
+    }
+    yyjson_alc alc;
+    arena_yyjson_alc(req->arena, &alc);
+    yyjson_read_err err;
+    yyjson_doc *doc = yyjson_read_opts(req->body, req->body_len, 0, &alc, &err);
+    if (!doc) {
+        resp_error(req, 400,
+                   err.code == YYJSON_READ_ERROR_MEMORY_ALLOCATION
+                       ? "Request body is too large to parse"
+                       : "Malformed JSON in request body");
+        return ERR_INVALID;
+    }
+    if (!json_sane(yyjson_doc_get_root(doc), 0)) {
+        resp_error(req, 400, "JSON body nests too deeply or repeats a key");
+        return ERR_INVALID;
+    }
+    *out = doc;
+    return ERR_OK;
+}
+
+struct store_conn *req_db(struct request *req)
+{
+    if (req->db)
+        return req->db;
+    if (!req->app->store || store_acquire(req->app->store, &req->db) != ERR_OK) {
+        req->db = NULL;
+        resp_error(req, 503, "Database unavailable, try again shortly");
+        return NULL;
+    }
+    return req->db;
+}
+
+void resp_header(struct request *req, const char *name, const char *value)
+{
+    if (req->n_resp_headers >= REQ_MAX_RESP_HEADERS) {
+        log_error("too many response headers; dropped %s", name);
+        return;
+    }
+    req->resp_headers[req->n_resp_headers][0] = name;
+    req->resp_headers[req->n_resp_headers][1] = value;
+    req->n_resp_headers++;
+}
+
+void resp_raw(struct request *req, int status, const char *content_type, const char *body,
+              size_t len, bool is_static)
+{
+    req->status = status;
+    req->content_type = content_type;
+    req->resp_body = body;
+    req->resp_len = len;
+    req->resp_static = is_static;
+    req->responded = true;
+}
+
+void resp_json_text(struct request *req, int status, const char *json, size_t len)
+{
+    resp_raw(req, status, "application/json", json, len, false);
+}
+
+void resp_json(struct request *req, int status, yyjson_mut_doc *doc)
+{
+    yyjson_alc alc;
+    arena_yyjson_alc(req->arena, &alc);
+    size_t len = 0;
+    char *json = yyjson_mut_write_opts(doc, 0, &alc, &len, NULL);
+    if (!json) {
+        resp_error(req, 500, "Internal server error");
+        return;
+    }
+    resp_json_text(req, status, json, len);
+}
+
+void resp_error(struct request *req, int status, const char *detail)
+{
+    yyjson_mut_doc *doc = req_json_doc(req);
+    if (doc) {
+        yyjson_mut_val *root = yyjson_mut_obj(doc);
+        yyjson_mut_doc_set_root(doc, root);
+        yyjson_mut_obj_add_str(doc, root, "detail", detail);
+        yyjson_alc alc;
+        arena_yyjson_alc(req->arena, &alc);
+        size_t len = 0;
+        char *json = yyjson_mut_write_opts(doc, 0, &alc, &len, NULL);
+        if (json) {
+            resp_json_text(req, status, json, len);
+            return;
+        }
+    }
+    static const char fallback[] = "{\"detail\":\"Internal server error\"}";
+    resp_raw(req, status, "application/json", fallback, sizeof(fallback) - 1, true);
+}
+
+void resp_empty(struct request *req, int status)
+{
+    resp_raw(req, status, NULL, "", 0, true);
+}
+
+void resp_custom(struct request *req, int status, struct MHD_Response *resp)
+{
+    req->status = status;
+    req->resp_custom = resp;
+    req->responded = true;
+}
+
+yyjson_mut_doc *req_json_doc(struct request *req)
+{
+    yyjson_alc alc;
+    arena_yyjson_alc(req->arena, &alc);
+    return yyjson_mut_doc_new(&alc);
+}

@@ -1,0 +1,122 @@
+/*
+ * One HTTP request as handlers see it: the parsed request, its arena, and the response
+ * being built. Handlers read with req_* and answer with exactly one resp_* call; the
+ * server queues the response, logs the request and frees the arena once, at the end.
+ */
+#ifndef TODO_REQUEST_H
+#define TODO_REQUEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "yyjson.h"
+
+#include "core/arena.h"
+
+#define REQ_MAX_PATH_PARAMS  4
+#define REQ_MAX_RESP_HEADERS 16
+#define REQUEST_ID_MAX       64
+/* Nesting and per-object key limits for JSON request bodies. */
+#define JSON_MAX_DEPTH 32
+#define JSON_MAX_KEYS  256
+
+enum http_method {
+    HTTP_GET = 1 << 0,
+    HTTP_HEAD = 1 << 1,
+    HTTP_POST = 1 << 2,
+    HTTP_PUT = 1 << 3,
+    HTTP_PATCH = 1 << 4,
+    HTTP_DELETE = 1 << 5,
+    HTTP_OPTIONS = 1 << 6,
+    HTTP_OTHER = 1 << 7,
+};
+
+struct app;
+struct route;
+struct store_conn;
+struct MHD_Connection;
+struct MHD_Response;
+
+struct request {
+    struct arena *arena;
+    struct MHD_Connection *conn;
+    struct app *app;
+    enum http_method method;
+    const char *method_name;
+    const char *path; /* decoded path, without the query */
+    int64_t start_us;
+    char request_id[REQUEST_ID_MAX + 1];
+
+    char *body; /* NUL-terminated, arena-owned */
+    size_t body_len;
+    size_t body_cap;
+    bool body_too_large;
+
+    const struct route *route;
+    const char *params[REQ_MAX_PATH_PARAMS]; /* path captures, in pattern order */
+    size_t n_params;
+
+    const char *user_id;   /* set by authentication */
+    struct store_conn *db; /* checked out on demand by req_db, released at the end */
+
+    /* The response. */
+    int status;
+    const char *content_type;
+    const char *resp_body;
+    size_t resp_len;
+    bool resp_static; /* resp_body outlives the request; MHD need not copy it */
+    struct MHD_Response *resp_custom;
+    const char *resp_headers[REQ_MAX_RESP_HEADERS][2];
+    size_t n_resp_headers;
+    bool responded;
+};
+
+/* A request header, or NULL. */
+const char *req_header(struct request *req, const char *name);
+
+/* A query argument, or NULL. */
+const char *req_query(struct request *req, const char *name);
+
+/* Calls fn for each value of a repeatable query argument, at most max times; returns the
+ * number seen (which may exceed max, so callers can reject too many). */
+size_t req_query_all(struct request *req, const char *name, size_t max,
+                     void (*fn)(void *ctx, const char *value), void *ctx);
+
+/* The client's address as text (for rate limits and logs). */
+const char *req_client_ip(struct request *req);
+
+/* Parses the body as JSON (size, depth and duplicate keys checked). On failure answers
+ * 400 and returns ERR_INVALID; the document lives in the arena. */
+int req_json(struct request *req, yyjson_doc **out);
+
+/* The request's database connection, checked out on first use. On failure answers 503
+ * and returns NULL. */
+struct store_conn *req_db(struct request *req);
+
+/* Adds a response header; name and value must live as long as the request. */
+void resp_header(struct request *req, const char *name, const char *value);
+
+/* Answers with doc serialised as JSON. */
+void resp_json(struct request *req, int status, yyjson_mut_doc *doc);
+
+/* Answers with a JSON text the caller already built (arena or static memory). */
+void resp_json_text(struct request *req, int status, const char *json, size_t len);
+
+/* Answers {"detail": detail}. */
+void resp_error(struct request *req, int status, const char *detail);
+
+/* Answers with no body (204, 304, …). */
+void resp_empty(struct request *req, int status);
+
+/* Answers with a body of any type; is_static means the bytes outlive the request. */
+void resp_raw(struct request *req, int status, const char *content_type, const char *body,
+              size_t len, bool is_static);
+
+/* Answers with a response the caller created (streaming); the server takes ownership. */
+void resp_custom(struct request *req, int status, struct MHD_Response *resp);
+
+/* A new mutable JSON document allocated from the request's arena. */
+yyjson_mut_doc *req_json_doc(struct request *req);
+
+#endif

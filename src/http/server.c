@@ -1,0 +1,312 @@
+/*
+ * libmicrohttpd glue (see server.h). The access handler follows libmicrohttpd's three
+ * phases: the first call only sets up the request (queueing then would force
+ * "Connection: close" and cost keep-alive), upload calls fill the bounded body buffer,
+ * and the final call routes, runs the handler and queues its response. The completion
+ * callback logs the request and frees its arena exactly once.
+ */
+#include "http/server.h"
+
+#include <netdb.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+
+#include "core/err.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "http/cors.h"
+#include "http/request.h"
+#include "http/router.h"
+#include "store/store.h"
+
+struct http_server {
+    struct MHD_Daemon *daemon;
+    struct app *app;
+    atomic_int inflight;
+};
+
+/* Accepts a client's X-Request-ID only when it is short and plain. */
+static bool request_id_ok(const char *id)
+{
+    size_t len = 0;
+    for (const char *p = id; *p; p++, len++) {
+        char c = *p;
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '-' || c == '_' || c == '.' || c == ':';
+        if (!ok || len >= REQUEST_ID_MAX)
+            return false;
+    }
+    return len > 0;
+}
+
+static struct request *request_begin(struct http_server *srv, struct MHD_Connection *conn,
+                                     const char *url, const char *method)
+{
+    struct arena *a = arena_new();
+    if (!a)
+        return NULL;
+    struct request *req = arena_calloc(a, 1, sizeof(*req));
+    if (!req) {
+        arena_free(a);
+        return NULL;
+    }
+    req->arena = a;
+    req->conn = conn;
+    req->app = srv->app;
+    req->start_us = now_mono_us();
+    req->method = router_method(method);
+    req->method_name = arena_strdup(a, method);
+    req->path = arena_strdup(a, url);
+    const char *id = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-ID");
+    if (id && request_id_ok(id))
+        snprintf(req->request_id, sizeof(req->request_id), "%s", id);
+    else
+        random_hex(req->request_id, 32);
+    if (!req->method_name || !req->path) {
+        arena_free(a);
+        return NULL;
+    }
+    atomic_fetch_add(&srv->inflight, 1);
+    return req;
+}
+
+/* Appends upload data, keeping at most MAX_BODY_BYTES; the excess is read and dropped. */
+static void body_append(struct request *req, const char *data, size_t size)
+{
+    size_t max = (size_t)req->app->cfg->max_body_bytes;
+    if (req->body_too_large)
+        return;
+    if (size > max - req->body_len) {
+        req->body_too_large = true;
+        return;
+    }
+    if (req->body_len + size + 1 > req->body_cap) {
+        size_t cap = req->body_cap ? req->body_cap : 1024;
+        while (cap < req->body_len + size + 1)
+            cap *= 2;
+        char *nb = arena_alloc(req->arena, cap);
+        if (!nb) {
+            req->body_too_large = true;
+            return;
+        }
+        if (req->body_len)
+            memcpy(nb, req->body, req->body_len);
+        req->body = nb;
+        req->body_cap = cap;
+    }
+    memcpy(req->body + req->body_len, data, size);
+    req->body_len += size;
+    req->body[req->body_len] = '\0';
+}
+
+static bool is_json_type(const char *ct)
+{
+    if (!ct)
+        return false;
+    size_t n = strlen("application/json");
+    return strncasecmp(ct, "application/json", n) == 0 &&
+           (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
+}
+
+static enum MHD_Result queue(struct http_server *srv, struct request *req)
+{
+    struct MHD_Response *r = req->resp_custom;
+    if (!r)
+        r = MHD_create_response_from_buffer(req->resp_len, (void *)req->resp_body,
+                                            req->resp_static ? MHD_RESPMEM_PERSISTENT
+                                                             : MHD_RESPMEM_MUST_COPY);
+    if (!r)
+        return MHD_NO;
+    if (req->content_type)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, req->content_type);
+    MHD_add_response_header(r, "X-Request-ID", req->request_id);
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    for (size_t i = 0; i < req->n_resp_headers; i++)
+        MHD_add_response_header(r, req->resp_headers[i][0], req->resp_headers[i][1]);
+    if (atomic_load(&srv->app->draining))
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+    enum MHD_Result ret = MHD_queue_response(req->conn, (unsigned)req->status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+/* Routes the complete request and queues the handler's response. */
+static enum MHD_Result dispatch(struct http_server *srv, struct request *req)
+{
+    struct app *app = srv->app;
+    cors_apply(req);
+    if (req->body_too_large) {
+        resp_error(req, 413, "Request body too large");
+        return queue(srv, req);
+    }
+    if (cors_preflight(req))
+        return queue(srv, req);
+    unsigned allowed = 0;
+    switch (router_match(app->routes, app->n_routes, req, &allowed)) {
+    case ROUTER_NO_PATH:
+        resp_error(req, 404, "Not Found");
+        return queue(srv, req);
+    case ROUTER_NO_METHOD: {
+        char *allow = arena_alloc(req->arena, 64);
+        if (allow) {
+            router_allow_header(allowed, allow, 64);
+            resp_header(req, "Allow", allow);
+        }
+        resp_error(req, 405, "Method Not Allowed");
+        return queue(srv, req);
+    }
+    case ROUTER_FOUND:
+        break;
+    }
+    if ((req->route->flags & ROUTE_JSON_BODY) && req->body_len > 0 &&
+        !is_json_type(req_header(req, MHD_HTTP_HEADER_CONTENT_TYPE))) {
+        resp_error(req, 415, "Content-Type must be application/json");
+        return queue(srv, req);
+    }
+    req->route->fn(req);
+    if (!req->responded) {
+        log_error("handler for %s gave no response", req->route->pattern);
+        resp_error(req, 500, "Internal server error");
+    }
+    return queue(srv, req);
+}
+
+static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,
+                                 const char *method, const char *version, const char *upload_data,
+                                 size_t *upload_data_size, void **req_cls)
+{
+    (void)version;
+    struct http_server *srv = cls;
+    struct request *req = *req_cls;
+    if (!req) {
+        req = request_begin(srv, conn, url, method);
+        if (!req)
+            return MHD_NO;
+        *req_cls = req;
+        const char *cl = req_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        int64_t n = 0;
+        if (cl &&
+            (parse_int64(cl, 0, INT64_MAX, &n) != ERR_OK || n > srv->app->cfg->max_body_bytes)) {
+            /* Refuse before reading the body; libmicrohttpd then closes the connection. */
+            req->body_too_large = true;
+            cors_apply(req);
+            resp_error(req, 413, "Request body too large");
+            return queue(srv, req);
+        }
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        body_append(req, upload_data, *upload_data_size);
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (req->responded)
+        return MHD_YES; /* the early 413 is already queued */
+    return dispatch(srv, req);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)conn;
+    struct http_server *srv = cls;
+    struct request *req = *req_cls;
+    if (!req)
+        return;
+    int status = req->responded ? req->status : 499;
+    enum log_level level = status >= 500 ? LOG_WARNING : LOG_INFO;
+    if (log_enabled(level)) {
+        struct log_field f[] = {
+            LF_S("request_id", req->request_id),
+            LF_S("method", req->method_name),
+            LF_S("path", req->path),
+            LF_I("status", status),
+            LF_D("duration_ms", (double)(now_mono_us() - req->start_us) / 1000.0),
+            LF_S("outcome", toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "ok" : "aborted"),
+        };
+        log_fields(level, "request", f, ARRAY_LEN(f));
+    }
+    if (req->db)
+        store_release(req->db);
+    arena_free(req->arena);
+    *req_cls = NULL;
+    atomic_fetch_sub(&srv->inflight, 1);
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    char msg[512];
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    msg[strcspn(msg, "\n")] = '\0';
+    log_fields(LOG_WARNING, msg, (struct log_field[]){LF_S("component", "libmicrohttpd")}, 1);
+}
+
+int http_server_start(struct app *app, struct http_server **out)
+{
+    const struct config *cfg = app->cfg;
+    struct http_server *srv = calloc(1, sizeof(*srv));
+    if (!srv)
+        return ERR_NOMEM;
+    srv->app = app;
+    char port[8];
+    snprintf(port, sizeof(port), "%d", cfg->port);
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+    struct addrinfo *ai = NULL;
+    int gai = getaddrinfo(cfg->host, port, &hints, &ai);
+    if (gai != 0 || !ai) {
+        log_error("cannot resolve HOST %s: %s", cfg->host, gai_strerror(gai));
+        free(srv);
+        return ERR_INVALID;
+    }
+    unsigned flags =
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    if (ai->ai_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    srv->daemon = MHD_start_daemon(
+        flags, (uint16_t)cfg->port, NULL, NULL, on_access, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
+        NULL, MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_THREAD_POOL_SIZE,
+        (unsigned)cfg->workers, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_CONN_TIMEOUT_S,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_CONN_LIMIT, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        (unsigned)HTTP_PER_IP_CONN_LIMIT, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)HTTP_CONN_MEMORY_LIMIT, MHD_OPTION_LISTEN_BACKLOG_SIZE,
+        (unsigned)HTTP_LISTEN_BACKLOG, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_END);
+    freeaddrinfo(ai);
+    if (!srv->daemon) {
+        log_error("cannot listen on %s:%d (in use, or not an address of this host)", cfg->host,
+                  cfg->port);
+        free(srv);
+        return ERR_IO;
+    }
+    *out = srv;
+    return ERR_OK;
+}
+
+void http_server_quiesce(struct http_server *srv)
+{
+    MHD_socket fd = MHD_quiesce_daemon(srv->daemon);
+    if (fd != MHD_INVALID_SOCKET)
+        close(fd);
+}
+
+int http_server_inflight(struct http_server *srv)
+{
+    return atomic_load(&srv->inflight);
+}
+
+void http_server_stop(struct http_server *srv)
+{
+    if (!srv)
+        return;
+    MHD_stop_daemon(srv->daemon);
+    free(srv);
+}

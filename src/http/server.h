@@ -1,0 +1,35 @@
+/*
+ * The HTTP server: libmicrohttpd with an epoll thread pool, hard connection limits, and a
+ * request lifecycle that owns one arena per request. Shutdown is two-phase: quiesce (stop
+ * accepting, answer with Connection: close) and then stop once in-flight work has drained.
+ */
+#ifndef TODO_SERVER_H
+#define TODO_SERVER_H
+
+#include <stdint.h>
+
+#include "app.h"
+
+/* Connection limits handed to libmicrohttpd. */
+#define HTTP_CONN_TIMEOUT_S    30
+#define HTTP_CONN_LIMIT        2048
+#define HTTP_PER_IP_CONN_LIMIT 512
+#define HTTP_CONN_MEMORY_LIMIT (64 * 1024)
+#define HTTP_LISTEN_BACKLOG    1024
+
+struct http_server;
+
+/* Binds cfg->host:cfg->port and starts serving app->routes with cfg->workers threads.
+ * The caller owns *out and releases it with http_server_stop. */
+int http_server_start(struct app *app, struct http_server **out);
+
+/* Stops accepting new connections; established ones are served with Connection: close. */
+void http_server_quiesce(struct http_server *srv);
+
+/* Requests that have started and not yet completed. */
+int http_server_inflight(struct http_server *srv);
+
+/* Closes every connection, joins the threads and frees srv. */
+void http_server_stop(struct http_server *srv);
+
+#endif

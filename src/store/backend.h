@@ -1,0 +1,49 @@
+/*
+ * What a storage backend provides to store.c. Private to src/store/.
+ */
+#ifndef TODO_STORE_BACKEND_H
+#define TODO_STORE_BACKEND_H
+
+#include "store/store.h"
+
+struct backend_ops {
+    int (*acquire)(struct store *s, struct store_conn **out);
+    void (*release)(struct store_conn *c);
+    int (*exec)(struct store_conn *c, const char *sql, const struct db_param *p, size_t np,
+                struct arena *a, struct db_rows *out);
+    /* Runs a multi-statement script without parameters (migrations). */
+    int (*script)(struct store_conn *c, const char *sql);
+    int (*ping)(struct store *s, int timeout_ms);
+    int (*migrate_lock)(struct store_conn *c);
+    void (*migrate_unlock)(struct store_conn *c);
+    void (*close)(struct store *s);
+};
+
+/* Every backend's store starts with this header. */
+struct store {
+    const struct backend_ops *ops;
+    enum db_kind kind;
+};
+
+/* Every backend's connection starts with this header. */
+struct store_conn {
+    struct store *store;
+};
+
+int sqlite_store_open(const struct store_options *o, struct store **out);
+int pg_store_open(const struct store_options *o, struct store **out);
+
+/* A fixed-size statement cache keyed by SQL text, shared by both backends. */
+#define STMT_CACHE_SLOTS 128
+
+struct stmt_cache_entry {
+    uint64_t hash;
+    const char *sql; /* owned copy */
+    void *handle;    /* sqlite3_stmt*, or a prepared-statement name for PostgreSQL */
+    int nparams;
+    int index[STORE_MAX_PARAMS]; /* SQLite: bind index of $i+1 */
+};
+
+uint64_t stmt_hash(const char *sql);
+
+#endif

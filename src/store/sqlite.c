@@ -1,0 +1,387 @@
+/*
+ * SQLite backend. One connection per thread (opened on first use, WAL mode, so readers
+ * never block the writer), prepared statements cached per connection, writes inside
+ * BEGIN IMMEDIATE transactions, and a busy timeout instead of failing on a locked file.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <sqlite3.h>
+
+#include "core/err.h"
+#include "core/log.h"
+#include "store/backend.h"
+
+#define SQLITE_BUSY_TIMEOUT_MS 5000
+
+struct sqlite_conn {
+    struct store_conn base;
+    sqlite3 *db;
+    struct sqlite_conn *next_all;
+    struct stmt_cache_entry cache[STMT_CACHE_SLOTS];
+};
+
+struct sqlite_store {
+    struct store base;
+    char *path;
+    int flags;
+    uint64_t gen; /* tells this thread's cached connection from one of an older store */
+    pthread_mutex_t mu;
+    struct sqlite_conn *all; /* every connection opened, closed by sqlite_close */
+};
+
+static atomic_uint_fast64_t next_gen = 1;
+static __thread struct sqlite_conn *tl_conn;
+static __thread uint64_t tl_gen;
+
+/* rfc3339(x): timestamps are already stored as RFC 3339 text; see migrations.c. */
+static void fn_rfc3339(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    sqlite3_result_value(ctx, argv[0]);
+}
+
+static int open_conn(struct sqlite_store *s, struct sqlite_conn **out)
+{
+    struct sqlite_conn *c = calloc(1, sizeof(*c));
+    if (!c)
+        return ERR_NOMEM;
+    c->base.store = &s->base;
+    int rc = sqlite3_open_v2(s->path, &c->db, s->flags, NULL);
+    if (rc != SQLITE_OK) {
+        log_error("sqlite: cannot open %s: %s", s->path, c->db ? sqlite3_errmsg(c->db) : "");
+        sqlite3_close(c->db);
+        free(c);
+        return ERR_UNAVAILABLE;
+    }
+    sqlite3_busy_timeout(c->db, SQLITE_BUSY_TIMEOUT_MS);
+    char *err = NULL;
+    rc = sqlite3_exec(c->db,
+                      "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+                      "PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;",
+                      NULL, NULL, &err);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_create_function(c->db, "rfc3339", 1,
+                                     SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, NULL,
+                                     fn_rfc3339, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        log_error("sqlite: cannot configure %s: %s", s->path, err ? err : sqlite3_errmsg(c->db));
+        sqlite3_free(err);
+        sqlite3_close(c->db);
+        free(c);
+        return ERR_UNAVAILABLE;
+    }
+    pthread_mutex_lock(&s->mu);
+    c->next_all = s->all;
+    s->all = c;
+    pthread_mutex_unlock(&s->mu);
+    *out = c;
+    return ERR_OK;
+}
+
+static int sqlite_acquire(struct store *base, struct store_conn **out)
+{
+    struct sqlite_store *s = (struct sqlite_store *)base;
+    if (!tl_conn || tl_gen != s->gen) {
+        struct sqlite_conn *c;
+        int rc = open_conn(s, &c);
+        if (rc != ERR_OK)
+            return rc;
+        tl_conn = c;
+        tl_gen = s->gen;
+    }
+    *out = &tl_conn->base;
+    return ERR_OK;
+}
+
+static void sqlite_release(struct store_conn *base)
+{
+    struct sqlite_conn *c = (struct sqlite_conn *)base;
+    /* A handler that forgot its transaction must not leak it into the next request. */
+    if (!sqlite3_get_autocommit(c->db)) {
+        log_error("sqlite: connection released inside a transaction; rolling back");
+        sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+    }
+}
+
+static int map_error(sqlite3 *db, int rc)
+{
+    int ext = sqlite3_extended_errcode(db);
+    switch (ext) {
+    case SQLITE_CONSTRAINT_UNIQUE:
+    case SQLITE_CONSTRAINT_PRIMARYKEY:
+        return ERR_CONFLICT;
+    case SQLITE_CONSTRAINT_FOREIGNKEY:
+    case SQLITE_CONSTRAINT_CHECK:
+    case SQLITE_CONSTRAINT_NOTNULL:
+        return ERR_INVALID;
+    default:
+        break;
+    }
+    if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) {
+        log_warn("sqlite: database busy");
+        return ERR_UNAVAILABLE;
+    }
+    log_error("sqlite: %s", sqlite3_errmsg(db));
+    return ERR_DB;
+}
+
+/* Finds or prepares the statement for sql in the connection's cache. */
+static int get_stmt(struct sqlite_conn *c, const char *sql, struct stmt_cache_entry **out)
+{
+    uint64_t h = stmt_hash(sql);
+    size_t slot = h % STMT_CACHE_SLOTS;
+    struct stmt_cache_entry *e = &c->cache[slot];
+    if (e->handle && e->hash == h && strcmp(e->sql, sql) == 0) {
+        *out = e;
+        return ERR_OK;
+    }
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL);
+    if (rc != SQLITE_OK)
+        return map_error(c->db, rc);
+    char *copy = strdup(sql);
+    if (!copy) {
+        sqlite3_finalize(st);
+        return ERR_NOMEM;
+    }
+    if (e->handle) { /* evict the slot's previous statement */
+        sqlite3_finalize(e->handle);
+        free((char *)e->sql);
+    }
+    e->hash = h;
+    e->sql = copy;
+    e->handle = st;
+    e->nparams = 0;
+    for (int i = 0; i < STORE_MAX_PARAMS; i++) {
+        char name[8];
+        snprintf(name, sizeof(name), "$%d", i + 1);
+        e->index[i] = sqlite3_bind_parameter_index(st, name);
+        if (e->index[i])
+            e->nparams = i + 1;
+    }
+    *out = e;
+    return ERR_OK;
+}
+
+static int bind_params(sqlite3_stmt *st, const struct stmt_cache_entry *e, const struct db_param *p,
+                       size_t np)
+{
+    for (size_t i = 0; i < np; i++) {
+        int idx = e->index[i];
+        if (!idx)
+            continue; /* parameter not used by this dialect's text */
+        int rc;
+        switch (p[i].type) {
+        case DBP_TEXT:
+            rc = sqlite3_bind_text(st, idx, p[i].s, -1, SQLITE_STATIC);
+            break;
+        case DBP_INT:
+        case DBP_BOOL:
+            rc = sqlite3_bind_int64(st, idx, p[i].i);
+            break;
+        default:
+            rc = sqlite3_bind_null(st, idx);
+            break;
+        }
+        if (rc != SQLITE_OK)
+            return ERR_DB;
+    }
+    return ERR_OK;
+}
+
+/* Copies the current row into the growing cell array. */
+static int copy_row(sqlite3_stmt *st, struct arena *a, struct db_rows *out, size_t *cap)
+{
+    size_t ncols = out->ncols;
+    if ((out->nrows + 1) * ncols > *cap) {
+        size_t ncap = *cap ? *cap * 2 : ncols * 16;
+        char **cells = arena_alloc(a, ncap * sizeof(char *));
+        if (!cells)
+            return ERR_NOMEM;
+        if (out->cells)
+            memcpy(cells, out->cells, out->nrows * ncols * sizeof(char *));
+        out->cells = cells;
+        *cap = ncap;
+    }
+    char **row = out->cells + out->nrows * ncols;
+    for (size_t i = 0; i < ncols; i++) {
+        if (sqlite3_column_type(st, (int)i) == SQLITE_NULL) {
+            row[i] = NULL;
+            continue;
+        }
+        const unsigned char *t = sqlite3_column_text(st, (int)i);
+        int len = sqlite3_column_bytes(st, (int)i);
+        row[i] = arena_strndup(a, t ? (const char *)t : "", (size_t)len);
+        if (!row[i])
+            return ERR_NOMEM;
+    }
+    out->nrows++;
+    return ERR_OK;
+}
+
+static int sqlite_exec(struct store_conn *base, const char *sql, const struct db_param *p,
+                       size_t np, struct arena *a, struct db_rows *out)
+{
+    struct sqlite_conn *c = (struct sqlite_conn *)base;
+    struct stmt_cache_entry *e = NULL;
+    int rc = get_stmt(c, sql, &e);
+    if (rc != ERR_OK)
+        return rc;
+    sqlite3_stmt *st = e->handle;
+    rc = bind_params(st, e, p, np);
+    size_t cap = 0;
+    if (out)
+        out->ncols = (size_t)sqlite3_column_count(st);
+    while (rc == ERR_OK) {
+        int step = sqlite3_step(st);
+        if (step == SQLITE_DONE)
+            break;
+        if (step != SQLITE_ROW) {
+            rc = map_error(c->db, step);
+            break;
+        }
+        if (!out)
+            continue;
+        if (out->nrows >= STORE_MAX_ROWS) {
+            rc = ERR_TOOBIG;
+            break;
+        }
+        rc = copy_row(st, a, out, &cap);
+    }
+    if (out)
+        out->changes = sqlite3_changes64(c->db);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return rc;
+}
+
+static int sqlite_script(struct store_conn *base, const char *sql)
+{
+    struct sqlite_conn *c = (struct sqlite_conn *)base;
+    char *err = NULL;
+    int rc = sqlite3_exec(c->db, sql, NULL, NULL, &err);
+    if (rc != SQLITE_OK) {
+        log_error("sqlite: %s", err ? err : sqlite3_errmsg(c->db));
+        sqlite3_free(err);
+        return ERR_DB;
+    }
+    return ERR_OK;
+}
+
+static int sqlite_ping(struct store *base, int timeout_ms)
+{
+    (void)timeout_ms; /* a local file answers at once or not at all */
+    static const char *sql = "SELECT 1";
+    struct store_conn *c;
+    int rc = sqlite_acquire(base, &c);
+    if (rc != ERR_OK)
+        return rc;
+    rc = sqlite_exec(c, sql, NULL, 0, NULL, NULL);
+    sqlite_release(c);
+    return rc;
+}
+
+static int sqlite_lock_noop(struct store_conn *c)
+{
+    (void)c;
+    return ERR_OK;
+}
+
+static void sqlite_unlock_noop(struct store_conn *c)
+{
+    (void)c;
+}
+
+static void sqlite_close(struct store *base)
+{
+    struct sqlite_store *s = (struct sqlite_store *)base;
+    struct sqlite_conn *c = s->all;
+    while (c) {
+        struct sqlite_conn *next = c->next_all;
+        for (size_t i = 0; i < STMT_CACHE_SLOTS; i++) {
+            if (c->cache[i].handle) {
+                sqlite3_finalize(c->cache[i].handle);
+                free((char *)c->cache[i].sql);
+            }
+        }
+        sqlite3_close(c->db);
+        free(c);
+        c = next;
+    }
+    if (tl_gen == s->gen)
+        tl_conn = NULL;
+    pthread_mutex_destroy(&s->mu);
+    free(s->path);
+    free(s);
+}
+
+static const struct backend_ops sqlite_ops = {
+    .acquire = sqlite_acquire,
+    .release = sqlite_release,
+    .exec = sqlite_exec,
+    .script = sqlite_script,
+    .ping = sqlite_ping,
+    .migrate_lock = sqlite_lock_noop,
+    .migrate_unlock = sqlite_unlock_noop,
+    .close = sqlite_close,
+};
+
+/* Creates the parent directory of a database file when it is missing (one level). */
+static void ensure_parent(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash || slash == path)
+        return;
+    char dir[4096];
+    size_t len = (size_t)(slash - path);
+    if (len >= sizeof(dir))
+        return;
+    memcpy(dir, path, len);
+    dir[len] = '\0';
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+        log_warn("sqlite: cannot create directory %s: %s", dir, strerror(errno));
+}
+
+int sqlite_store_open(const struct store_options *o, struct store **out)
+{
+    struct sqlite_store *s = calloc(1, sizeof(*s));
+    if (!s)
+        return ERR_NOMEM;
+    s->base.ops = &sqlite_ops;
+    s->base.kind = DB_SQLITE;
+    s->flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+    if (strcmp(o->url->sqlite_path, ":memory:") == 0) {
+        /* One shared in-memory database for all threads of this store. */
+        char name[64];
+        uint64_t g = atomic_fetch_add(&next_gen, 1);
+        snprintf(name, sizeof(name), "file:todo-mem-%llu?mode=memory&cache=shared",
+                 (unsigned long long)g);
+        s->path = strdup(name);
+        s->flags |= SQLITE_OPEN_URI;
+    } else {
+        s->path = strdup(o->url->sqlite_path);
+        if (s->path)
+            ensure_parent(s->path);
+    }
+    if (!s->path) {
+        free(s);
+        return ERR_NOMEM;
+    }
+    s->gen = atomic_fetch_add(&next_gen, 1);
+    pthread_mutex_init(&s->mu, NULL);
+    /* Open this thread's connection now so a bad path fails at start-up. */
+    struct store_conn *c;
+    int rc = sqlite_acquire(&s->base, &c);
+    if (rc != ERR_OK) {
+        sqlite_close(&s->base);
+        return rc;
+    }
+    *out = &s->base;
+    return ERR_OK;
+}

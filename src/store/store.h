@@ -1,0 +1,104 @@
+/*
+ * The store interface: the one way domain modules reach the database. Two backends
+ * implement it (sqlite.c, postgres.c). Domain code writes each statement once per
+ * dialect (struct sql), binds typed parameters with $1..$N placeholders in both, and
+ * gets rows back as text copied into the request's arena. Connections are checked out per
+ * request and cache their prepared statements, so the hot path never parses SQL twice.
+ */
+#ifndef TODO_STORE_H
+#define TODO_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/arena.h"
+#include "core/url.h"
+
+/* Limits every query obeys. */
+#define STORE_MAX_PARAMS         32
+#define STORE_MAX_ROWS           10000
+#define STORE_QUERY_TIMEOUT_MS   10000
+#define STORE_ACQUIRE_TIMEOUT_MS 5000
+
+/* A statement in both dialects; pg may be NULL when the text is the same. */
+struct sql {
+    const char *sqlite;
+    const char *pg;
+};
+
+enum db_ptype { DBP_NULL = 0, DBP_TEXT, DBP_INT, DBP_BOOL };
+
+/* One bound parameter. Text is borrowed for the duration of the call. */
+struct db_param {
+    enum db_ptype type;
+    const char *s;
+    int64_t i;
+};
+
+#define P_TEXT(v) ((struct db_param){.type = (v) ? DBP_TEXT : DBP_NULL, .s = (v)})
+#define P_INT(v)  ((struct db_param){.type = DBP_INT, .i = (int64_t)(v)})
+#define P_BOOL(v) ((struct db_param){.type = DBP_BOOL, .i = (v) ? 1 : 0})
+#define P_NULL    ((struct db_param){.type = DBP_NULL})
+
+/* A result: nrows × ncols cells in row-major order, NULL for SQL NULL, in the arena. */
+struct db_rows {
+    size_t nrows;
+    size_t ncols;
+    char **cells;
+    int64_t changes; /* rows changed by an INSERT/UPDATE/DELETE */
+};
+
+/* Cell (row, col) of a result. */
+static inline const char *db_cell(const struct db_rows *r, size_t row, size_t col)
+{
+    return r->cells[row * r->ncols + col];
+}
+
+/* Options that decide how a store opens. */
+struct store_options {
+    const struct db_url *url;
+    int pool_size;    /* PostgreSQL: connections kept open */
+    int max_overflow; /* PostgreSQL: extra connections allowed under load */
+};
+
+struct store;
+struct store_conn;
+
+/* Opens a store (no connection is made yet for PostgreSQL). The caller owns *out and
+ * releases it with store_close. */
+int store_open(const struct store_options *o, struct store **out);
+
+/* Closes every connection and frees the store. No connection may be checked out. */
+void store_close(struct store *s);
+
+enum db_kind store_kind(const struct store *s);
+
+/* Applies the embedded migrations not yet applied; safe when replicas race. */
+int store_migrate(struct store *s);
+
+/* The latest migration version this binary knows. */
+int store_schema_version(void);
+
+/* Checks a connection out for this thread's current request. Release it with
+ * store_release. ERR_UNAVAILABLE when the database cannot be reached in time. */
+int store_acquire(struct store *s, struct store_conn **out);
+
+/* Returns the connection; a broken one is closed and replaced on demand. */
+void store_release(struct store_conn *c);
+
+/* Runs SELECT 1 with a deadline; ERR_OK when the database answers. */
+int store_ping(struct store *s, int timeout_ms);
+
+/* Runs q with np parameters. When out is non-NULL, rows are copied into a. Errors:
+ * ERR_CONFLICT (unique violation), ERR_INVALID (check/foreign key), ERR_UNAVAILABLE
+ * (connection lost or timed out), ERR_DB (anything else; the detail is logged). */
+int store_exec(struct store_conn *c, const struct sql *q, const struct db_param *p, size_t np,
+               struct arena *a, struct db_rows *out);
+
+/* Transactions. begin takes the write lock up front (BEGIN IMMEDIATE on SQLite). */
+int store_begin(struct store_conn *c);
+int store_commit(struct store_conn *c);
+void store_rollback(struct store_conn *c);
+
+#endif
