@@ -23,34 +23,41 @@ CFLAGS   += -std=c11 -pthread -fno-strict-aliasing $(PKG_CFLAGS)
 LDLIBS   += $(PKG_LIBS) -pthread
 
 SRC      := $(shell find src -name '*.c' | sort)
+# Generated C sources (embedded assets, documents) under $(BUILD)/gen; mk/*.mk add to it.
+GEN_SRC  :=
+include $(sort $(wildcard mk/*.mk))
+SRC      += $(GEN_SRC)
 LIB_SRC  := $(filter-out src/main.c,$(SRC))
 TP_SRC   := third_party/yyjson/yyjson.c
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 
 # Build flavours: release objects under build/obj, sanitizer objects under build/asan/obj.
-OBJDIR   := build/obj
-ASANDIR  := build/asan
+BUILD    ?= build
+OBJDIR   := $(BUILD)/obj
+ASANDIR  := $(BUILD)/asan
 ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
               -fno-sanitize-recover=undefined
 
 objs = $(patsubst %.c,$(1)/%.o,$(2))
 
-.PHONY: all build asan run test unit unit-asan blackbox blackbox-asan deploy-test deps \
+.PHONY: all build asan run test unit unit-asan blackbox blackbox-asan deploy-test deps test-deps \
         format format-check image bench minikube-deploy clean venv
 
 all: build
-build: build/todo
+build: $(BUILD)/todo
 
-build/todo: $(call objs,$(OBJDIR),$(SRC) $(TP_SRC))
+$(BUILD)/todo: $(call objs,$(OBJDIR),$(SRC) $(TP_SRC))
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(OBJDIR)/third_party/%.o: third_party/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
+	@echo "  CC      $<"
+	@$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
 
 $(OBJDIR)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -MMD -MP -c -o $@ $<
+	@echo "  CC      $<"
+	@$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -MMD -MP -c -o $@ $<
 
 # --- sanitizer build (ASan + UBSan) ------------------------------------------------
 asan: $(ASANDIR)/todo
@@ -60,21 +67,23 @@ $(ASANDIR)/todo: $(call objs,$(ASANDIR)/obj,$(SRC) $(TP_SRC))
 
 $(ASANDIR)/obj/third_party/%.o: third_party/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(ASAN_FLAGS) -MMD -MP -c -o $@ $<
+	@echo "  CC-SAN  $<"
+	@$(CC) $(CPPFLAGS) $(CFLAGS) $(ASAN_FLAGS) -MMD -MP -c -o $@ $<
 
 $(ASANDIR)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(ASAN_FLAGS) $(WARN) -MMD -MP -c -o $@ $<
+	@echo "  CC-SAN  $<"
+	@$(CC) $(CPPFLAGS) $(CFLAGS) $(ASAN_FLAGS) $(WARN) -MMD -MP -c -o $@ $<
 
 # --- unit tests (cmocka) ------------------------------------------------------------
-UNIT_BINS      := $(patsubst tests/unit/%.c,build/tests/%,$(UNIT_SRC))
-UNIT_ASAN_BINS := $(patsubst tests/unit/%.c,build/asan/tests/%,$(UNIT_SRC))
+UNIT_BINS      := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+UNIT_ASAN_BINS := $(patsubst tests/unit/%.c,$(ASANDIR)/tests/%,$(UNIT_SRC))
 
-build/tests/%: tests/unit/%.c $(call objs,$(OBJDIR),$(LIB_SRC) $(TP_SRC))
+$(BUILD)/tests/%: tests/unit/%.c $(call objs,$(OBJDIR),$(LIB_SRC) $(TP_SRC))
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -o $@ $^ $(LDLIBS) -lcmocka
 
-build/asan/tests/%: tests/unit/%.c $(call objs,$(ASANDIR)/obj,$(LIB_SRC) $(TP_SRC))
+$(ASANDIR)/tests/%: tests/unit/%.c $(call objs,$(ASANDIR)/obj,$(LIB_SRC) $(TP_SRC))
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(ASAN_FLAGS) $(WARN) -o $@ $^ $(LDLIBS) -lcmocka
 
@@ -92,8 +101,8 @@ $(VENV)/.stamp: tests/requirements.txt
 	$(VENV)/bin/pip install -q --disable-pip-version-check -r tests/requirements.txt
 	@touch $@
 
-blackbox: build/todo venv
-	TODO_BIN=$(CURDIR)/build/todo $(VENV)/bin/pytest -q tests/blackbox
+blackbox: $(BUILD)/todo venv
+	TODO_BIN=$(CURDIR)/$(BUILD)/todo $(VENV)/bin/pytest -q tests/blackbox
 
 blackbox-asan: $(ASANDIR)/todo venv
 	TODO_BIN=$(CURDIR)/$(ASANDIR)/todo TODO_ASAN=1 \
@@ -114,18 +123,21 @@ minikube-deploy:
 deps:
 	@scripts/install-deps
 
+test-deps:
+	@scripts/install-deps --test
+
 run: deps
 	@$(MAKE) --no-print-directory build
-	build/todo serve
+	$(BUILD)/todo serve
 
-test: deps
+test: test-deps
 	@$(MAKE) --no-print-directory format-check build asan
 	@$(MAKE) --no-print-directory unit unit-asan
 	@$(MAKE) --no-print-directory blackbox
 	@$(MAKE) --no-print-directory blackbox-asan
 	@$(MAKE) --no-print-directory deploy-test
 
-bench: build/todo
+bench: $(BUILD)/todo
 	bash bench/run.sh
 
 # --- style ------------------------------------------------------------------------------
@@ -136,6 +148,6 @@ format-check:
 	clang-format --dry-run --Werror $(FMT_FILES)
 
 clean:
-	rm -rf build
+	rm -rf $(BUILD)
 
--include $(shell find build -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
