@@ -213,6 +213,12 @@ void resp_custom(struct request *req, int status, struct MHD_Response *resp)
     req->responded = true;
 }
 
+void resp_defer(struct request *req, void (*resume)(struct request *req), void *ctx)
+{
+    req->resume = resume;
+    req->defer_ctx = ctx;
+}
+
 yyjson_mut_doc *req_json_doc(struct request *req)
 {
     yyjson_alc alc;

@@ -67,6 +67,10 @@ struct request {
     size_t resp_len;
     bool resp_static; /* resp_body outlives the request; MHD need not copy it */
     struct MHD_Response *resp_custom;
+    /* Deferred answer (see resp_defer): called on the access callback that follows
+     * MHD_resume_connection, it must produce the response. */
+    void (*resume)(struct request *req);
+    void *defer_ctx;
     const char *resp_headers[REQ_MAX_RESP_HEADERS][2];
     size_t n_resp_headers;
     bool responded;
@@ -115,6 +119,11 @@ void resp_raw(struct request *req, int status, const char *content_type, const c
 
 /* Answers with a response the caller created (streaming); the server takes ownership. */
 void resp_custom(struct request *req, int status, struct MHD_Response *resp);
+
+/* Defers the answer: the handler has suspended the connection (MHD_suspend_connection)
+ * and some other thread will resume it; the server then calls resume(req), which must
+ * answer with one resp_* call. ctx is kept in req->defer_ctx for the caller's use. */
+void resp_defer(struct request *req, void (*resume)(struct request *req), void *ctx);
 
 /* A new mutable JSON document allocated from the request's arena. */
 yyjson_mut_doc *req_json_doc(struct request *req);

@@ -170,6 +170,8 @@ static enum MHD_Result dispatch(struct http_server *srv, struct request *req)
         return queue(srv, req);
     }
     req->route->fn(req);
+    if (!req->responded && req->resume)
+        return MHD_YES; /* suspended; answered when resumed */
     if (!req->responded) {
         log_error("handler for %s gave no response", req->route->pattern);
         resp_error(req, 500, "Internal server error");
@@ -208,6 +210,16 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
     }
     if (req->responded)
         return MHD_YES; /* the early 413 is already queued */
+    if (req->resume) { /* resumed after a deferred answer */
+        void (*resume)(struct request *) = req->resume;
+        req->resume = NULL;
+        resume(req);
+        if (!req->responded && req->resume)
+            return MHD_YES; /* deferred again */
+        if (!req->responded)
+            resp_error(req, 502, "Bad gateway");
+        return queue(srv, req);
+    }
     return dispatch(srv, req);
 }
 
