@@ -1,0 +1,141 @@
+"""Configuration: bad values exit 2 naming the variable; the development secret file."""
+
+import os
+import stat
+
+import pytest
+import requests
+
+from helpers import scaled
+
+SHORT_SECRET = "tooshort10"  # 10 characters
+
+# (id, overrides, variables that must be named on stderr — any one of a tuple)
+BAD_CONFIGS = [
+    ("log-level-LOUD", {"LOG_LEVEL": "LOUD"}, ["LOG_LEVEL"]),
+    ("production-short-secret", {"ENVIRONMENT": "production", "JWT_SECRET": SHORT_SECRET},
+     [("JWT_SECRET", "BETTER_AUTH_SECRET")]),
+    ("production-short-better-auth-secret",
+     {"ENVIRONMENT": "production", "JWT_SECRET": None, "BETTER_AUTH_SECRET": SHORT_SECRET},
+     [("JWT_SECRET", "BETTER_AUTH_SECRET")]),
+    ("production-no-secret", {"ENVIRONMENT": "production", "JWT_SECRET": None, "BETTER_AUTH_SECRET": None},
+     [("JWT_SECRET", "BETTER_AUTH_SECRET")]),
+    ("port-0", {"PORT": "0"}, ["PORT"]),
+    ("port-70000", {"PORT": "70000"}, ["PORT"]),
+    ("port-not-a-number", {"PORT": "eighty"}, ["PORT"]),
+    ("cors-not-a-url", {"CORS_ORIGINS": "notaurl"}, ["CORS_ORIGINS"]),
+    ("cors-ftp-scheme", {"CORS_ORIGINS": "http://ok.example,ftp://files.example"}, ["CORS_ORIGINS"]),
+    ("database-mysql", {"DATABASE_URL": "mysql://x"}, ["DATABASE_URL"]),
+    ("environment-unknown", {"ENVIRONMENT": "prod-ish"}, ["ENVIRONMENT"]),
+    ("pool-size-0", {"DATABASE_POOL_SIZE": "0"}, ["DATABASE_POOL_SIZE"]),
+    ("max-overflow-negative", {"DATABASE_MAX_OVERFLOW": "-1"}, ["DATABASE_MAX_OVERFLOW"]),
+    ("rate-limit-not-a-number", {"RATE_LIMIT_PER_MINUTE": "lots"}, ["RATE_LIMIT_PER_MINUTE"]),
+    ("shutdown-timeout-not-a-number", {"SHUTDOWN_TIMEOUT_SECONDS": "soon"}, ["SHUTDOWN_TIMEOUT_SECONDS"]),
+    ("max-body-not-a-number", {"MAX_BODY_BYTES": "big"}, ["MAX_BODY_BYTES"]),
+    ("jwt-expiration-not-a-number", {"JWT_EXPIRATION_DAYS": "week"}, ["JWT_EXPIRATION_DAYS"]),
+]
+
+
+def _named(stderr: str, want) -> bool:
+    names = want if isinstance(want, tuple) else (want,)
+    return any(n in stderr for n in names)
+
+
+@pytest.mark.parametrize("overrides,must_name", [(o, n) for _, o, n in BAD_CONFIGS],
+                         ids=[i for i, _, _ in BAD_CONFIGS])
+def test_serve_with_bad_config_exits_2_naming_the_variable(cli, overrides, must_name):
+    r = cli.run("serve", env=overrides, timeout=15)
+    assert not r.timed_out, f"`todo serve` with {overrides} kept running instead of exiting 2"
+    assert r.returncode == 2, r.describe()
+    for want in must_name:
+        assert _named(r.stderr, want), f"stderr does not name {want}: {r.describe()}"
+
+
+def test_secret_value_not_echoed_in_config_error(cli):
+    r = cli.run("serve", env={"ENVIRONMENT": "production", "JWT_SECRET": SHORT_SECRET}, timeout=15)
+    assert r.returncode == 2, r.describe()
+    assert SHORT_SECRET not in r.output, f"the (bad) secret value was echoed: {r.describe()}"
+
+
+def test_several_bad_variables_are_each_reported_on_their_own_line(cli):
+    r = cli.run("serve", env={"LOG_LEVEL": "LOUD", "PORT": "70000", "CORS_ORIGINS": "notaurl"}, timeout=15)
+    assert r.returncode == 2, r.describe()
+    lines = r.stderr.splitlines()
+    for var in ("LOG_LEVEL", "PORT", "CORS_ORIGINS"):
+        assert any(var in line for line in lines), f"{var} not reported: {r.describe()}"
+    for line in lines:
+        named = [v for v in ("LOG_LEVEL", "PORT", "CORS_ORIGINS") if v in line]
+        assert len(named) <= 1, f"{named} reported on one line (want one line per variable): {r.describe()}"
+
+
+@pytest.mark.parametrize("url_kind", ["sqlite-relative", "postgres-scheme", "asyncpg-scheme"])
+def test_accepted_database_url_forms_pass_config_check(cli, url_kind):
+    url = {
+        "sqlite-relative": "sqlite:///./var/relative.db",
+        "postgres-scheme": "postgres://todo@127.0.0.1:5432/todo",
+        "asyncpg-scheme": "postgresql+asyncpg://todo@127.0.0.1:5432/todo",
+    }[url_kind]
+    r = cli.run("config", "check", env={"DATABASE_URL": url})
+    assert r.returncode == 0, f"DATABASE_URL={url} should be accepted: {r.describe()}"
+
+
+@pytest.mark.parametrize("level", ["DEBUG", "INFO", "WARNING", "ERROR"])
+def test_each_documented_log_level_is_accepted(cli, level):
+    r = cli.run("config", "check", env={"LOG_LEVEL": level})
+    assert r.returncode == 0, r.describe()
+
+
+@pytest.mark.parametrize("environment", ["development", "staging", "production"])
+def test_each_documented_environment_is_accepted_with_a_strong_secret(cli, environment):
+    r = cli.run("config", "check", env={"ENVIRONMENT": environment, "CORS_ORIGINS": "https://todo.example"})
+    assert r.returncode == 0, r.describe()
+
+
+def test_production_with_strong_secret_serves(servers):
+    srv = servers.start(env={"ENVIRONMENT": "production", "CORS_ORIGINS": "https://todo.example"})
+    assert srv.get("/health").status_code == 200
+
+
+# ---------------------------------------------------------------------------------------------
+# Development secret file
+# ---------------------------------------------------------------------------------------------
+
+NO_SECRET = {"ENVIRONMENT": "development", "JWT_SECRET": None, "BETTER_AUTH_SECRET": None}
+
+
+def _secret_file_content(srv) -> str:
+    path = srv.data_dir / "jwt-secret"
+    assert path.is_file(), f"{path} was not created in development without a secret"
+    return path.read_text()
+
+
+def test_dev_without_secret_generates_0600_secret_file_and_warns(servers):
+    srv = servers.start(env=NO_SECRET)
+    path = srv.data_dir / "jwt-secret"
+    content = _secret_file_content(srv)
+    mode = stat.S_IMODE(os.stat(path).st_mode)
+    assert mode == 0o600, f"{path} has mode {oct(mode)}, want 0o600"
+    assert len(content.strip()) >= 32, f"generated secret is only {len(content.strip())} characters"
+    records, _ = srv.log_records()
+    warnings = [r for r in records if str(r.get("level", "")).upper() in ("WARNING", "WARN")]
+    assert warnings, f"no WARNING log line about the generated secret; stderr:\n{srv.tail()}"
+    assert content.strip() not in srv.logs(), "the generated secret value appears in the logs"
+
+
+def test_dev_secret_file_is_reused_on_second_start(servers, tmp_path):
+    data_dir = tmp_path / "shared-data"
+    url = servers.new_database_url()
+    first = servers.start(env=NO_SECRET, data_dir=data_dir, database_url=url)
+    content1 = _secret_file_content(first)
+    rc = first.stop()
+    assert rc == 0, f"first server exit code {rc}"
+    second = servers.start(env=NO_SECRET, data_dir=data_dir, database_url=url)
+    content2 = _secret_file_content(second)
+    assert content1 == content2, "the secret file was regenerated instead of reused"
+    assert requests.get(second.url("/health"), timeout=scaled(5)).status_code == 200
+
+
+def test_configured_secret_does_not_create_secret_file(servers):
+    srv = servers.start()  # JWT_SECRET is set by the harness
+    assert not (srv.data_dir / "jwt-secret").exists(), \
+        "a jwt-secret file was written although JWT_SECRET is configured"

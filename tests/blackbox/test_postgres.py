@@ -1,0 +1,104 @@
+"""PostgreSQL only: readiness follows the database, concurrent migrations under an advisory lock."""
+
+import time
+
+import pytest
+import requests
+
+from conftest import ServerExited
+from helpers import assert_still_serving, scaled, wait_until
+
+pytestmark = pytest.mark.postgres_only
+
+
+def _ready(srv):
+    try:
+        r = requests.get(srv.url("/ready"), timeout=scaled(2))
+        return r.status_code, r
+    except requests.RequestException as e:
+        return f"error:{type(e).__name__}", None
+
+
+def test_ready_follows_database_stop_and_start(servers, private_pg):
+    url = private_pg.fresh_database_url()
+    srv = servers.start(database_url=url)
+    assert srv.wait_ready() == 200, "not ready with the database up"
+
+    private_pg.stop()  # pg_ctl stop -m fast; returns once the server is down
+    stopped_at = time.monotonic()
+    seen = []
+
+    def down():
+        code, r = _ready(srv)
+        seen.append(code)
+        return [r] if code == 503 else None  # a list: a 503 Response object is falsy
+    found = wait_until(down, scaled(2.0), interval=0.1, max_polls=100)
+    r = found[0] if found else None
+    elapsed = time.monotonic() - stopped_at
+    assert r is not None, f"/ready did not turn 503 within 2 s of stopping PostgreSQL; saw {seen}"
+    assert r.json() == {"status": "not_ready", "database": "disconnected"}, r.text
+    assert_still_serving(srv, f"PostgreSQL stopped ({elapsed:.2f}s)")
+
+    private_pg.start()
+    back = wait_until(lambda: _ready(srv)[0] == 200, scaled(10), interval=0.2, max_polls=200)
+    assert back, f"/ready not 200 within 10 s of restarting PostgreSQL (last: {_ready(srv)[0]})"
+    assert srv.get("/ready").json() == {"status": "ready", "database": "connected"}
+
+
+def test_server_starts_while_database_is_down_and_recovers(servers, private_pg):
+    """Started with the database down: the process stays up (or exits cleanly with a message) and,
+    if it stays up, /ready is 503 until the database comes back."""
+    url = private_pg.fresh_database_url()
+    private_pg.stop()
+    srv = servers.prepare(database_url=url, env={"MIGRATE_ON_START": "false"}).start()
+    try:
+        healthy = srv.wait_healthy(timeout=10)
+    except ServerExited:
+        healthy = False
+    if not healthy:
+        rc = srv.wait_exit(5)
+        assert rc is not None and rc > 0, f"neither serving nor exited with an error (rc={rc})"
+        assert srv.logs().strip(), "exited without saying why"
+        return
+    code, _ = _ready(srv)
+    assert code == 503, f"/ready → {code} while the database is down"
+    private_pg.start()
+    assert wait_until(lambda: _ready(srv)[0] == 200, scaled(10), interval=0.2, max_polls=200), \
+        "/ready not 200 within 10 s after the database came up"
+
+
+def test_two_servers_migrating_the_same_fresh_database_both_become_ready(servers, backend):
+    url = backend.pg.fresh_database_url()
+    a = servers.prepare(database_url=url).start()
+    b = servers.prepare(database_url=url).start()
+    for srv, name in ((a, "first"), (b, "second")):
+        assert srv.wait_healthy(), f"{name} server never became healthy; stderr:\n{srv.tail()}"
+        status = srv.wait_ready()
+        assert status == 200, f"{name} server /ready → {status}; stderr:\n{srv.tail()}"
+
+
+def test_many_servers_racing_migrations(servers, backend, cli):
+    url = backend.pg.fresh_database_url()
+    procs = [servers.prepare(database_url=url).start() for _ in range(4)]
+    for i, srv in enumerate(procs):
+        assert srv.wait_healthy(), f"server {i} never healthy; stderr:\n{srv.tail()}"
+        assert srv.wait_ready() == 200, f"server {i} not ready; stderr:\n{srv.tail()}"
+    m = cli.run("migrate", database_url=url, timeout=60)
+    assert m.returncode == 0, f"migrate after the race: {m.describe()}"
+
+
+def test_password_in_database_url_not_logged(servers, backend):
+    # trust auth ignores the password, so the URL works; the password must never reach the logs
+    password = "NeverLogThisPw-77"
+    url = backend.pg.fresh_database_url().replace("postgresql://todo@", f"postgresql://todo:{password}@")
+    srv = servers.start(database_url=url, env={"LOG_LEVEL": "DEBUG"})
+    assert srv.wait_ready() == 200
+    srv.stop()
+    assert password not in srv.logs(), "the database password appears in the server logs"
+
+
+@pytest.mark.parametrize("scheme", ["postgres", "postgresql+asyncpg"])
+def test_alternative_url_schemes_connect(servers, backend, scheme):
+    url = backend.pg.fresh_database_url().replace("postgresql://", f"{scheme}://", 1)
+    srv = servers.start(database_url=url)
+    assert srv.wait_ready() == 200, f"DATABASE_URL with scheme {scheme}:// not ready"

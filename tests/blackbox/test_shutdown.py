@@ -1,0 +1,146 @@
+"""Graceful shutdown: SIGTERM drains in-flight requests, readiness turns 503, exit code 0."""
+
+import json
+import signal
+import time
+
+import pytest
+import requests
+
+from helpers import SIGNUP, IncompleteResponse, RawHttpConnection, require_route, scaled, wait_until
+
+DRAIN = 10  # SHUTDOWN_TIMEOUT_SECONDS used by these tests
+
+
+def _body_of_length(n: int) -> bytes:
+    base = {"email": "drain@example.com", "password": "correct horse battery staple", "name": ""}
+    pad = n - len(json.dumps(base, separators=(",", ":")))
+    assert pad >= 0
+    base["name"] = "d" * pad
+    out = json.dumps(base, separators=(",", ":")).encode()
+    assert len(out) == n
+    return out
+
+
+def _start_half_request(srv, length=100):
+    """Open a connection and send the headers and half of the body of POST /api/auth/signup."""
+    body = _body_of_length(length)
+    c = RawHttpConnection(srv.port, timeout=30)
+    head = (f"POST {SIGNUP} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {length}\r\n\r\n").encode()
+    c.send(head + body[: length // 2])
+    time.sleep(0.3)  # let the server take the headers in
+    return c, body[length // 2:]
+
+
+def _ready_status(srv):
+    try:
+        return requests.get(srv.url("/ready"), timeout=scaled(2)).status_code
+    except requests.ConnectionError:
+        return "refused"
+    except requests.RequestException as e:
+        return f"error:{type(e).__name__}"
+
+
+def test_sigterm_on_idle_server_exits_0_within_2s(server):
+    assert server.get("/health").status_code == 200
+    server.send_signal(signal.SIGTERM)
+    rc = server.wait_exit(2)
+    assert rc is not None, "idle server still running 2 s after SIGTERM"
+    assert rc == 0, f"exit code {rc} after SIGTERM"
+
+
+def test_sigterm_with_idle_keep_alive_connection_exits_promptly(server):
+    with RawHttpConnection(server.port) as c:
+        assert c.request("GET", "/health").status == 200  # connection stays open, idle
+        server.send_signal(signal.SIGTERM)
+        rc = server.wait_exit(3)
+    assert rc is not None, ("server waited on an idle keep-alive connection (no request in flight) "
+                            "for more than 3 s after SIGTERM")
+    assert rc == 0, f"exit code {rc}"
+
+
+def test_ready_never_200_after_sigterm(server):
+    assert server.get("/ready").status_code == 200
+    server.send_signal(signal.SIGTERM)
+    seen = []
+
+    def done():
+        seen.append(_ready_status(server))
+        return not server.alive()
+    wait_until(done, scaled(5), interval=0.02, max_polls=500)
+    assert 200 not in seen, f"/ready answered 200 after SIGTERM: {seen}"
+    assert server.wait_exit(5) == 0
+
+
+def test_sigterm_lets_in_flight_request_complete_and_exits_0(servers):
+    srv = servers.start(env={"SHUTDOWN_TIMEOUT_SECONDS": str(DRAIN)})
+    require_route(srv, "POST", SIGNUP, json={})
+    c, rest = _start_half_request(srv)
+    try:
+        srv.send_signal(signal.SIGTERM)
+        time.sleep(0.5)
+        try:
+            c.send(rest)
+        except OSError as e:
+            pytest.fail(f"connection with a request in flight was dropped at SIGTERM ({e!r})")
+        try:
+            resp = c.read_response(timeout=DRAIN)
+        except IncompleteResponse as e:
+            pytest.fail(f"in-flight request got no complete HTTP response after SIGTERM: {e}")
+        assert 100 <= resp.status < 600, resp
+    finally:
+        c.close()
+    rc = srv.wait_exit(DRAIN + 5)
+    assert rc is not None, f"server did not exit within SHUTDOWN_TIMEOUT_SECONDS+5 = {DRAIN + 5} s"
+    assert rc == 0, f"exit code {rc} after a graceful drain"
+
+
+def test_ready_is_503_or_refused_while_draining(servers):
+    srv = servers.start(env={"SHUTDOWN_TIMEOUT_SECONDS": str(DRAIN)})
+    require_route(srv, "POST", SIGNUP, json={})
+    c, rest = _start_half_request(srv)
+    try:
+        srv.send_signal(signal.SIGTERM)
+        time.sleep(0.2)
+        status = _ready_status(srv)
+        assert status in (503, "refused"), f"/ready during the drain → {status}"
+        if status == 503:
+            r = requests.get(srv.url("/ready"), timeout=scaled(2))
+            assert r.status_code in (503,) and r.json().get("status") == "not_ready", r.text
+        c.send(rest)
+        c.read_response(timeout=DRAIN)
+    finally:
+        c.close()
+    assert srv.wait_exit(DRAIN + 5) == 0
+
+
+@pytest.mark.parametrize("second", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_second_signal_during_drain_exits_at_once(servers, second):
+    srv = servers.start(env={"SHUTDOWN_TIMEOUT_SECONDS": "20"})
+    require_route(srv, "POST", SIGNUP, json={})
+    c, _rest = _start_half_request(srv)
+    try:
+        srv.send_signal(signal.SIGTERM)
+        time.sleep(0.5)
+        assert srv.alive(), "server exited at the first SIGTERM although a request was in flight"
+        t0 = time.monotonic()
+        srv.send_signal(second)
+        rc = srv.wait_exit(2)
+        assert rc is not None, f"still running 2 s after a second signal ({second.name}) during the drain"
+        assert time.monotonic() - t0 < scaled(2.5)
+    finally:
+        c.close()
+
+
+def test_request_after_sigterm_is_answered_or_refused_not_hung(servers):
+    """After SIGTERM the listener closes or answers; a new request must never hang."""
+    srv = servers.start(env={"SHUTDOWN_TIMEOUT_SECONDS": str(DRAIN)})
+    srv.send_signal(signal.SIGTERM)
+    try:
+        requests.get(srv.url("/health"), timeout=scaled(3))
+    except requests.Timeout:
+        pytest.fail("a new request right after SIGTERM hung for 3 s")
+    except requests.ConnectionError:
+        pass  # refused / closed: fine
+    assert srv.wait_exit(5) == 0
