@@ -13,11 +13,13 @@
 #include "store/store.h"
 
 struct route;
+struct jwks;
 
 struct app {
     const struct config *cfg;
     struct store *store;  /* NULL in the web role, which has no database */
     atomic_bool draining; /* set on SIGTERM: readiness fails, connections close */
+    struct jwks *jwks;    /* Better Auth's keys, or NULL when not configured */
     const struct route *routes;
     size_t n_routes;
 };

@@ -15,6 +15,7 @@
 #include <sodium.h>
 
 #include "app.h"
+#include "auth/jwks.h"
 #include "core/config.h"
 #include "core/err.h"
 #include "core/log.h"
@@ -238,11 +239,18 @@ static int cmd_serve(int argc, char **argv, const sigset_t *sigs)
             log_warn("no JWT_SECRET set: generated a development secret in %s/jwt-secret; "
                      "set JWT_SECRET outside development",
                      cfg.data_dir);
+        if (cfg.jwks_url && jwks_new(cfg.jwks_url, &app.jwks) != ERR_OK) {
+            fprintf(stderr, "config error: BETTER_AUTH_JWKS_URL: must be https (http only for "
+                            "loopback)\n");
+            config_free(&cfg);
+            return EXIT_USAGE;
+        }
         rc = open_store(&cfg, &app.store);
         if (rc == ERR_OK && cfg.migrate_on_start)
             rc = store_migrate(app.store);
         if (rc != ERR_OK) {
             store_close(app.store);
+            jwks_free(app.jwks);
             config_free(&cfg);
             return 1;
         }
@@ -277,6 +285,7 @@ static int cmd_serve(int argc, char **argv, const sigset_t *sigs)
     drain(srv, sigs, cfg.shutdown_timeout_s);
     http_server_stop(srv);
     store_close(app.store);
+    jwks_free(app.jwks);
     log_info("stopped");
     config_free(&cfg);
     return 0;

@@ -252,6 +252,25 @@ int config_load(struct config *c, config_get_fn fn, void *ctx, struct config_err
     if (v && !url_is_http(v))
         add_error(errs, "API_URL: must be an http(s) URL");
 
+    v = get(fn, ctx, "BETTER_AUTH_JWKS_URL");
+    const char *base = get(fn, ctx, "BETTER_AUTH_URL");
+    if (v) {
+        c->jwks_url = strdup(v);
+        if (!url_is_http(v))
+            add_error(errs, "BETTER_AUTH_JWKS_URL: must be an http(s) URL");
+    } else if (base) {
+        size_t size = strlen(base) + sizeof("/api/auth/jwks");
+        c->jwks_url = malloc(size);
+        if (c->jwks_url) {
+            size_t blen = strlen(base);
+            while (blen && base[blen - 1] == '/')
+                blen--;
+            snprintf(c->jwks_url, size, "%.*s/api/auth/jwks", (int)blen, base);
+        }
+        if (!url_is_http(base))
+            add_error(errs, "BETTER_AUTH_URL: must be an http(s) URL");
+    }
+
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     int64_t def_workers = cpus < 2 ? 2 : (cpus > 16 ? 16 : cpus);
     load_int(fn, ctx, errs, "WORKERS", 1, MAX_WORKERS, def_workers, &n);
@@ -347,6 +366,7 @@ void config_print(const struct config *c, FILE *out)
     fprintf(out, "MIGRATE_ON_START=%s\n", c->migrate_on_start ? "true" : "false");
     fprintf(out, "API_URL=%s\n", c->api_url);
     fprintf(out, "WORKERS=%d\n", c->workers);
+    fprintf(out, "BETTER_AUTH_JWKS_URL=%s\n", c->jwks_url ? c->jwks_url : "");
     free(db);
 }
 
@@ -363,5 +383,6 @@ void config_free(struct config *c)
     free(c->frontend_url);
     free(c->data_dir);
     free(c->api_url);
+    free(c->jwks_url);
     memset(c, 0, sizeof(*c));
 }

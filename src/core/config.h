@@ -50,8 +50,9 @@ struct config {
     bool migrate_on_start;
     char *data_dir;
     enum role role;
-    char *api_url; /* web role: where the API lives */
-    int workers;   /* HTTP worker threads */
+    char *api_url;  /* web role: where the API lives */
+    char *jwks_url; /* Better Auth's JWKS (from BETTER_AUTH_JWKS_URL or BETTER_AUTH_URL) */
+    int workers;    /* HTTP worker threads */
 };
 
 /* The validation failures of one load, one line each. */

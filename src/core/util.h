@@ -38,6 +38,9 @@ bool str_ieq(const char *a, const char *b);
 /* True when s starts with prefix. */
 bool str_starts(const char *s, const char *prefix);
 
+/* FNV-1a hash of a NUL-terminated string (hash tables, caches; not cryptographic). */
+uint64_t hash_str(const char *s);
+
 /* Lower-case hex of n bytes into out (2n+1 bytes). */
 void hex_encode(const unsigned char *in, size_t n, char *out);
 

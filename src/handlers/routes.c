@@ -2,7 +2,9 @@
 #include "handlers/routes.h"
 
 #include "core/util.h"
+#include "handlers/auth.h"
 #include "handlers/health.h"
+#include "handlers/tasks.h"
 
 #define HEALTH_ROUTES                                                                              \
     {HTTP_GET, "/health", h_health, 0}, {HTTP_GET, "/api/health", h_health, 0},                    \
@@ -10,8 +12,23 @@
         HTTP_GET, "/ready", h_ready, 0                                                             \
     }
 
+#define J ROUTE_JSON_BODY
+
 static const struct route api_routes[] = {
     HEALTH_ROUTES,
+    {HTTP_POST, "/api/auth/signup", h_signup, J},
+    {HTTP_POST, "/api/auth/login", h_login, J},
+    {HTTP_GET, "/api/auth/me", h_me, 0},
+    /* "stats" before "{task_id}" so it is not read as an id. */
+    {HTTP_GET, "/api/{user_id}/tasks/stats", h_task_stats, 0},
+    {HTTP_GET, "/api/{user_id}/tasks", h_task_list, 0},
+    {HTTP_POST, "/api/{user_id}/tasks", h_task_create, J},
+    {HTTP_GET, "/api/{user_id}/tasks/{task_id}", h_task_get, 0},
+    {HTTP_PUT, "/api/{user_id}/tasks/{task_id}", h_task_replace, J},
+    {HTTP_PATCH, "/api/{user_id}/tasks/{task_id}", h_task_patch, J},
+    {HTTP_DELETE, "/api/{user_id}/tasks/{task_id}", h_task_delete, 0},
+    {HTTP_PATCH, "/api/{user_id}/tasks/{task_id}/complete", h_task_complete, J},
+    {HTTP_GET, "/api/{user_id}/tags", h_task_tags, 0},
 };
 
 static const struct route web_routes[] = {

@@ -10,6 +10,7 @@
 
 #include "core/err.h"
 #include "core/log.h"
+#include "core/util.h"
 #include "store/backend.h"
 #include "store/migrations.h"
 
@@ -27,6 +28,11 @@ void store_close(struct store *s)
 enum db_kind store_kind(const struct store *s)
 {
     return s->kind;
+}
+
+enum db_kind store_conn_kind(const struct store_conn *c)
+{
+    return c->store->kind;
 }
 
 int store_acquire(struct store *s, struct store_conn **out)
@@ -76,12 +82,7 @@ void store_rollback(struct store_conn *c)
 
 uint64_t stmt_hash(const char *sql)
 {
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-    for (const unsigned char *p = (const unsigned char *)sql; *p; p++) {
-        h ^= *p;
-        h *= 1099511628211ULL;
-    }
-    return h;
+    return hash_str(sql);
 }
 
 int store_schema_version(void)

@@ -36,7 +36,13 @@ struct db_param {
     int64_t i;
 };
 
-#define P_TEXT(v) ((struct db_param){.type = (v) ? DBP_TEXT : DBP_NULL, .s = (v)})
+/* Text, or SQL NULL when v is NULL (v is evaluated once). */
+static inline struct db_param p_text(const char *v)
+{
+    return (struct db_param){.type = v ? DBP_TEXT : DBP_NULL, .s = v};
+}
+
+#define P_TEXT(v) p_text(v)
 #define P_INT(v)  ((struct db_param){.type = DBP_INT, .i = (int64_t)(v)})
 #define P_BOOL(v) ((struct db_param){.type = DBP_BOOL, .i = (v) ? 1 : 0})
 #define P_NULL    ((struct db_param){.type = DBP_NULL})
@@ -73,6 +79,9 @@ int store_open(const struct store_options *o, struct store **out);
 void store_close(struct store *s);
 
 enum db_kind store_kind(const struct store *s);
+
+/* The dialect of a checked-out connection. */
+enum db_kind store_conn_kind(const struct store_conn *c);
 
 /* Applies the embedded migrations not yet applied; safe when replicas race. */
 int store_migrate(struct store *s);

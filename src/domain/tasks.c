@@ -1,0 +1,504 @@
+/*
+ * Task storage (see tasks.h). Every statement is scoped by user_id. Writes run in one
+ * transaction each; the list query is composed from the filter with numbered
+ * parameters only, so its few shapes are prepared once per connection and reused.
+ */
+#include "domain/tasks.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "core/timefmt.h"
+#include "core/util.h"
+
+/* The columns of struct task, in order. rfc3339() reads both dialects' timestamps. */
+#define TASK_COLS_HEAD                                                                             \
+    "t.id, t.user_id, t.title, t.description, t.completed, rfc3339(t.completed_at), "              \
+    "t.priority, "
+#define TASK_COLS_TAIL                                                                             \
+    ", rfc3339(t.due_at), rfc3339(t.remind_at), t.recurrence, t.recurrence_interval, "             \
+    "rfc3339(t.created_at), rfc3339(t.updated_at)"
+#define TAGS_SQLITE                                                                                \
+    "(SELECT json_group_array(name) FROM (SELECT name FROM task_tags WHERE task_id = t.id "        \
+    "ORDER BY position))"
+#define TAGS_PG                                                                                    \
+    "(SELECT COALESCE(json_agg(name ORDER BY position), '[]'::json) FROM task_tags "               \
+    "WHERE task_id = t.id)"
+#define TASK_COLS_SQLITE TASK_COLS_HEAD TAGS_SQLITE TASK_COLS_TAIL
+#define TASK_COLS_PG     TASK_COLS_HEAD TAGS_PG TASK_COLS_TAIL
+#define TASK_NCOLS       14
+
+/* Longest composed list query. */
+#define LIST_SQL_MAX 4096
+
+static void row_to_task(const struct db_rows *r, size_t i, struct task *t)
+{
+    t->id = db_cell(r, i, 0);
+    t->user_id = db_cell(r, i, 1);
+    t->title = db_cell(r, i, 2);
+    t->description = db_cell(r, i, 3);
+    const char *done = db_cell(r, i, 4);
+    t->completed = done && (done[0] == 't' || done[0] == '1');
+    t->completed_at = db_cell(r, i, 5);
+    t->priority = db_cell(r, i, 6);
+    t->tags_json = db_cell(r, i, 7);
+    t->due_at = db_cell(r, i, 8);
+    t->remind_at = db_cell(r, i, 9);
+    t->recurrence = db_cell(r, i, 10);
+    t->recurrence_interval = db_cell(r, i, 11);
+    t->created_at = db_cell(r, i, 12);
+    t->updated_at = db_cell(r, i, 13);
+}
+
+/* Formats t into the arena, or NULL for 0 ("no time"). */
+static const char *time_text(struct arena *a, int64_t t)
+{
+    if (!t)
+        return NULL;
+    char buf[TIME_TEXT_MAX];
+    time_format(t, buf);
+    return arena_strdup(a, buf);
+}
+
+static const char *now_text(struct arena *a)
+{
+    return time_text(a, now_unix());
+}
+
+int tasks_get(struct store_conn *c, struct arena *a, const char *uid, int64_t id, struct task *out)
+{
+    static const struct sql q = {
+        "SELECT " TASK_COLS_SQLITE " FROM tasks t WHERE t.id = $1 AND t.user_id = $2",
+        "SELECT " TASK_COLS_PG " FROM tasks t WHERE t.id = $1 AND t.user_id = $2"};
+    struct db_param p[] = {P_INT(id), P_TEXT(uid)};
+    struct db_rows rows;
+    int rc = store_exec(c, &q, p, ARRAY_LEN(p), a, &rows);
+    if (rc != ERR_OK)
+        return rc;
+    if (rows.nrows != 1 || rows.ncols != TASK_NCOLS)
+        return ERR_NOTFOUND;
+    row_to_task(&rows, 0, out);
+    return ERR_OK;
+}
+
+/* Replaces the task's tags with in->tags (in order). */
+static int write_tags(struct store_conn *c, const char *uid, int64_t id, const char *const *tags,
+                      size_t ntags, struct arena *a, bool clear_first)
+{
+    static const struct sql del = {"DELETE FROM task_tags WHERE task_id = $1", NULL};
+    static const struct sql ins = {
+        "INSERT INTO task_tags (task_id, user_id, name, name_lower, position) "
+        "VALUES ($1, $2, $3, lower($3), $4)",
+        NULL};
+    int rc = ERR_OK;
+    if (clear_first) {
+        struct db_param p[] = {P_INT(id)};
+        rc = store_exec(c, &del, p, 1, NULL, NULL);
+    }
+    for (size_t i = 0; rc == ERR_OK && i < ntags; i++) {
+        struct db_param p[] = {P_INT(id), P_TEXT(uid), P_TEXT(tags[i]), P_INT(i)};
+        rc = store_exec(c, &ins, p, ARRAY_LEN(p), a, NULL);
+    }
+    return rc;
+}
+
+/* Runs body inside a transaction: commit on success, roll back otherwise. */
+#define IN_TRANSACTION(c, rc, body)                                                                \
+    do {                                                                                           \
+        (rc) = store_begin(c);                                                                     \
+        if ((rc) == ERR_OK) {                                                                      \
+            body;                                                                                  \
+            if ((rc) == ERR_OK)                                                                    \
+                (rc) = store_commit(c);                                                            \
+            if ((rc) != ERR_OK)                                                                    \
+                store_rollback(c);                                                                 \
+        }                                                                                          \
+    } while (0)
+
+/* Inserts a task and returns its id; times are RFC 3339 text or NULL. */
+static int insert_task(struct store_conn *c, struct arena *a, const char *uid,
+                       const struct task_input *in, const char *now, int64_t *id)
+{
+    static const struct sql q = {
+        "INSERT INTO tasks (user_id, title, description, completed, completed_at, priority, "
+        "due_at, remind_at, recurrence, recurrence_interval, created_at, updated_at) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) RETURNING id",
+        NULL};
+    struct db_param p[] = {
+        P_TEXT(uid),
+        P_TEXT(in->title),
+        P_TEXT(in->description),
+        P_BOOL(in->completed),
+        P_TEXT(in->completed ? now : NULL),
+        P_TEXT(task_priority_name(in->priority)),
+        P_TEXT(time_text(a, in->due_at)),
+        P_TEXT(time_text(a, in->remind_at)),
+        P_TEXT(task_recurrence_name(in->recurrence)),
+        P_INT(in->interval),
+        P_TEXT(now),
+    };
+    struct db_rows rows;
+    int rc = store_exec(c, &q, p, ARRAY_LEN(p), a, &rows);
+    if (rc == ERR_OK && rows.nrows != 1)
+        rc = ERR_DB;
+    if (rc == ERR_OK)
+        *id = strtoll(db_cell(&rows, 0, 0), NULL, 10);
+    return rc;
+}
+
+int tasks_create(struct store_conn *c, struct arena *a, const char *uid,
+                 const struct task_input *in, struct task *out)
+{
+    const char *now = now_text(a);
+    int64_t id = 0;
+    int rc;
+    IN_TRANSACTION(c, rc, {
+        rc = insert_task(c, a, uid, in, now, &id);
+        if (rc == ERR_OK)
+            rc = write_tags(c, uid, id, in->tags, in->ntags, a, false);
+        if (rc == ERR_OK)
+            rc = tasks_get(c, a, uid, id, out);
+    });
+    return rc;
+}
+
+/* Builds "UPDATE tasks SET …" for the fields present (all of them for a replacement). */
+static int update_row(struct store_conn *c, struct arena *a, const char *uid, int64_t id,
+                      const struct task_input *in, unsigned fields, const char *now)
+{
+    char sql[LIST_SQL_MAX];
+    struct db_param p[STORE_MAX_PARAMS];
+    size_t np = 0, used = 0;
+    p[np++] = P_INT(id);
+    p[np++] = P_TEXT(uid);
+    p[np++] = P_TEXT(now);
+    used += (size_t)snprintf(sql + used, sizeof(sql) - used, "UPDATE tasks SET updated_at = $3");
+#define SET(field, expr, param)                                                                    \
+    do {                                                                                           \
+        if (fields & (field)) {                                                                    \
+            p[np++] = (param);                                                                     \
+            used += (size_t)snprintf(sql + used, sizeof(sql) - used, expr, np);                    \
+        }                                                                                          \
+    } while (0)
+    SET(TF_TITLE, ", title = $%zu", P_TEXT(in->title));
+    SET(TF_DESCRIPTION, ", description = $%zu", P_TEXT(in->description));
+    SET(TF_PRIORITY, ", priority = $%zu", P_TEXT(task_priority_name(in->priority)));
+    SET(TF_DUE, ", due_at = $%zu", P_TEXT(time_text(a, in->due_at)));
+    SET(TF_REMIND, ", remind_at = $%zu", P_TEXT(time_text(a, in->remind_at)));
+    SET(TF_RECURRENCE, ", recurrence = $%zu", P_TEXT(task_recurrence_name(in->recurrence)));
+    SET(TF_INTERVAL, ", recurrence_interval = $%zu", P_INT(in->interval));
+    SET(TF_COMPLETED, ", completed = $%zu", P_BOOL(in->completed));
+    if (fields & TF_COMPLETED) {
+        /* Keep the first completion time; clear it when reopened. */
+        p[np++] = P_TEXT(in->completed ? now : NULL);
+        used += (size_t)snprintf(sql + used, sizeof(sql) - used,
+                                 ", completed_at = CASE WHEN $%zu IS NULL THEN NULL "
+                                 "ELSE COALESCE(completed_at, $%zu) END",
+                                 np, np);
+    }
+#undef SET
+    if (used + 64 >= sizeof(sql))
+        return ERR_TOOBIG;
+    snprintf(sql + used, sizeof(sql) - used, " WHERE id = $1 AND user_id = $2");
+    struct sql q = {sql, NULL};
+    struct db_rows rows;
+    int rc = store_exec(c, &q, p, np, a, &rows);
+    if (rc == ERR_OK && rows.changes == 0)
+        rc = ERR_NOTFOUND;
+    return rc;
+}
+
+int tasks_update(struct store_conn *c, struct arena *a, const char *uid, int64_t id,
+                 const struct task_input *in, enum task_input_mode mode, struct task *out)
+{
+    const unsigned all = TF_TITLE | TF_DESCRIPTION | TF_COMPLETED | TF_PRIORITY | TF_TAGS | TF_DUE |
+                         TF_REMIND | TF_RECURRENCE | TF_INTERVAL;
+    unsigned fields = mode == TASK_REPLACE ? all : in->present;
+    const char *now = now_text(a);
+    int rc;
+    IN_TRANSACTION(c, rc, {
+        rc = update_row(c, a, uid, id, in, fields, now);
+        if (rc == ERR_OK && (fields & TF_TAGS))
+            rc = write_tags(c, uid, id, in->tags, in->ntags, a, true);
+        if (rc == ERR_OK)
+            rc = tasks_get(c, a, uid, id, out);
+    });
+    return rc;
+}
+
+int tasks_delete(struct store_conn *c, struct arena *a, const char *uid, int64_t id)
+{
+    static const struct sql q = {"DELETE FROM tasks WHERE id = $1 AND user_id = $2", NULL};
+    struct db_param p[] = {P_INT(id), P_TEXT(uid)};
+    struct db_rows rows;
+    int rc = store_exec(c, &q, p, ARRAY_LEN(p), a, &rows);
+    if (rc == ERR_OK && rows.changes == 0)
+        rc = ERR_NOTFOUND;
+    return rc;
+}
+
+/* The next due time of a recurring task: base advanced by interval units. */
+static int64_t advance(int64_t base, enum task_recurrence r, int interval)
+{
+    switch (r) {
+    case REC_DAILY:
+        return base + (int64_t)interval * 86400;
+    case REC_WEEKLY:
+        return base + (int64_t)interval * 7 * 86400;
+    case REC_MONTHLY:
+        return time_add_months(base, interval);
+    case REC_YEARLY:
+        return time_add_months(base, interval * 12);
+    default:
+        return base;
+    }
+}
+
+/* Creates the next occurrence of t (already completed) and returns its id. */
+static int spawn_next(struct store_conn *c, struct arena *a, const char *uid, const struct task *t,
+                      const char *now, int64_t *next_id)
+{
+    static const struct sql copy_tags = {
+        "INSERT INTO task_tags (task_id, user_id, name, name_lower, position) "
+        "SELECT $1, user_id, name, name_lower, position FROM task_tags WHERE task_id = $2",
+        NULL};
+    struct task_input in = {0};
+    in.title = t->title;
+    in.description = t->description;
+    task_priority_parse(t->priority, &in.priority);
+    task_recurrence_parse(t->recurrence, &in.recurrence);
+    int64_t interval = 1;
+    parse_int64(t->recurrence_interval, 1, TASK_INTERVAL_MAX, &interval);
+    in.interval = (int)interval;
+    int64_t base = 0, remind = 0;
+    if (!t->due_at || time_parse(t->due_at, DATE_ONLY_REJECT, &base) != ERR_OK)
+        base = now_unix();
+    in.due_at = advance(base, in.recurrence, in.interval);
+    if (t->remind_at && time_parse(t->remind_at, DATE_ONLY_REJECT, &remind) == ERR_OK)
+        in.remind_at = remind + (in.due_at - base);
+    int rc = insert_task(c, a, uid, &in, now, next_id);
+    if (rc == ERR_OK) {
+        int64_t old_id = strtoll(t->id, NULL, 10);
+        struct db_param p[] = {P_INT(*next_id), P_INT(old_id)};
+        rc = store_exec(c, &copy_tags, p, ARRAY_LEN(p), a, NULL);
+    }
+    return rc;
+}
+
+int tasks_complete(struct store_conn *c, struct arena *a, const char *uid, int64_t id, int set,
+                   struct task *out, struct task *next, bool *has_next)
+{
+    const char *now = now_text(a);
+    *has_next = false;
+    int rc;
+    IN_TRANSACTION(c, rc, {
+        struct task cur;
+        rc = tasks_get(c, a, uid, id, &cur);
+        struct task_input in = {0};
+        in.completed = set < 0 ? !cur.completed : set == 1;
+        if (rc == ERR_OK)
+            rc = update_row(c, a, uid, id, &in, TF_COMPLETED, now);
+        bool recurring = rc == ERR_OK && cur.recurrence && strcmp(cur.recurrence, "none") != 0;
+        int64_t next_id = 0;
+        if (recurring && in.completed && !cur.completed) {
+            rc = spawn_next(c, a, uid, &cur, now, &next_id);
+            if (rc == ERR_OK)
+                rc = tasks_get(c, a, uid, next_id, next);
+            *has_next = rc == ERR_OK;
+        }
+        if (rc == ERR_OK)
+            rc = tasks_get(c, a, uid, id, out);
+    });
+    return rc;
+}
+
+/* Appends text to the composed SQL, failing once it would not fit. */
+struct sqlbuf {
+    char s[LIST_SQL_MAX];
+    size_t len;
+    bool overflow;
+    struct db_param p[STORE_MAX_PARAMS];
+    size_t np;
+};
+
+static void sb_add(struct sqlbuf *b, const char *text)
+{
+    size_t n = strlen(text);
+    if (b->len + n >= sizeof(b->s)) {
+        b->overflow = true;
+        return;
+    }
+    memcpy(b->s + b->len, text, n + 1);
+    b->len += n;
+}
+
+/* Appends a clause in which every "$?" names one new parameter p. */
+static void sb_param(struct sqlbuf *b, const char *clause, struct db_param p)
+{
+    if (b->np >= STORE_MAX_PARAMS) {
+        b->overflow = true;
+        return;
+    }
+    b->p[b->np++] = p;
+    char num[8];
+    snprintf(num, sizeof(num), "%zu", b->np);
+    for (const char *c = clause; *c && !b->overflow; c++) {
+        if (c[0] == '$' && c[1] == '?') {
+            sb_add(b, "$");
+            sb_add(b, num);
+            c++;
+            continue;
+        }
+        char one[2] = {*c, '\0'};
+        sb_add(b, one);
+    }
+}
+
+/* Escapes LIKE wildcards in s and wraps it in %…%. */
+static const char *like_pattern(struct arena *a, const char *s)
+{
+    size_t n = strlen(s);
+    char *out = arena_alloc(a, 2 * n + 3);
+    if (!out)
+        return NULL;
+    size_t j = 0;
+    out[j++] = '%';
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '%' || s[i] == '_' || s[i] == '\\')
+            out[j++] = '\\';
+        out[j++] = s[i];
+    }
+    out[j++] = '%';
+    out[j] = '\0';
+    return out;
+}
+
+static void build_where(struct sqlbuf *b, struct arena *a, const char *uid,
+                        const struct task_filter *f)
+{
+    sb_param(b, " WHERE t.user_id = $?", P_TEXT(uid));
+    if (f->status != STATUS_ALL)
+        sb_param(b, " AND t.completed = $?", P_BOOL(f->status == STATUS_COMPLETED));
+    if (f->priority >= 0)
+        sb_param(b, " AND t.priority = $?", P_TEXT(task_priority_name(f->priority)));
+    for (size_t i = 0; i < f->ntags; i++)
+        sb_param(b,
+                 " AND EXISTS (SELECT 1 FROM task_tags g WHERE g.task_id = t.id AND "
+                 "g.name_lower = lower($?))",
+                 P_TEXT(f->tags[i]));
+    if (f->search)
+        sb_param(b,
+                 " AND (lower(t.title) LIKE lower($?) ESCAPE '\\' OR "
+                 "lower(COALESCE(t.description, '')) LIKE lower($?) ESCAPE '\\')",
+                 P_TEXT(like_pattern(a, f->search)));
+    if (f->due_before)
+        sb_param(b, " AND t.due_at <= $?", P_TEXT(time_text(a, f->due_before)));
+    if (f->due_after)
+        sb_param(b, " AND t.due_at >= $?", P_TEXT(time_text(a, f->due_after)));
+    if (f->overdue >= 0) {
+        sb_param(b, f->overdue ? " AND t.completed = $?" : " AND (t.completed <> $?",
+                 P_BOOL(false));
+        sb_param(b, f->overdue ? " AND t.due_at < $?" : " OR t.due_at IS NULL OR t.due_at >= $?)",
+                 P_TEXT(now_text(a)));
+    }
+}
+
+static const char *order_by(const struct task_filter *f)
+{
+    static const char *clauses[][2] = {
+        /* asc, desc */
+        {" ORDER BY t.created_at ASC, t.id ASC", " ORDER BY t.created_at DESC, t.id DESC"},
+        {" ORDER BY t.updated_at ASC, t.id ASC", " ORDER BY t.updated_at DESC, t.id DESC"},
+        {" ORDER BY lower(t.title) ASC, t.id ASC", " ORDER BY lower(t.title) DESC, t.id DESC"},
+        {" ORDER BY t.due_at IS NULL, t.due_at ASC, t.id ASC",
+         " ORDER BY t.due_at IS NULL, t.due_at DESC, t.id DESC"},
+        {" ORDER BY CASE t.priority WHEN 'high' THEN 0 WHEN 'medium' THEN 1 ELSE 2 END ASC, "
+         "t.created_at DESC, t.id DESC",
+         " ORDER BY CASE t.priority WHEN 'high' THEN 0 WHEN 'medium' THEN 1 ELSE 2 END DESC, "
+         "t.created_at DESC, t.id DESC"},
+    };
+    /* Newest first by default for times; alphabetical, soonest and most urgent first. */
+    int desc = f->order >= 0 ? f->order : (f->sort == SORT_CREATED || f->sort == SORT_UPDATED);
+    return clauses[f->sort][desc];
+}
+
+int tasks_list(struct store_conn *c, struct arena *a, const char *uid, const struct task_filter *f,
+               struct task **out, size_t *n, int64_t *total)
+{
+    bool pg = store_conn_kind(c) == DB_POSTGRES;
+    struct sqlbuf *b = arena_calloc(a, 1, sizeof(*b));
+    if (!b)
+        return ERR_NOMEM;
+    sb_add(b, "SELECT count(*) FROM tasks t");
+    build_where(b, a, uid, f);
+    if (b->overflow)
+        return ERR_TOOBIG;
+    struct sql count_q = {b->s, NULL};
+    struct db_rows rows;
+    int rc = store_exec(c, &count_q, b->p, b->np, a, &rows);
+    if (rc != ERR_OK)
+        return rc;
+    *total = rows.nrows ? strtoll(db_cell(&rows, 0, 0), NULL, 10) : 0;
+
+    b->len = 0;
+    b->np = 0;
+    b->s[0] = '\0';
+    sb_add(b, pg ? "SELECT " TASK_COLS_PG " FROM tasks t"
+                 : "SELECT " TASK_COLS_SQLITE " FROM tasks t");
+    build_where(b, a, uid, f);
+    sb_add(b, order_by(f));
+    sb_param(b, " LIMIT $?", P_INT(f->limit));
+    sb_param(b, " OFFSET $?", P_INT(f->offset));
+    if (b->overflow)
+        return ERR_TOOBIG;
+    struct sql list_q = {b->s, NULL};
+    rc = store_exec(c, &list_q, b->p, b->np, a, &rows);
+    if (rc != ERR_OK)
+        return rc;
+    *n = rows.nrows;
+    *out = arena_calloc(a, rows.nrows ? rows.nrows : 1, sizeof(struct task));
+    if (!*out)
+        return ERR_NOMEM;
+    for (size_t i = 0; i < rows.nrows; i++)
+        row_to_task(&rows, i, &(*out)[i]);
+    return ERR_OK;
+}
+
+int tasks_tags(struct store_conn *c, struct arena *a, const char *uid, struct db_rows *out)
+{
+    static const struct sql q = {"SELECT MIN(name), count(*) FROM task_tags WHERE user_id = $1 "
+                                 "GROUP BY name_lower ORDER BY count(*) DESC, MIN(name) ASC",
+                                 NULL};
+    struct db_param p[] = {P_TEXT(uid)};
+    return store_exec(c, &q, p, 1, a, out);
+}
+
+int tasks_stats(struct store_conn *c, struct arena *a, const char *uid, struct task_stats *out)
+{
+    static const struct sql q = {
+        "SELECT count(*), "
+        "COALESCE(SUM(CASE WHEN completed = $2 THEN 1 ELSE 0 END), 0), "
+        "COALESCE(SUM(CASE WHEN completed <> $2 AND due_at < $3 THEN 1 ELSE 0 END), 0), "
+        "COALESCE(SUM(CASE WHEN completed <> $2 AND due_at >= $4 AND due_at <= $5 "
+        "THEN 1 ELSE 0 END), 0) FROM tasks WHERE user_id = $1",
+        NULL};
+    int64_t now = now_unix();
+    int64_t day_start = now - now % 86400;
+    struct db_param p[] = {P_TEXT(uid), P_BOOL(true), P_TEXT(time_text(a, now)),
+                           P_TEXT(time_text(a, day_start)),
+                           P_TEXT(time_text(a, day_start + 86399))};
+    struct db_rows rows;
+    int rc = store_exec(c, &q, p, ARRAY_LEN(p), a, &rows);
+    if (rc != ERR_OK)
+        return rc;
+    if (rows.nrows != 1)
+        return ERR_DB;
+    out->total = strtoll(db_cell(&rows, 0, 0), NULL, 10);
+    out->completed = strtoll(db_cell(&rows, 0, 1), NULL, 10);
+    out->pending = out->total - out->completed;
+    out->overdue = strtoll(db_cell(&rows, 0, 2), NULL, 10);
+    out->due_today = strtoll(db_cell(&rows, 0, 3), NULL, 10);
+    return ERR_OK;
+}

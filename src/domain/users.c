@@ -1,0 +1,171 @@
+/* Accounts (see users.h). Emails are stored lower-cased; ids are random UUIDv4 text. */
+#include "domain/users.h"
+
+#include <ctype.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "core/err.h"
+#include "core/timefmt.h"
+#include "core/util.h"
+
+/* Ids known to have a row; a lossy cache, so memory stays fixed. */
+#define KNOWN_SLOTS 4096
+
+static char known[KNOWN_SLOTS][USER_ID_MAX + 1];
+static pthread_mutex_t known_mu = PTHREAD_MUTEX_INITIALIZER;
+
+#define USER_COLS "id, email, name, hashed_password, rfc3339(created_at)"
+
+bool users_email_valid(const char *s)
+{
+    size_t len = strnlen(s, USER_EMAIL_MAX + 1);
+    if (len < 3 || len > USER_EMAIL_MAX)
+        return false;
+    const char *at = strchr(s, '@');
+    if (!at || at == s || strchr(at + 1, '@') || at - s > 64)
+        return false;
+    const char *dot = strrchr(at + 1, '.');
+    if (!dot || dot == at + 1 || dot[1] == '\0')
+        return false;
+    for (const char *p = s; *p; p++) {
+        unsigned char ch = (unsigned char)*p;
+        if (ch <= ' ' || ch == 0x7f || ch == '<' || ch == '>' || ch == ',' || ch == ';' ||
+            ch == '"' || ch == '\\')
+            return false;
+    }
+    return true;
+}
+
+static void row_to_user(const struct db_rows *r, struct user *u)
+{
+    u->id = db_cell(r, 0, 0);
+    u->email = db_cell(r, 0, 1);
+    u->name = db_cell(r, 0, 2);
+    u->hashed_password = db_cell(r, 0, 3);
+    u->created_at = db_cell(r, 0, 4);
+}
+
+/* A random RFC 4122 version 4 UUID in lower case. */
+static void uuid4(char out[37])
+{
+    unsigned char b[16];
+    randombytes_buf(b, sizeof(b));
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+    char hex[33];
+    hex_encode(b, sizeof(b), hex);
+    snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16, hex + 20);
+}
+
+static char *lower_dup(struct arena *a, const char *s)
+{
+    char *d = arena_strdup(a, s);
+    for (char *p = d; p && *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+    return d;
+}
+
+int users_create(struct store_conn *c, struct arena *a, const char *email, const char *hash,
+                 const char *name, struct user *out)
+{
+    static const struct sql q = {
+        "INSERT INTO users (id, email, hashed_password, name, created_at, updated_at) "
+        "VALUES ($1, $2, $3, $4, $5, $5) RETURNING " USER_COLS,
+        NULL};
+    char id[37], now[TIME_TEXT_MAX];
+    uuid4(id);
+    time_format(now_unix(), now);
+    struct db_param p[] = {P_TEXT(id), P_TEXT(lower_dup(a, email)), P_TEXT(hash), P_TEXT(name),
+                           P_TEXT(now)};
+    struct db_rows rows;
+    int rc = store_exec(c, &q, p, ARRAY_LEN(p), a, &rows);
+    if (rc != ERR_OK)
+        return rc;
+    if (rows.nrows != 1)
+        return ERR_DB;
+    row_to_user(&rows, out);
+    return ERR_OK;
+}
+
+int users_by_email(struct store_conn *c, struct arena *a, const char *email, struct user *out)
+{
+    static const struct sql q = {"SELECT " USER_COLS " FROM users WHERE lower(email) = lower($1)",
+                                 NULL};
+    struct db_param p[] = {P_TEXT(email)};
+    struct db_rows rows;
+    int rc = store_exec(c, &q, p, 1, a, &rows);
+    if (rc != ERR_OK)
+        return rc;
+    if (rows.nrows != 1)
+        return ERR_NOTFOUND;
+    row_to_user(&rows, out);
+    return ERR_OK;
+}
+
+int users_by_id(struct store_conn *c, struct arena *a, const char *id, struct user *out)
+{
+    static const struct sql q = {"SELECT " USER_COLS " FROM users WHERE id = $1", NULL};
+    struct db_param p[] = {P_TEXT(id)};
+    struct db_rows rows;
+    int rc = store_exec(c, &q, p, 1, a, &rows);
+    if (rc != ERR_OK)
+        return rc;
+    if (rows.nrows != 1)
+        return ERR_NOTFOUND;
+    row_to_user(&rows, out);
+    return ERR_OK;
+}
+
+static size_t known_slot(const char *id)
+{
+    return (size_t)(hash_str(id) % KNOWN_SLOTS);
+}
+
+int users_ensure(struct store_conn *c, struct arena *a, const char *id, const char *email)
+{
+    static const struct sql q = {
+        "INSERT INTO users (id, email, created_at, updated_at) VALUES ($1, $2, $3, $3) "
+        "ON CONFLICT DO NOTHING",
+        NULL};
+    size_t slot = known_slot(id);
+    pthread_mutex_lock(&known_mu);
+    bool hit = strcmp(known[slot], id) == 0;
+    pthread_mutex_unlock(&known_mu);
+    if (hit)
+        return ERR_OK;
+    char now[TIME_TEXT_MAX];
+    time_format(now_unix(), now);
+    /* The email is taken only when no account already uses it. */
+    const char *mail = email && *email && users_email_valid(email) ? lower_dup(a, email) : NULL;
+    struct user existing;
+    if (mail && users_by_email(c, a, mail, &existing) == ERR_OK)
+        mail = NULL;
+    struct db_param p[] = {P_TEXT(id), P_TEXT(mail), P_TEXT(now)};
+    int rc = store_exec(c, &q, p, ARRAY_LEN(p), a, NULL);
+    if (rc == ERR_OK) {
+        pthread_mutex_lock(&known_mu);
+        snprintf(known[slot], sizeof(known[slot]), "%s", id);
+        pthread_mutex_unlock(&known_mu);
+    }
+    return rc;
+}
+
+yyjson_mut_val *user_to_json(yyjson_mut_doc *doc, const struct user *u)
+{
+    yyjson_mut_val *o = yyjson_mut_obj(doc);
+    yyjson_mut_obj_add_str(doc, o, "id", u->id);
+    if (u->email)
+        yyjson_mut_obj_add_str(doc, o, "email", u->email);
+    else
+        yyjson_mut_obj_add_null(doc, o, "email");
+    if (u->name)
+        yyjson_mut_obj_add_str(doc, o, "name", u->name);
+    else
+        yyjson_mut_obj_add_null(doc, o, "name");
+    yyjson_mut_obj_add_str(doc, o, "created_at", u->created_at);
+    return o;
+}

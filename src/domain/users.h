@@ -1,0 +1,43 @@
+/*
+ * Accounts: creation, lookup, and the rows of users first seen through an external token.
+ */
+#ifndef TODO_USERS_H
+#define TODO_USERS_H
+
+#include "yyjson.h"
+
+#include "core/arena.h"
+#include "store/store.h"
+
+#define USER_EMAIL_MAX 254
+#define USER_NAME_MAX  100
+#define USER_ID_MAX    128
+
+/* A user row (arena-owned text). */
+struct user {
+    const char *id;
+    const char *email;
+    const char *name;
+    const char *hashed_password;
+    const char *created_at;
+};
+
+/* True when s looks like an e-mail address we accept (bounded, one @, dotted domain). */
+bool users_email_valid(const char *s);
+
+/* Creates a user with a new random UUID. ERR_CONFLICT when the email is taken. */
+int users_create(struct store_conn *c, struct arena *a, const char *email, const char *hash,
+                 const char *name, struct user *out);
+
+/* Finds by email (case-insensitive) or id. ERR_NOTFOUND when absent. */
+int users_by_email(struct store_conn *c, struct arena *a, const char *email, struct user *out);
+int users_by_id(struct store_conn *c, struct arena *a, const char *id, struct user *out);
+
+/* Makes sure a row exists for id (a user first seen through an external token). Cached:
+ * the database is asked once per id per process. */
+int users_ensure(struct store_conn *c, struct arena *a, const char *id, const char *email);
+
+/* Appends the public view {id, email, name, created_at} to doc. */
+yyjson_mut_val *user_to_json(yyjson_mut_doc *doc, const struct user *u);
+
+#endif

@@ -1,0 +1,250 @@
+/*
+ * Account handlers (see auth.h). Login failures get one generic message whatever went
+ * wrong, cost the same time for unknown accounts (a dummy Argon2id verification), and
+ * are rate-limited per client address and per email.
+ */
+#include "handlers/auth.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "app.h"
+#include "auth/jwt.h"
+#include "auth/password.h"
+#include "auth/ratelimit.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "core/verror.h"
+#include "domain/users.h"
+
+#define LOGIN_FAILED "Invalid email or password"
+
+/* Answers 422 with the collected validation errors. */
+static void reply_invalid(struct request *req, const struct verrors *errs)
+{
+    yyjson_mut_doc *doc = req_json_doc(req);
+    if (!doc) {
+        resp_error(req, 500, "Internal server error");
+        return;
+    }
+    yyjson_mut_doc_set_root(doc, verr_to_json(errs, doc));
+    resp_json(req, 422, doc);
+}
+
+/* Counts a hit against key; answers 429 with Retry-After and returns false when over. */
+static bool within_limit(struct request *req, const char *kind, const char *who)
+{
+    char key[RATELIMIT_KEY_MAX];
+    snprintf(key, sizeof(key), "%s:%s", kind, who);
+    int wait = ratelimit_hit(key, req->app->cfg->rate_limit_per_minute, now_unix());
+    if (wait == 0)
+        return true;
+    resp_header(req, "Retry-After", arena_printf(req->arena, "%d", wait));
+    resp_error(req, 429, "Too many attempts, try again later");
+    return false;
+}
+
+/* Reads a required string member; records "missing"/"string_type" errors. */
+static const char *member_str(yyjson_val *obj, const char *key, bool required, struct verrors *errs)
+{
+    yyjson_val *v = yyjson_obj_get(obj, key);
+    if (!v || yyjson_is_null(v)) {
+        if (required)
+            verr_add(errs, "body", key, "Field required", "missing");
+        return NULL;
+    }
+    if (!yyjson_is_str(v) || strlen(yyjson_get_str(v)) != yyjson_get_len(v)) {
+        verr_add(errs, "body", key, "Input should be a valid string", "string_type");
+        return NULL;
+    }
+    return yyjson_get_str(v);
+}
+
+/* Answers {user, token} for u with the given status. */
+static void reply_session(struct request *req, int status, const struct user *u)
+{
+    const struct config *cfg = req->app->cfg;
+    char *token = arena_alloc(req->arena, JWT_MAX_LEN);
+    if (!token ||
+        jwt_issue(cfg->jwt_secret, u->id, u->email, now_unix(),
+                  (int64_t)cfg->jwt_expiration_days * 86400, token, JWT_MAX_LEN) != ERR_OK) {
+        resp_error(req, 500, "Internal server error");
+        return;
+    }
+    yyjson_mut_doc *doc = req_json_doc(req);
+    yyjson_mut_val *root = yyjson_mut_obj(doc);
+    yyjson_mut_doc_set_root(doc, root);
+    yyjson_mut_obj_add_val(doc, root, "user", user_to_json(doc, u));
+    yyjson_mut_obj_add_str(doc, root, "token", token);
+    yyjson_mut_obj_add_str(doc, root, "token_type", "bearer");
+    resp_json(req, status, doc);
+}
+
+void h_signup(struct request *req)
+{
+    if (!within_limit(req, "signup-ip", req_client_ip(req)))
+        return;
+    yyjson_doc *doc;
+    if (req_json(req, &doc) != ERR_OK)
+        return;
+    yyjson_val *body = yyjson_doc_get_root(doc);
+    struct verrors errs = {0};
+    if (!yyjson_is_obj(body)) {
+        verr_add(&errs, "body", NULL, "Input should be a valid dictionary", "dict_type");
+        reply_invalid(req, &errs);
+        return;
+    }
+    const char *email = member_str(body, "email", true, &errs);
+    const char *password = member_str(body, "password", true, &errs);
+    const char *name = member_str(body, "name", false, &errs);
+    if (email && !users_email_valid(email))
+        verr_add(&errs, "body", "email", "Value is not a valid email address", "value_error");
+    if (password &&
+        (strlen(password) < PASSWORD_MIN_CHARS || strlen(password) > PASSWORD_MAX_BYTES))
+        verr_add(&errs, "body", "password", "Password must be 8 to 128 characters",
+                 "string_too_short");
+    if (name && strlen(name) > USER_NAME_MAX)
+        verr_add(&errs, "body", "name", "String should have at most 100 characters",
+                 "string_too_long");
+    if (errs.n) {
+        reply_invalid(req, &errs);
+        return;
+    }
+    char hash[PASSWORD_HASH_MAX];
+    if (password_hash(password, hash) != ERR_OK) {
+        resp_error(req, 503, "Server busy, try again shortly");
+        return;
+    }
+    struct store_conn *db = req_db(req);
+    if (!db)
+        return;
+    struct user u;
+    int rc = users_create(db, req->arena, email, hash, name && *name ? name : NULL, &u);
+    if (rc == ERR_CONFLICT) {
+        resp_error(req, 409, "Email already registered");
+        return;
+    }
+    if (rc != ERR_OK) {
+        resp_error(req, rc == ERR_UNAVAILABLE ? 503 : 500,
+                   rc == ERR_UNAVAILABLE ? "Database unavailable" : "Internal server error");
+        return;
+    }
+    reply_session(req, 201, &u);
+}
+
+void h_login(struct request *req)
+{
+    if (!within_limit(req, "login-ip", req_client_ip(req)))
+        return;
+    yyjson_doc *doc;
+    if (req_json(req, &doc) != ERR_OK)
+        return;
+    yyjson_val *body = yyjson_doc_get_root(doc);
+    struct verrors errs = {0};
+    if (!yyjson_is_obj(body)) {
+        verr_add(&errs, "body", NULL, "Input should be a valid dictionary", "dict_type");
+        reply_invalid(req, &errs);
+        return;
+    }
+    const char *email = member_str(body, "email", true, &errs);
+    const char *password = member_str(body, "password", true, &errs);
+    if (errs.n) {
+        reply_invalid(req, &errs);
+        return;
+    }
+    if (!within_limit(req, "login-email", email))
+        return;
+    struct store_conn *db = req_db(req);
+    if (!db)
+        return;
+    struct user u;
+    int rc = users_by_email(db, req->arena, email, &u);
+    if (rc != ERR_OK && rc != ERR_NOTFOUND) {
+        resp_error(req, 503, "Database unavailable");
+        return;
+    }
+    const char *hash = rc == ERR_OK ? u.hashed_password : NULL;
+    if (strlen(password) > PASSWORD_MAX_BYTES)
+        password = ""; /* never hash unbounded input; still spend the time */
+    rc = password_verify(hash, password);
+    if (rc == ERR_UNAVAILABLE) {
+        resp_error(req, 503, "Server busy, try again shortly");
+        return;
+    }
+    if (rc != ERR_OK) {
+        resp_header(req, "WWW-Authenticate", "Bearer");
+        resp_error(req, 401, LOGIN_FAILED);
+        return;
+    }
+    reply_session(req, 200, &u);
+}
+
+/* Answers 401 with the reason. */
+static void unauthorized(struct request *req, const char *why, bool bad_token)
+{
+    resp_header(req, "WWW-Authenticate", bad_token ? "Bearer error=\"invalid_token\"" : "Bearer");
+    resp_error(req, 401, why);
+}
+
+bool auth_require(struct request *req)
+{
+    const char *h = req_header(req, "Authorization");
+    if (!h || strncasecmp(h, "Bearer ", 7) != 0) {
+        unauthorized(req, "Not authenticated", false);
+        return false;
+    }
+    const char *token = h + 7;
+    while (*token == ' ')
+        token++;
+    struct jwt_verifier v = {.secret = req->app->cfg->jwt_secret, .jwks = req->app->jwks};
+    struct jwt_claims claims;
+    const char *why = NULL;
+    int rc = jwt_verify(&v, token, now_unix(), &claims, &why);
+    if (rc == ERR_UNAVAILABLE) {
+        resp_error(req, 503, "Authentication keys unavailable, try again shortly");
+        return false;
+    }
+    if (rc != ERR_OK) {
+        unauthorized(req, why, true);
+        return false;
+    }
+    struct store_conn *db = req_db(req);
+    if (!db)
+        return false;
+    if (users_ensure(db, req->arena, claims.sub, claims.email) != ERR_OK) {
+        resp_error(req, 503, "Database unavailable");
+        return false;
+    }
+    req->user_id = arena_strdup(req->arena, claims.sub);
+    return req->user_id != NULL;
+}
+
+bool auth_require_path_user(struct request *req)
+{
+    if (!auth_require(req))
+        return false;
+    const char *path_user = req->n_params ? req->params[0] : NULL;
+    if (!path_user || (strcmp(path_user, "me") != 0 && strcmp(path_user, req->user_id) != 0)) {
+        resp_error(req, 403, "Not allowed to access another user's tasks");
+        return false;
+    }
+    return true;
+}
+
+void h_me(struct request *req)
+{
+    if (!auth_require(req))
+        return;
+    struct user u;
+    int rc = users_by_id(req->db, req->arena, req->user_id, &u);
+    if (rc != ERR_OK) {
+        resp_error(req, rc == ERR_NOTFOUND ? 401 : 503,
+                   rc == ERR_NOTFOUND ? "Not authenticated" : "Database unavailable");
+        return;
+    }
+    yyjson_mut_doc *doc = req_json_doc(req);
+    yyjson_mut_doc_set_root(doc, user_to_json(doc, &u));
+    resp_json(req, 200, doc);
+}

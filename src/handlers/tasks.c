@@ -1,0 +1,406 @@
+/*
+ * The hackathon's task routes under /api/{user_id}/… (see tasks.h for the rules). Every
+ * handler authenticates first, then acts only on the token's user: the path's user_id is
+ * checked against the token ("me" is an alias), never used to pick rows.
+ */
+#include "handlers/tasks.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <curl/curl.h>
+#include <microhttpd.h>
+
+#include "core/err.h"
+#include "core/timefmt.h"
+#include "core/util.h"
+#include "core/verror.h"
+#include "domain/tasks.h"
+#include "handlers/auth.h"
+
+#define LINK_MAX 2048
+
+static void reply_invalid(struct request *req, const struct verrors *errs)
+{
+    yyjson_mut_doc *doc = req_json_doc(req);
+    yyjson_mut_doc_set_root(doc, verr_to_json(errs, doc));
+    resp_json(req, 422, doc);
+}
+
+/* Maps a store error to its answer. */
+static void reply_error(struct request *req, int rc)
+{
+    switch (rc) {
+    case ERR_NOTFOUND:
+        resp_error(req, 404, "Task not found");
+        break;
+    case ERR_UNAVAILABLE:
+        resp_error(req, 503, "Database unavailable, try again shortly");
+        break;
+    case ERR_CONFLICT:
+        resp_error(req, 409, "Conflicting change, try again");
+        break;
+    case ERR_INVALID:
+        resp_error(req, 400, "Invalid task data");
+        break;
+    default:
+        resp_error(req, 500, "Internal server error");
+        break;
+    }
+}
+
+/* Reads {task_id}; answers 422 and returns false when it is not a positive integer. */
+static bool task_id(struct request *req, int64_t *id)
+{
+    if (req->n_params >= 2 && parse_int64(req->params[1], 1, INT64_MAX, id) == ERR_OK)
+        return true;
+    struct verrors errs = {0};
+    verr_add(&errs, "path", "task_id", "Input should be a valid integer", "int_parsing");
+    reply_invalid(req, &errs);
+    return false;
+}
+
+static void reply_task(struct request *req, int status, const struct task *t)
+{
+    yyjson_mut_doc *doc = req_json_doc(req);
+    yyjson_mut_doc_set_root(doc, task_to_json(doc, t));
+    resp_json(req, status, doc);
+}
+
+/* Parses the body for create/replace/patch; answers 400/422 on failure. */
+static bool read_input(struct request *req, enum task_input_mode mode, struct task_input *in)
+{
+    yyjson_doc *doc;
+    if (req_json(req, &doc) != ERR_OK)
+        return false;
+    struct verrors errs = {0};
+    int rc = task_input_parse(yyjson_doc_get_root(doc), mode, req->arena, in, &errs);
+    if (rc == ERR_INVALID) {
+        reply_invalid(req, &errs);
+        return false;
+    }
+    if (rc != ERR_OK) {
+        resp_error(req, 500, "Internal server error");
+        return false;
+    }
+    return true;
+}
+
+void h_task_create(struct request *req)
+{
+    struct task_input in;
+    if (!auth_require_path_user(req) || !read_input(req, TASK_CREATE, &in))
+        return;
+    struct task t;
+    int rc = tasks_create(req->db, req->arena, req->user_id, &in, &t);
+    if (rc != ERR_OK) {
+        reply_error(req, rc);
+        return;
+    }
+    resp_header(req, "Location",
+                arena_printf(req->arena, "/api/%s/tasks/%s", req->params[0], t.id));
+    reply_task(req, 201, &t);
+}
+
+void h_task_get(struct request *req)
+{
+    int64_t id;
+    if (!auth_require_path_user(req) || !task_id(req, &id))
+        return;
+    struct task t;
+    int rc = tasks_get(req->db, req->arena, req->user_id, id, &t);
+    if (rc != ERR_OK) {
+        reply_error(req, rc);
+        return;
+    }
+    reply_task(req, 200, &t);
+}
+
+static void update(struct request *req, enum task_input_mode mode)
+{
+    int64_t id;
+    struct task_input in;
+    if (!auth_require_path_user(req) || !task_id(req, &id) || !read_input(req, mode, &in))
+        return;
+    struct task t;
+    int rc = tasks_update(req->db, req->arena, req->user_id, id, &in, mode, &t);
+    if (rc != ERR_OK) {
+        reply_error(req, rc);
+        return;
+    }
+    reply_task(req, 200, &t);
+}
+
+void h_task_replace(struct request *req)
+{
+    update(req, TASK_REPLACE);
+}
+
+void h_task_patch(struct request *req)
+{
+    update(req, TASK_PATCH);
+}
+
+void h_task_delete(struct request *req)
+{
+    int64_t id;
+    if (!auth_require_path_user(req) || !task_id(req, &id))
+        return;
+    int rc = tasks_delete(req->db, req->arena, req->user_id, id);
+    if (rc != ERR_OK) {
+        reply_error(req, rc);
+        return;
+    }
+    resp_empty(req, 204);
+}
+
+void h_task_complete(struct request *req)
+{
+    int64_t id;
+    if (!auth_require_path_user(req) || !task_id(req, &id))
+        return;
+    int set = -1; /* toggle unless the body says */
+    if (req->body_len > 0) {
+        yyjson_doc *doc;
+        if (req_json(req, &doc) != ERR_OK)
+            return;
+        yyjson_val *root = yyjson_doc_get_root(doc);
+        yyjson_val *v = yyjson_is_obj(root) ? yyjson_obj_get(root, "completed") : NULL;
+        struct verrors errs = {0};
+        if (!yyjson_is_obj(root))
+            verr_add(&errs, "body", NULL, "Input should be a valid dictionary", "dict_type");
+        else if (v && !yyjson_is_bool(v))
+            verr_add(&errs, "body", "completed", "Input should be a valid boolean", "bool_type");
+        if (errs.n) {
+            reply_invalid(req, &errs);
+            return;
+        }
+        if (v)
+            set = yyjson_get_bool(v) ? 1 : 0;
+    }
+    struct task t, next;
+    bool has_next = false;
+    int rc = tasks_complete(req->db, req->arena, req->user_id, id, set, &t, &next, &has_next);
+    if (rc != ERR_OK) {
+        reply_error(req, rc);
+        return;
+    }
+    yyjson_mut_doc *doc = req_json_doc(req);
+    yyjson_mut_val *o = task_to_json(doc, &t);
+    yyjson_mut_doc_set_root(doc, o);
+    if (has_next)
+        yyjson_mut_obj_add_val(doc, o, "next_task", task_to_json(doc, &next));
+    else
+        yyjson_mut_obj_add_null(doc, o, "next_task");
+    resp_json(req, 200, doc);
+}
+
+/* Collects repeated ?tag= values. */
+struct tag_ctx {
+    struct task_filter *f;
+    struct verrors *errs;
+};
+
+static void add_tag(void *ctx, const char *value)
+{
+    struct tag_ctx *t = ctx;
+    size_t len = strlen(value);
+    if (len == 0 || len > TASK_TAG_MAX) {
+        verr_add(t->errs, "query", "tag", "Each tag must be 1 to 50 characters", "value_error");
+        return;
+    }
+    t->f->tags[t->f->ntags++] = value;
+}
+
+/* Looks name up in a table of accepted values; records an error when absent. */
+static int pick(const char *value, const char *const *names, size_t n, const char *field,
+                struct verrors *errs)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(value, names[i]) == 0)
+            return (int)i;
+    verr_add(errs, "query", field, "Input should be one of the documented values", "enum");
+    return -1;
+}
+
+static void query_int(struct request *req, const char *name, int64_t min, int64_t max, int *out,
+                      struct verrors *errs)
+{
+    const char *v = req_query(req, name);
+    int64_t n;
+    if (!v)
+        return;
+    if (parse_int64(v, min, max, &n) != ERR_OK) {
+        verr_add(errs, "query", name, "Input should be an integer in range", "int_parsing");
+        return;
+    }
+    *out = (int)n;
+}
+
+static void query_time(struct request *req, const char *name, enum date_only d, int64_t *out,
+                       struct verrors *errs)
+{
+    const char *v = req_query(req, name);
+    if (v && (time_parse(v, d, out) != ERR_OK || *out <= 0))
+        verr_add(errs, "query", name, "Input should be an RFC 3339 date-time or a date",
+                 "datetime_parsing");
+}
+
+/* Reads every listing parameter; unknown values are 422 (FastAPI's behaviour). */
+static bool read_filter(struct request *req, struct task_filter *f)
+{
+    static const char *statuses[] = {"all", "pending", "completed"};
+    static const char *priorities[] = {"high", "medium", "low"};
+    static const char *sorts[] = {"created", "updated", "title", "due_date", "priority"};
+    static const char *orders[] = {"asc", "desc"};
+    static const char *bools[] = {"false", "true"};
+    struct verrors errs = {0};
+    task_filter_defaults(f);
+    const char *v;
+    if ((v = req_query(req, "status")))
+        f->status = (enum task_status)pick(v, statuses, 3, "status", &errs);
+    if ((v = req_query(req, "priority")))
+        f->priority = pick(v, priorities, 3, "priority", &errs);
+    if ((v = req_query(req, "sort")))
+        f->sort = (enum task_sort)pick(v, sorts, 5, "sort", &errs);
+    if ((v = req_query(req, "order")))
+        f->order = pick(v, orders, 2, "order", &errs);
+    if ((v = req_query(req, "overdue")))
+        f->overdue = pick(v, bools, 2, "overdue", &errs);
+    if ((v = req_query(req, "search"))) {
+        if (strlen(v) > TASK_SEARCH_MAX)
+            verr_add(&errs, "query", "search", "String should have at most 200 characters",
+                     "string_too_long");
+        else if (*v)
+            f->search = v;
+    }
+    struct tag_ctx tc = {f, &errs};
+    if (req_query_all(req, "tag", TASK_MAX_TAGS, add_tag, &tc) > TASK_MAX_TAGS)
+        verr_add(&errs, "query", "tag", "At most 20 tags", "too_long");
+    query_time(req, "due_before", DATE_END_OF_DAY, &f->due_before, &errs);
+    query_time(req, "due_after", DATE_START_OF_DAY, &f->due_after, &errs);
+    query_int(req, "limit", 1, TASK_LIST_MAX, &f->limit, &errs);
+    query_int(req, "offset", 0, TASK_OFFSET_MAX, &f->offset, &errs);
+    if (errs.n) {
+        reply_invalid(req, &errs);
+        return false;
+    }
+    return true;
+}
+
+struct link_buf {
+    char s[LINK_MAX];
+    size_t len;
+};
+
+static void link_append(struct link_buf *b, const char *key, const char *value)
+{
+    char *k = curl_easy_escape(NULL, key, 0);
+    char *v = curl_easy_escape(NULL, value ? value : "", 0);
+    if (k && v) {
+        int n = snprintf(b->s + b->len, sizeof(b->s) - b->len, "%s=%s&", k, v);
+        if (n > 0 && (size_t)n < sizeof(b->s) - b->len)
+            b->len += (size_t)n;
+    }
+    curl_free(k);
+    curl_free(v);
+}
+
+/* Appends "name=value&" (escaped) for every query argument but limit and offset. */
+static enum MHD_Result link_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                const char *value)
+{
+    (void)kind;
+    if (key && strcmp(key, "limit") != 0 && strcmp(key, "offset") != 0)
+        link_append(cls, key, value);
+    return MHD_YES;
+}
+
+/* Sets X-Total-Count and an RFC 8288 Link header with next/prev pages. */
+static void paging_headers(struct request *req, const struct task_filter *f, int64_t total)
+{
+    resp_header(req, "X-Total-Count", arena_printf(req->arena, "%lld", (long long)total));
+    struct link_buf *q = arena_calloc(req->arena, 1, sizeof(*q));
+    if (!q)
+        return;
+    MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, link_arg, q);
+    q->s[q->len] = '\0';
+    char *link = NULL;
+    if (f->offset + f->limit < total)
+        link = arena_printf(req->arena, "<%s?%slimit=%d&offset=%d>; rel=\"next\"", req->path, q->s,
+                            f->limit, f->offset + f->limit);
+    if (f->offset > 0) {
+        int prev = f->offset > f->limit ? f->offset - f->limit : 0;
+        char *p = arena_printf(req->arena, "<%s?%slimit=%d&offset=%d>; rel=\"prev\"", req->path,
+                               q->s, f->limit, prev);
+        link = link ? arena_printf(req->arena, "%s, %s", link, p) : p;
+    }
+    if (link)
+        resp_header(req, "Link", link);
+}
+
+void h_task_list(struct request *req)
+{
+    struct task_filter f;
+    if (!auth_require_path_user(req) || !read_filter(req, &f))
+        return;
+    struct task *tasks;
+    size_t n;
+    int64_t total;
+    int rc = tasks_list(req->db, req->arena, req->user_id, &f, &tasks, &n, &total);
+    if (rc != ERR_OK) {
+        reply_error(req, rc);
+        return;
+    }
+    yyjson_mut_doc *doc = req_json_doc(req);
+    yyjson_mut_val *arr = yyjson_mut_arr(doc);
+    yyjson_mut_doc_set_root(doc, arr);
+    for (size_t i = 0; i < n; i++)
+        yyjson_mut_arr_append(arr, task_to_json(doc, &tasks[i]));
+    paging_headers(req, &f, total);
+    resp_json(req, 200, doc);
+}
+
+void h_task_tags(struct request *req)
+{
+    if (!auth_require_path_user(req))
+        return;
+    struct db_rows rows;
+    int rc = tasks_tags(req->db, req->arena, req->user_id, &rows);
+    if (rc != ERR_OK) {
+        reply_error(req, rc);
+        return;
+    }
+    yyjson_mut_doc *doc = req_json_doc(req);
+    yyjson_mut_val *arr = yyjson_mut_arr(doc);
+    yyjson_mut_doc_set_root(doc, arr);
+    for (size_t i = 0; i < rows.nrows; i++) {
+        yyjson_mut_val *o = yyjson_mut_arr_add_obj(doc, arr);
+        yyjson_mut_obj_add_str(doc, o, "name", db_cell(&rows, i, 0));
+        int64_t count = 0;
+        parse_int64(db_cell(&rows, i, 1), 0, INT64_MAX, &count);
+        yyjson_mut_obj_add_int(doc, o, "count", count);
+    }
+    resp_json(req, 200, doc);
+}
+
+void h_task_stats(struct request *req)
+{
+    if (!auth_require_path_user(req))
+        return;
+    struct task_stats s;
+    int rc = tasks_stats(req->db, req->arena, req->user_id, &s);
+    if (rc != ERR_OK) {
+        reply_error(req, rc);
+        return;
+    }
+    yyjson_mut_doc *doc = req_json_doc(req);
+    yyjson_mut_val *o = yyjson_mut_obj(doc);
+    yyjson_mut_doc_set_root(doc, o);
+    yyjson_mut_obj_add_int(doc, o, "total", s.total);
+    yyjson_mut_obj_add_int(doc, o, "completed", s.completed);
+    yyjson_mut_obj_add_int(doc, o, "pending", s.pending);
+    yyjson_mut_obj_add_int(doc, o, "overdue", s.overdue);
+    yyjson_mut_obj_add_int(doc, o, "due_today", s.due_today);
+    resp_json(req, 200, doc);
+}

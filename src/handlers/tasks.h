@@ -1,0 +1,17 @@
+/* Task routes: /api/{user_id}/tasks[/{task_id}[/complete]], /tags, /tasks/stats. */
+#ifndef TODO_HANDLERS_TASKS_H
+#define TODO_HANDLERS_TASKS_H
+
+#include "http/request.h"
+
+void h_task_list(struct request *req);
+void h_task_create(struct request *req);
+void h_task_get(struct request *req);
+void h_task_replace(struct request *req);
+void h_task_patch(struct request *req);
+void h_task_delete(struct request *req);
+void h_task_complete(struct request *req);
+void h_task_tags(struct request *req);
+void h_task_stats(struct request *req);
+
+#endif
