@@ -191,12 +191,12 @@ static int update_row(struct store_conn *c, struct arena *a, const char *uid, in
     SET(TF_INTERVAL, ", recurrence_interval = $%zu", P_INT(in->interval));
     SET(TF_COMPLETED, ", completed = $%zu", P_BOOL(in->completed));
     if (fields & TF_COMPLETED) {
-        /* Keep the first completion time; clear it when reopened. */
-        p[np++] = P_TEXT(in->completed ? now : NULL);
+        /* Keep the first completion time; clear it when reopened. $np is the boolean just
+         * bound and $3 the update time, so both dialects can type every parameter. */
         used += (size_t)snprintf(sql + used, sizeof(sql) - used,
-                                 ", completed_at = CASE WHEN $%zu IS NULL THEN NULL "
-                                 "ELSE COALESCE(completed_at, $%zu) END",
-                                 np, np);
+                                 ", completed_at = CASE WHEN $%zu THEN COALESCE(completed_at, $3) "
+                                 "ELSE NULL END",
+                                 np);
     }
 #undef SET
     if (used + 64 >= sizeof(sql))
