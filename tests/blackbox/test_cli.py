@@ -124,3 +124,9 @@ def test_healthcheck_against_ready_endpoint(cli, server):
     r = cli.run("healthcheck", "--url", server.url("/ready"), timeout=20)
     assert r.returncode == 0, f"/ready is 200 with a healthy database: {r.describe()}"
 
+
+
+def test_healthcheck_default_url_uses_PORT(cli, server):
+    env = cli.env({"PORT": str(server.port)})
+    r = cli.run("healthcheck", full_env=env, timeout=20)
+    assert r.returncode == 0, f"`todo healthcheck` without --url (PORT={server.port}): {r.describe()}"

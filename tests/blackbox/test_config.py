@@ -139,3 +139,30 @@ def test_configured_secret_does_not_create_secret_file(servers):
     srv = servers.start()  # JWT_SECRET is set by the harness
     assert not (srv.data_dir / "jwt-secret").exists(), \
         "a jwt-secret file was written although JWT_SECRET is configured"
+
+
+def test_data_dir_defaults_to_var_in_working_directory(servers):
+    srv = servers.start(env={**NO_SECRET, "DATA_DIR": None})
+    path = srv.workdir / "var" / "jwt-secret"
+    assert path.is_file(), f"with DATA_DIR unset the secret should be at ./var/jwt-secret ({path})"
+
+
+def test_host_defaults_to_loopback_in_development(servers):
+    srv = servers.start(env={"HOST": None})
+    port_hex = f"{srv.port:04X}"
+    listeners = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = open(table).read().splitlines()[1:]
+        except FileNotFoundError:
+            continue
+        for line in lines:
+            f = line.split()
+            local, state = f[1], f[3]
+            if state == "0A" and local.endswith(":" + port_hex):  # 0A = LISTEN
+                listeners.append((table, local))
+    assert listeners, f"no listening socket found on port {srv.port}"
+    for table, local in listeners:
+        addr = local.split(":")[0]
+        assert addr in ("0100007F", "00000000000000000000000001000000"), (
+            f"with HOST unset in development the server listens on {local} ({table}), not only loopback")

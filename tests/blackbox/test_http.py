@@ -133,3 +133,17 @@ def test_health_ignores_query_string(server):
     r = server.get("/health?probe=1")
     assert r.status_code == 200, f"GET /health?probe=1 → {r.status_code}"
     assert r.json() == {"status": "healthy"}
+
+
+def test_ready_under_concurrency_with_a_pool_of_one(servers):
+    srv = servers.start(env={"DATABASE_POOL_SIZE": "1", "DATABASE_MAX_OVERFLOW": "0"})
+
+    def one(_):
+        with requests.Session() as s:
+            return [s.get(srv.url("/ready"), timeout=scaled(10)).status_code for _ in range(10)]
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as ex:
+        results = [c for batch in ex.map(one, range(8), timeout=scaled(120)) for c in batch]
+    bad = [c for c in results if c != 200]
+    assert not bad, (f"{len(bad)} of {len(results)} concurrent /ready answered {sorted(set(bad))} "
+                     f"with DATABASE_POOL_SIZE=1 (pool contention reported as not ready?)")
