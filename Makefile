@@ -47,7 +47,8 @@ all: build
 build: $(BUILD)/todo
 
 $(BUILD)/todo: $(call objs,$(OBJDIR),$(SRC) $(TP_SRC))
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	@echo "  LD      $@"
+	@$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(OBJDIR)/third_party/%.o: third_party/%.c
 	@mkdir -p $(dir $@)
@@ -63,7 +64,8 @@ $(OBJDIR)/%.o: %.c
 asan: $(ASANDIR)/todo
 
 $(ASANDIR)/todo: $(call objs,$(ASANDIR)/obj,$(SRC) $(TP_SRC))
-	$(CC) $(CFLAGS) $(ASAN_FLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	@echo "  LD-SAN  $@"
+	@$(CC) $(CFLAGS) $(ASAN_FLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(ASANDIR)/obj/third_party/%.o: third_party/%.c
 	@mkdir -p $(dir $@)

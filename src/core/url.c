@@ -163,6 +163,42 @@ void db_url_free(struct db_url *u)
     u->sqlite_path = u->pg_url = NULL;
 }
 
+/* Returns r (freed) rebuilt with the value of every "password=" query parameter replaced
+ * by "***". Takes ownership of r; the caller frees the result. NULL in gives NULL out. */
+static char *redact_query(char *r)
+{
+    if (!r)
+        return NULL;
+    char *q = strchr(r, '?');
+    if (!q)
+        return r;
+    size_t size = strlen(r) * 2 + 8;
+    char *out = malloc(size);
+    if (!out) {
+        free(r);
+        return NULL;
+    }
+    size_t used = (size_t)(q - r) + 1;
+    memcpy(out, r, used);
+    const char *p = q + 1;
+    while (*p) {
+        const char *amp = strchr(p, '&');
+        size_t len = amp ? (size_t)(amp - p) : strlen(p);
+        if (len >= 9 && strncmp(p, "password=", 9) == 0)
+            used += (size_t)snprintf(out + used, size - used, "password=***");
+        else
+            used += (size_t)snprintf(out + used, size - used, "%.*s", (int)len, p);
+        p += len;
+        if (*p == '&') {
+            out[used++] = '&';
+            p++;
+        }
+    }
+    out[used] = '\0';
+    free(r);
+    return out;
+}
+
 char *db_url_redact(const char *s)
 {
     if (!s)
@@ -173,16 +209,15 @@ char *db_url_redact(const char *s)
     const char *auth = scheme_end + 3;
     const char *at = strchr(auth, '@');
     const char *slash = strchr(auth, '/');
-    if (!at || (slash && slash < at))
-        return strdup(s); /* no credentials in the authority */
-    const char *colon = memchr(auth, ':', (size_t)(at - auth));
+    const char *colon =
+        at && !(slash && slash < at) ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
     if (!colon)
-        return strdup(s);
+        return redact_query(strdup(s));
     size_t head = (size_t)(colon + 1 - s);
     size_t size = head + 3 + strlen(at) + 1;
     char *r = malloc(size);
     if (!r)
         return NULL;
     snprintf(r, size, "%.*s***%s", (int)head, s, at);
-    return r;
+    return redact_query(r);
 }
