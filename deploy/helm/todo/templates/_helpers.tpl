@@ -1,0 +1,190 @@
+{{/* Component keys in values, in the order they are rendered. */}}
+{{- define "todo.componentKeys" -}}
+frontend backend mcpServer aiAgent
+{{- end -}}
+
+{{- define "todo.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "todo.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "todo.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* kebab-case component name: mcpServer -> mcp-server */}}
+{{- define "todo.componentName" -}}
+{{- . | kebabcase -}}
+{{- end -}}
+
+{{- define "todo.labels" -}}
+helm.sh/chart: {{ include "todo.chart" . }}
+app.kubernetes.io/name: {{ include "todo.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ include "todo.imageTag" . | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: todo
+app: todo
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{- define "todo.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "todo.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{/* Labels of one component. Call with (dict "root" $ "component" "backend"). */}}
+{{- define "todo.componentLabels" -}}
+{{ include "todo.labels" .root }}
+app.kubernetes.io/component: {{ include "todo.componentName" .component }}
+component: {{ include "todo.componentName" .component }}
+{{- end -}}
+
+{{- define "todo.componentSelectorLabels" -}}
+{{ include "todo.selectorLabels" .root }}
+app.kubernetes.io/component: {{ include "todo.componentName" .component }}
+{{- end -}}
+
+{{/* Resource name of a component (Deployment, ConfigMap...): <fullname>-<component> */}}
+{{- define "todo.componentFullname" -}}
+{{- printf "%s-%s" (include "todo.fullname" .root) (include "todo.componentName" .component) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* Service name of a component: service.name or <fullname>-<component> */}}
+{{- define "todo.serviceName" -}}
+{{- $c := index .root.Values .component -}}
+{{- default (include "todo.componentFullname" .) $c.service.name -}}
+{{- end -}}
+
+{{- define "todo.imageTag" -}}
+{{- .Values.image.tag | default .Chart.AppVersion -}}
+{{- end -}}
+
+{{- define "todo.image" -}}
+{{- if .Values.image.digest -}}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest -}}
+{{- else -}}
+{{- printf "%s:%s" .Values.image.repository (include "todo.imageTag" .) -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "todo.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "todo.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- default "default" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "todo.configName" -}}
+{{- printf "%s-config" (include "todo.fullname" .) -}}
+{{- end -}}
+
+{{- define "todo.secretName" -}}
+{{- default (printf "%s-secrets" (include "todo.fullname" .)) .Values.secrets.existingSecret -}}
+{{- end -}}
+
+{{/* true when the chart renders its own Secret (values given and no existingSecret) */}}
+{{- define "todo.renderSecret" -}}
+{{- $s := .Values.secrets -}}
+{{- if and (not $s.existingSecret) (or $s.jwtSecret $s.databaseUrl $s.openaiApiKey $s.llmApiKey) -}}true{{- end -}}
+{{- end -}}
+
+{{- define "todo.postgresqlName" -}}
+{{- printf "%s-postgresql" (include "todo.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "todo.postgresqlSecretName" -}}
+{{- default (include "todo.postgresqlName" .) .Values.database.postgresql.existingSecret -}}
+{{- end -}}
+
+{{- define "todo.postgresqlLabels" -}}
+{{ include "todo.labels" . }}
+app.kubernetes.io/component: postgresql
+component: postgresql
+{{- end -}}
+
+{{- define "todo.postgresqlSelectorLabels" -}}
+{{ include "todo.selectorLabels" . }}
+app.kubernetes.io/component: postgresql
+{{- end -}}
+
+{{/* DATABASE_URL for the modes that do not keep it in a Secret. */}}
+{{- define "todo.databaseUrl" -}}
+{{- $db := .Values.database -}}
+{{- if eq $db.mode "sqlite" -}}
+sqlite:////data/todo.db
+{{- else if eq $db.mode "postgresql" -}}
+{{- /* No password in the URL: libpq takes it from PGPASSWORD (set from the postgresql Secret). */ -}}
+{{- printf "postgresql://%s@%s:%d/%s" $db.postgresql.username (include "todo.postgresqlName" .) (int $db.postgresql.port) $db.postgresql.database -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "todo.frontendUrl" -}}
+{{- if .Values.config.frontendUrl -}}
+{{- .Values.config.frontendUrl -}}
+{{- else if .Values.ingress.enabled -}}
+{{- printf "%s://%s" (ternary "https" "http" (gt (len .Values.ingress.tls) 0)) .Values.ingress.host -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Restricted Pod Security Standard, UID/GID 10001. */}}
+{{- define "todo.podSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: 10001
+runAsGroup: 10001
+fsGroup: 10001
+fsGroupChangePolicy: OnRootMismatch
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}
+
+{{- define "todo.containerSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: 10001
+runAsGroup: 10001
+allowPrivilegeEscalation: false
+readOnlyRootFilesystem: true
+privileged: false
+capabilities:
+  drop: ["ALL"]
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}
+
+{{/* Checks that JSON schema cannot express (they need values from several places). */}}
+{{- define "todo.validate" -}}
+{{- $v := .Values -}}
+{{- if and (ne $v.config.environment "development") (not $v.secrets.jwtSecret) (not $v.secrets.existingSecret) -}}
+{{- fail (printf "\n\nconfig.environment=%s needs a JWT secret (todo requires JWT_SECRET outside development): set secrets.jwtSecret (>= 32 characters, e.g. --set secrets.jwtSecret=$(openssl rand -hex 32)) or secrets.existingSecret (a Secret with the key secrets.keys.jwtSecret, default JWT_SECRET). No default secret is shipped." $v.config.environment) -}}
+{{- end -}}
+{{- range $key := splitList " " (include "todo.componentKeys" $) }}
+{{- $c := index $v $key }}
+{{- if and $c.enabled (ge (int $v.config.shutdownTimeoutSeconds) (int $c.terminationGracePeriodSeconds)) }}
+{{- fail (printf "\n\nconfig.shutdownTimeoutSeconds (%d) must be less than %s.terminationGracePeriodSeconds (%d), or Kubernetes kills pods before they drain" (int $v.config.shutdownTimeoutSeconds) $key (int $c.terminationGracePeriodSeconds)) }}
+{{- end }}
+{{- end }}
+{{- if not (or $v.frontend.enabled $v.backend.enabled) -}}
+{{- fail "\n\nenable at least one of frontend.enabled / backend.enabled" -}}
+{{- end -}}
+{{- if and $v.persistence.uploads.hostPath.enabled (not $v.persistence.uploads.enabled) -}}
+{{- fail "\n\npersistence.uploads.hostPath.enabled needs persistence.uploads.enabled=true" -}}
+{{- end -}}
+{{- if and $v.persistence.uploads.hostPath.enabled $v.persistence.uploads.existingClaim -}}
+{{- fail "\n\npersistence.uploads.hostPath and persistence.uploads.existingClaim are exclusive" -}}
+{{- end -}}
+{{- end -}}

@@ -1,0 +1,117 @@
+# shellcheck shell=bash
+# Step "chart" of tests/deploy/run.sh (sourced): helm lint, schema rejections, offline
+# Kubernetes schema validation, manifest lint, and the chart's own promises.
+
+step_chart() {
+  local chart="$REPO_ROOT/deploy/helm/todo"
+  local out="$REPO_ROOT/build/deploy/rendered"
+  rm -rf "$out"
+  mkdir -p "$out"
+  log "step chart: tools"
+  ensure_helm
+  ensure_kube_score
+  ensure_venv
+
+  # appVersion follows the project version.
+  local app
+  app=$(awk -F'"' '/^appVersion:/ {print $2}' "$chart/Chart.yaml")
+  if [ "$app" = "$(project_version)" ]; then pass "Chart appVersion $app = VERSION"; else fail "Chart appVersion $app != VERSION $(project_version)"; fi
+
+  local f b ci_files=("$chart"/ci/*.yaml)
+  [ -e "${ci_files[0]}" ] || { fail "no ci/*.yaml values files"; return; }
+
+  log "step chart: helm lint --strict and render, one per ci/*.yaml"
+  for f in "${ci_files[@]}"; do
+    b=$(basename "$f" .yaml)
+    check "helm lint --strict -f ci/$b.yaml" helm lint --strict "$chart" -f "$f"
+    if helm template todo "$chart" -n todo -f "$f" >"$out/$b.yaml" 2>"$out/$b.err"; then
+      pass "helm template -f ci/$b.yaml"
+    else
+      fail "helm template -f ci/$b.yaml"
+      sed 's/^/        /' "$out/$b.err"
+    fi
+  done
+  check "helm package" helm package "$chart" -d "$REPO_ROOT/build/deploy"
+
+  log "step chart: invalid values must be rejected"
+  local exp rule msg schema
+  for f in "$DEPLOY_TESTS_DIR"/invalid/*.yaml; do
+    b=$(basename "$f")
+    exp=$(sed -n 's/^# expect: //p' "$f")
+    rule=$(sed -n 's/^# rule: //p' "$f")
+    schema=yes
+    grep -q '^# schema: no' "$f" && schema=no
+    if msg=$(helm template todo "$chart" -f "$f" 2>&1); then
+      fail "invalid/$b accepted ($rule)"
+    elif [ "$schema" = yes ] && ! grep -q "values don't meet the specifications of the schema" <<<"$msg"; then
+      fail "invalid/$b rejected, but not by values.schema.json"
+      printf '%s\n' "$msg" | head -5 | sed 's/^/        /'
+    elif [ -n "$exp" ] && ! grep -qF -- "$exp" <<<"$msg"; then
+      fail "invalid/$b rejected, but the error does not mention '$exp'"
+      printf '%s\n' "$msg" | head -8 | sed 's/^/        /'
+    else
+      pass "invalid/$b rejected: $rule"
+    fi
+    # (helm lint reports template `fail` calls only as INFO, so lint is checked for schema rules.)
+    if [ "$schema" = yes ] && helm lint --strict "$chart" -f "$f" >/dev/null 2>&1; then
+      fail "helm lint accepted invalid/$b"
+    fi
+  done
+
+  log "step chart: config changes roll the pods (checksum annotations)"
+  local base="$chart/ci/seed-001-two-tier-nodeport.yaml" c1 c2
+  c1=$(helm template todo "$chart" -f "$base" | grep -m1 'checksum/config' || true)
+  c2=$(helm template todo "$chart" -f "$base" --set config.logLevel=ERROR | grep -m1 'checksum/config' || true)
+  if [ -n "$c1" ] && [ "$c1" != "$c2" ]; then pass "checksum/config changes with the config"; else fail "checksum/config does not follow the ConfigMap"; fi
+
+  log "step chart: Kubernetes $KUBE_VERSION official schemas (kubernetes-validate, offline, strict)"
+  for f in "$out"/*.yaml; do
+    b=$(basename "$f" .yaml)
+    check "k8s schemas: ci/$b.yaml" "$VENV/bin/kubernetes-validate" --strict --quiet -k "$KUBE_VERSION" "$f"
+  done
+  # The validator must actually reject things (guards against a vacuous pass).
+  cat >"$out/../known-bad.yaml" <<'EOF'
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: bad}
+spec:
+  replicas: two
+  selector: {matchLabels: {a: b}}
+  template:
+    metadata: {labels: {a: b}}
+    spec:
+      containers: [{name: c, image: x:1, imagePullPolice: Always}]
+EOF
+  if "$VENV/bin/kubernetes-validate" --strict --quiet -k "$KUBE_VERSION" "$out/../known-bad.yaml" >/dev/null 2>&1; then
+    fail "kubernetes-validate accepted a known-bad Deployment"
+  else
+    pass "kubernetes-validate rejects a known-bad Deployment"
+  fi
+
+  log "step chart: manifest lint (kube-score; exceptions justified in deploy/kube-score.yaml)"
+  local ignores=() t
+  while read -r t; do ignores+=(--ignore-test "$t"); done < <(
+    "$VENV/bin/python" -c 'import sys,yaml; print("\n".join(yaml.safe_load(open(sys.argv[1]))["ignore"]))' \
+      "$REPO_ROOT/deploy/kube-score.yaml")
+  for f in "$out"/*.yaml; do
+    b=$(basename "$f" .yaml)
+    check "kube-score: ci/$b.yaml" kube-score score --kubernetes-version v1.31 --exit-one-on-warning \
+      --enable-optional-test container-seccomp-profile --enable-optional-test container-ports-check \
+      "${ignores[@]}" -o ci "$f"
+  done
+  if command -v kube-linter >/dev/null 2>&1; then
+    for f in "$out"/*.yaml; do
+      b=$(basename "$f" .yaml)
+      check "kube-linter: ci/$b.yaml" kube-linter lint --config "$REPO_ROOT/deploy/kube-linter.yaml" "$f"
+    done
+  else
+    log "kube-linter not on PATH (its module host is not reachable here): kube-score only"
+  fi
+
+  log "step chart: the chart's promises on every rendering"
+  for f in "${ci_files[@]}"; do
+    b=$(basename "$f" .yaml)
+    [ -s "$out/$b.yaml" ] || continue
+    check "promises: ci/$b.yaml" "$VENV/bin/python" "$DEPLOY_TESTS_DIR/check_rendered.py" "$out/$b.yaml" "$f"
+  done
+}

@@ -1,0 +1,207 @@
+#!/usr/bin/env python3
+"""Assert the chart's promises on manifests rendered from one ci/*.yaml values file.
+
+usage: check_rendered.py RENDERED.yaml VALUES.yaml
+Prints one line per failed promise and exits 1 if any failed.
+"""
+import sys
+
+import yaml
+
+rendered_path, values_path = sys.argv[1], sys.argv[2]
+docs = [d for d in yaml.safe_load_all(open(rendered_path)) if d]
+values = yaml.safe_load(open(values_path)) or {}
+errors = []
+
+
+def err(msg):
+    errors.append(msg)
+
+
+def by_kind(kind):
+    return [d for d in docs if d.get("kind") == kind]
+
+
+def v(path, default=None, src=values):
+    cur = src
+    for key in path.split("."):
+        if not isinstance(cur, dict) or key not in cur:
+            return default
+        cur = cur[key]
+    return cur
+
+
+RESTRICTED_CONTAINER = {
+    "runAsNonRoot": True,
+    "allowPrivilegeEscalation": False,
+    "readOnlyRootFilesystem": True,
+}
+
+# --- every object: labels -------------------------------------------------------------
+for d in docs:
+    labels = d["metadata"].get("labels", {})
+    name = f'{d["kind"]}/{d["metadata"]["name"]}'
+    for key in ("app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/version",
+                "app.kubernetes.io/managed-by", "app.kubernetes.io/part-of", "helm.sh/chart"):
+        if key not in labels:
+            err(f"{name}: label {key} missing")
+    if labels.get("app") != "todo":
+        err(f"{name}: label app=todo missing")
+    if d["kind"] not in ("Namespace", "PersistentVolume") and not d["metadata"].get("namespace"):
+        err(f"{name}: no metadata.namespace")
+
+# --- workloads ------------------------------------------------------------------------
+workloads = by_kind("Deployment") + by_kind("StatefulSet")
+for d in workloads:
+    name = f'{d["kind"]}/{d["metadata"]["name"]}'
+    tpl = d["spec"]["template"]
+    pod = tpl["spec"]
+    plabels = tpl["metadata"].get("labels", {})
+    if "app.kubernetes.io/component" not in plabels or "component" not in plabels:
+        err(f"{name}: pod template lacks component labels")
+    psc = pod.get("securityContext", {})
+    if not (psc.get("runAsNonRoot") and psc.get("runAsUser") == 10001 and psc.get("runAsGroup") == 10001
+            and psc.get("seccompProfile", {}).get("type") == "RuntimeDefault"):
+        err(f"{name}: pod securityContext is not restricted with UID/GID 10001")
+    if pod.get("automountServiceAccountToken") is not False:
+        err(f"{name}: service account token mounted")
+    for c in pod["containers"]:
+        sc = c.get("securityContext", {})
+        for key, want in RESTRICTED_CONTAINER.items():
+            if sc.get(key) != want:
+                err(f"{name}/{c['name']}: securityContext.{key} != {want}")
+        if sc.get("capabilities", {}).get("drop") != ["ALL"]:
+            err(f"{name}/{c['name']}: capabilities not dropped")
+        for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+            if probe not in c:
+                err(f"{name}/{c['name']}: {probe} missing")
+        res = c.get("resources", {})
+        for kind in ("requests", "limits"):
+            for r in ("cpu", "memory"):
+                if r not in res.get(kind, {}):
+                    err(f"{name}/{c['name']}: resources.{kind}.{r} missing")
+        mounts = {m["mountPath"] for m in c.get("volumeMounts", [])}
+        if "/tmp" not in mounts:
+            err(f"{name}/{c['name']}: no writable /tmp mount")
+        if ":latest" in c["image"] or ":" not in c["image"].rsplit("/", 1)[-1] and "@" not in c["image"]:
+            err(f"{name}/{c['name']}: image {c['image']} not pinned")
+        for e in c.get("env", []):
+            if any(s in e["name"] for s in ("SECRET", "PASSWORD", "KEY")) and "value" in e:
+                err(f"{name}/{c['name']}: secret-like env {e['name']} has a literal value")
+
+deployments = {d["metadata"]["labels"]["app.kubernetes.io/component"]: d for d in by_kind("Deployment")}
+for comp, d in deployments.items():
+    name = f"Deployment/{d['metadata']['name']}"
+    st = d["spec"].get("strategy", {})
+    ru = st.get("rollingUpdate", {})
+    if st.get("type") != "RollingUpdate" or ru.get("maxSurge") != 1 or ru.get("maxUnavailable") != 0:
+        err(f"{name}: strategy is not RollingUpdate maxSurge 1 / maxUnavailable 0")
+    ann = d["spec"]["template"]["metadata"].get("annotations", {})
+    for key in ("checksum/config", "checksum/secret"):
+        if len(ann.get(key, "")) != 64:
+            err(f"{name}: {key} annotation missing")
+    c = d["spec"]["template"]["spec"]["containers"][0]
+    if c["livenessProbe"]["httpGet"]["path"] != "/health" or c["readinessProbe"]["httpGet"]["path"] != "/ready":
+        err(f"{name}: liveness must be /health and readiness /ready")
+    env = {e["name"]: e for e in c.get("env", [])}
+    role = {"frontend": "web", "backend": "api", "mcp-server": "mcp", "ai-agent": "agent"}[comp]
+    if env.get("ROLE", {}).get("value") != role or c.get("args", [])[-1:] != [role]:
+        err(f"{name}: role is not {role}")
+    port = c["ports"][0]["containerPort"]
+    if env.get("PORT", {}).get("value") != str(port):
+        err(f"{name}: PORT env != containerPort {port}")
+    if v("config.environment", "production") != "development" and \
+            "secretKeyRef" not in env.get("JWT_SECRET", {}).get("valueFrom", {}):
+        err(f"{name}: JWT_SECRET not from a Secret (required outside development)")
+    if comp == "frontend" and not env.get("API_URL", {}).get("value", "").startswith("http://"):
+        err(f"{name}: API_URL not set for the web role")
+
+# --- services -------------------------------------------------------------------------
+services = {s["metadata"]["labels"].get("app.kubernetes.io/component"): s for s in by_kind("Service")}
+fe_svc, be_svc = services.get("frontend"), services.get("backend")
+if be_svc and (be_svc["spec"]["type"] != "ClusterIP" or be_svc["spec"]["ports"][0]["port"] != v("backend.service.port", 8000)):
+    err("backend Service is not ClusterIP on its port")
+want_fe_type = v("frontend.service.type", "NodePort")
+if fe_svc:
+    if fe_svc["spec"]["type"] != want_fe_type:
+        err(f"frontend Service type {fe_svc['spec']['type']} != {want_fe_type}")
+    if want_fe_type == "NodePort" and fe_svc["spec"]["ports"][0].get("nodePort") != v("frontend.service.nodePort", 30000):
+        err("frontend NodePort is not the configured one (default 30000)")
+for comp in ("frontend", "backend", "mcpServer", "aiAgent"):
+    want = v(f"{comp}.service.name")
+    if want and v(f"{comp}.enabled", comp in ("frontend", "backend")):
+        if want not in {s["metadata"]["name"] for s in by_kind("Service")}:
+            err(f"Service {want} (from {comp}.service.name) not rendered")
+
+# --- topology-specific promises -----------------------------------------------------
+mode = v("database.mode", "sqlite")
+backend = deployments.get("backend")
+if mode == "sqlite" and backend:
+    if backend["spec"].get("replicas") != 1:
+        err("sqlite mode: backend must run exactly 1 replica")
+    vols = {vol["name"]: vol for vol in backend["spec"]["template"]["spec"]["volumes"]}
+    if "persistentVolumeClaim" not in vols.get("data", {}):
+        err("sqlite mode: /data is not on a PVC")
+if mode == "postgresql":
+    sts = by_kind("StatefulSet")
+    if len(sts) != 1 or not sts[0]["spec"].get("volumeClaimTemplates"):
+        err("postgresql mode: no StatefulSet with a volumeClaimTemplate")
+    elif not sts[0]["spec"]["template"]["spec"]["containers"][0]["image"].startswith("postgres:"):
+        err("postgresql mode: StatefulSet does not use the official postgres image")
+    if backend:
+        env = {e["name"] for e in backend["spec"]["template"]["spec"]["containers"][0].get("env", [])}
+        if "PGPASSWORD" not in env:
+            err("postgresql mode: backend gets no PGPASSWORD")
+if mode == "external" and backend:
+    env = {e["name"]: e for e in backend["spec"]["template"]["spec"]["containers"][0].get("env", [])}
+    if "secretKeyRef" not in env.get("DATABASE_URL", {}).get("valueFrom", {}):
+        err("external mode: DATABASE_URL not taken from a Secret")
+
+if v("ingress.enabled"):
+    ings = by_kind("Ingress")
+    if len(ings) != 1:
+        err("ingress enabled but no Ingress rendered")
+    else:
+        rule = ings[0]["spec"]["rules"][0]
+        if rule["host"] != v("ingress.host", "todo.local"):
+            err("Ingress host mismatch")
+        paths = {p["path"]: p["backend"]["service"]["name"] for p in rule["http"]["paths"]}
+        if be_svc and paths.get("/api") != be_svc["metadata"]["name"]:
+            err("Ingress /api does not go to the backend")
+        if fe_svc and paths.get("/") != fe_svc["metadata"]["name"]:
+            err("Ingress / does not go to the frontend")
+
+if v("persistence.uploads.hostPath.enabled"):
+    pvs = by_kind("PersistentVolume")
+    if len(pvs) != 1 or "hostPath" not in pvs[0]["spec"]:
+        err("uploads hostPath PV missing")
+    pvcs = [p for p in by_kind("PersistentVolumeClaim") if p["metadata"]["name"].endswith("-uploads")]
+    if not pvcs or pvcs[0]["spec"].get("volumeName") != pvs[0]["metadata"]["name"]:
+        err("uploads PVC not bound to the hostPath PV")
+
+for comp, d in deployments.items():
+    key = {"frontend": "frontend", "backend": "backend", "mcp-server": "mcpServer", "ai-agent": "aiAgent"}[comp]
+    if v(f"{key}.autoscaling.enabled"):
+        if "replicas" in d["spec"]:
+            err(f"{comp}: autoscaled Deployment must not set replicas")
+        if not [h for h in by_kind("HorizontalPodAutoscaler") if h["spec"]["scaleTargetRef"]["name"] == d["metadata"]["name"]]:
+            err(f"{comp}: no HPA")
+    elif d["spec"].get("replicas") != v(f"{key}.replicaCount", 1):
+        err(f"{comp}: replicas != {key}.replicaCount")
+
+if v("namespace.create") and not by_kind("Namespace"):
+    err("namespace.create but no Namespace")
+
+# No secret value from a values file may be rendered (ci files use existingSecret).
+for s in by_kind("Secret"):
+    comp = s["metadata"]["labels"].get("app.kubernetes.io/component")
+    if comp != "postgresql":  # the generated database password is the only allowed one
+        err(f"Secret/{s['metadata']['name']} rendered from committed values")
+
+tests = [d for d in by_kind("Pod") if d["metadata"].get("annotations", {}).get("helm.sh/hook") == "test"]
+if not any("/ready" in " ".join(p["spec"]["containers"][0].get("args", [])) for p in tests):
+    err("no helm test pod running `todo healthcheck --url http://<backend>/ready`")
+
+for e in errors:
+    print(e)
+sys.exit(1 if errors else 0)

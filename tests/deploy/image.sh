@@ -1,0 +1,132 @@
+# shellcheck shell=bash
+# Step "image" of tests/deploy/run.sh (sourced): build the real Dockerfile with podman,
+# check size and metadata, run it as non-root on a read-only root fs.
+
+IMAGE_MAX_BYTES=${IMAGE_MAX_BYTES:-25000000}
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+http_code() { curl -s -o /dev/null -m 5 -w '%{http_code}' "$1" || true; }
+# wait_http URL CODE SECONDS
+wait_http() {
+  local i
+  for ((i = 0; i < $2 * 5; i++)); do
+    [ "$(http_code "$1")" = "${3:-200}" ] && return 0
+    sleep 0.2
+  done
+  return 1
+}
+random_secret() { python3 -c 'import secrets; print(secrets.token_hex(24))'; }
+
+# Builds (or reuses) the image; sets TODO_IMAGE.
+build_image() {
+  [ -n "${TODO_IMAGE:-}" ] && podman image exists "$TODO_IMAGE" && return 0
+  ensure_podman
+  bash "$DEPLOY_TESTS_DIR/base-image.sh" || return 1
+  local t0=$SECONDS log="$REPO_ROOT/build/deploy/image-build.log"
+  mkdir -p "$(dirname "$log")"
+  log "building the image (log: $log)"
+  if ! timeout 1500 bash "$REPO_ROOT/deploy/build-image.sh" >"$log" 2>&1; then
+    fail "podman build -f deploy/docker/Dockerfile"
+    grep -E 'error|Error|ERROR' "$log" | head -n 20 | sed 's/^/        /'
+    tail -n 5 "$log" | sed 's/^/        /'
+    return 1
+  fi
+  TODO_IMAGE=$(tail -n 1 "$log")
+  export TODO_IMAGE
+  pass "podman build -f deploy/docker/Dockerfile -> $TODO_IMAGE and todo:$(project_version) ($((SECONDS - t0))s)"
+}
+
+step_image() {
+  ensure_podman
+  build_image || return 0
+  local img=$TODO_IMAGE c=todo-deploy-test-image vol=todo-deploy-test-data
+  podman rm -f "$c" >/dev/null 2>&1 || true
+  podman volume rm -f "$vol" >/dev/null 2>&1 || true
+
+  # Size.
+  local size
+  size=$(podman image inspect -f '{{.Size}}' "$img")
+  printf '  image %s: %s bytes (%.1f MB)\n' "$img" "$size" "$(echo "$size / 1000000" | bc -l)"
+  if [ "$size" -lt "$IMAGE_MAX_BYTES" ]; then pass "image size $((size / 1000000)) MB < $((IMAGE_MAX_BYTES / 1000000)) MB"; else fail "image size $size >= $IMAGE_MAX_BYTES bytes"; fi
+
+  # Metadata.
+  local meta
+  meta=$(podman image inspect -f '{{.Config.User}}|{{json .Config.Entrypoint}}|{{json .Config.Cmd}}|{{json .Config.ExposedPorts}}|{{json .Config.Volumes}}|{{index .Config.Labels "org.opencontainers.image.version"}}|{{index .Config.Labels "org.opencontainers.image.revision"}}|{{index .Config.Labels "org.opencontainers.image.title"}}' "$img")
+  case "$meta" in
+  '10001:10001|["/usr/local/bin/todo"]|["serve"]|'*'"3000/tcp"'*'"8000/tcp"'*'|{"/data":{}}|'"$(project_version)|$(short_sha)|todo")
+    pass "image config: USER 10001:10001, ENTRYPOINT, CMD, EXPOSE 8000 3000, VOLUME /data, OCI labels" ;;
+  *) fail "image config unexpected: $meta" ;;
+  esac
+  if podman image inspect -f '{{json .Healthcheck}}' "$img" 2>/dev/null | grep -q healthcheck ||
+    podman image inspect -f '{{json .Config.Healthcheck}}' "$img" 2>/dev/null | grep -q healthcheck; then
+    pass "HEALTHCHECK runs todo healthcheck"
+  else
+    fail "no HEALTHCHECK in the image"
+  fi
+  if podman run --rm --entrypoint /bin/sh "$img" -c true >/dev/null 2>&1; then fail "image has a shell"; else pass "no shell in the image"; fi
+  if podman run --rm --read-only "$img" version >/dev/null 2>&1; then pass "todo version runs in the image"; else fail "todo version fails in the image"; fi
+
+  # Run it: non-root (image USER), read-only root fs, tmpfs /tmp, volume /data, loopback only.
+  local port secret
+  port=$(free_port)
+  secret=$(random_secret)
+  local run=(podman run -d --name "$c" --read-only --tmpfs /tmp:rw,size=16m,mode=1777
+    -v "$vol:/data" -p "127.0.0.1:$port:8000" --cap-drop ALL --security-opt no-new-privileges
+    -e ENVIRONMENT=production -e JWT_SECRET="$secret" -e LOG_LEVEL=INFO "$img")
+  if ! "${run[@]}" >/dev/null; then
+    fail "podman run --read-only $img"
+    return 0
+  fi
+  local base="http://127.0.0.1:$port"
+  if wait_http "$base/health" 20; then
+    pass "/health 200 (read-only root fs, UID $(podman top "$c" huser 2>/dev/null | tail -n 1 | tr -d ' '))"
+  else
+    fail "/health did not answer 200 within 20 s"
+    podman logs --tail 20 "$c" 2>&1 | sed 's/^/        /'
+  fi
+  check "/ready 200" test "$(http_code "$base/ready")" = 200
+  check "/api/health 200" test "$(http_code "$base/api/health")" = 200
+  local uid
+  uid=$(podman top "$c" huser 2>/dev/null | tail -n 1 | tr -d ' ')
+  check "process runs as UID 10001 (got $uid)" test "$uid" = 10001
+  check "todo healthcheck (the HEALTHCHECK command) inside the container" podman exec "$c" /usr/local/bin/todo healthcheck
+  local mp owner
+  mp=$(podman volume inspect -f '{{.Mountpoint}}' "$vol")
+  owner=$(stat -c '%u' "$mp/todo.db" 2>/dev/null || echo none)
+  check "SQLite database created in the /data volume by UID 10001 (owner: $owner)" test "$owner" = 10001
+
+  # API flow, if sign-up exists yet.
+  local state="$REPO_ROOT/build/deploy/api-state.json" rc flow=0
+  rm -f "$state"
+  python3 "$DEPLOY_TESTS_DIR/api_flow.py" "$base" --state "$state"
+  rc=$?
+  case $rc in
+  0) pass "sign-up + create + list on the image"; flow=1 ;;
+  3) log "sign-up + create + list skipped: /api/auth/signup is 404 (lands with the auth issue)" ;;
+  *) fail "sign-up + create + list on the image" ;;
+  esac
+
+  # SIGTERM: graceful exit 0 within 2 s.
+  local t0 t1 ms code
+  t0=$(date +%s%N)
+  podman stop -t 10 "$c" >/dev/null 2>&1
+  t1=$(date +%s%N)
+  ms=$(((t1 - t0) / 1000000))
+  code=$(podman inspect -f '{{.State.ExitCode}}' "$c")
+  printf '  SIGTERM -> exit %s after %s ms\n' "$code" "$ms"
+  check "SIGTERM: exit code 0 (got $code)" test "$code" = 0
+  check "SIGTERM: stopped within 2 s (${ms} ms)" test "$ms" -lt 2000
+
+  # Data survives a restart on the volume.
+  if [ "$flow" = 1 ]; then
+    podman start "$c" >/dev/null
+    if wait_http "$base/ready" 20; then
+      check "task persisted in /data across a restart" python3 "$DEPLOY_TESTS_DIR/api_flow.py" "$base" --list-only "$state"
+    else
+      fail "restart: /ready not 200"
+    fi
+    podman stop -t 10 "$c" >/dev/null 2>&1
+  fi
+  podman rm -f "$c" >/dev/null 2>&1 || true
+  podman volume rm -f "$vol" >/dev/null 2>&1 || true
+}

@@ -1,0 +1,112 @@
+# shellcheck shell=bash
+# Step "stack" of tests/deploy/run.sh (sourced): PostgreSQL + backend (api role) +
+# frontend (web role) as containers on one podman network - the chart's topology with
+# database.mode=postgresql - and the API contract checked through the frontend port.
+
+PG_IMAGE=${PG_IMAGE:-localhost/todo-ci-postgres:15}
+
+build_pg_image() {
+  local ctx="$DEPLOY_TESTS_DIR/postgres" sum
+  sum=$(cat "$ctx/Dockerfile" "$ctx/entrypoint.sh" | sha256sum | cut -c1-12)
+  if podman image exists "$PG_IMAGE" &&
+    [ "$(podman image inspect -f '{{index .Config.Labels "todo.ci.sum"}}' "$PG_IMAGE")" = "$sum" ]; then
+    return 0
+  fi
+  log "building $PG_IMAGE from debian:bookworm-slim + postgresql-15 (cached afterwards)"
+  timeout 900 podman build -q --label "todo.ci.sum=$sum" -t "$PG_IMAGE" "$ctx" >/dev/null
+}
+
+stack_cleanup() {
+  podman rm -f -t 2 todo-stack-frontend todo-stack-backend todo-stack-postgres >/dev/null 2>&1 || true
+  podman network rm -f todo-stack >/dev/null 2>&1 || true
+}
+
+step_stack() {
+  ensure_podman
+  build_image || return 0
+  bash "$DEPLOY_TESTS_DIR/base-image.sh" || { fail "base image"; return 0; }
+  if build_pg_image; then pass "PostgreSQL 15 test image ($PG_IMAGE)"; else fail "PostgreSQL test image build"; return 0; fi
+  stack_cleanup
+  podman network create todo-stack >/dev/null || { fail "podman network create"; return 0; }
+
+  local pgpass secret fport bport img=$TODO_IMAGE
+  pgpass=$(random_secret)
+  secret=$(random_secret)
+  fport=$(free_port)
+  bport=$(free_port)
+  local hardening=(--read-only --tmpfs /tmp:rw,size=16m,mode=1777 --cap-drop ALL --security-opt no-new-privileges)
+
+  podman run -d --name todo-stack-postgres --network todo-stack --network-alias postgres \
+    -e POSTGRES_USER=todo -e POSTGRES_DB=todo -e POSTGRES_PASSWORD="$pgpass" "$PG_IMAGE" >/dev/null ||
+    { fail "start postgres"; stack_cleanup; return 0; }
+  local i ok=0
+  for ((i = 0; i < 100; i++)); do
+    if podman exec todo-stack-postgres pg_isready -q -h 127.0.0.1 -U todo -d todo 2>/dev/null; then ok=1; break; fi
+    sleep 0.2
+  done
+  if [ $ok = 1 ]; then pass "postgres accepting connections"; else fail "postgres not ready in 20 s"; podman logs --tail 20 todo-stack-postgres; stack_cleanup; return 0; fi
+
+  # Backend: same contract as the chart's postgresql mode - the URL has no password,
+  # libpq reads it from PGPASSWORD.
+  podman run -d --name todo-stack-backend --network todo-stack --network-alias backend "${hardening[@]}" \
+    -p "127.0.0.1:$bport:8000" \
+    -e ROLE=api -e PORT=8000 -e ENVIRONMENT=production -e JWT_SECRET="$secret" -e MIGRATE_ON_START=true \
+    -e DATABASE_URL=postgresql://todo@postgres:5432/todo -e PGPASSWORD="$pgpass" \
+    "$img" serve --role api >/dev/null || { fail "start backend"; stack_cleanup; return 0; }
+  podman run -d --name todo-stack-frontend --network todo-stack --network-alias frontend "${hardening[@]}" \
+    -p "127.0.0.1:$fport:3000" \
+    -e ROLE=web -e PORT=3000 -e ENVIRONMENT=production -e JWT_SECRET="$secret" -e API_URL=http://backend:8000 \
+    "$img" serve --role web >/dev/null || { fail "start frontend"; stack_cleanup; return 0; }
+
+  local fe="http://127.0.0.1:$fport" be="http://127.0.0.1:$bport"
+  if wait_http "$be/ready" 30; then
+    pass "backend (api role) on PostgreSQL: /ready 200"
+  else
+    fail "backend /ready not 200 within 30 s (got $(http_code "$be/ready"))"
+    podman logs --tail 20 todo-stack-backend 2>&1 | sed 's/^/        /'
+  fi
+  if wait_http "$fe/health" 20; then
+    pass "frontend (web role): /health 200"
+  else
+    fail "frontend /health not 200 within 20 s"
+    podman logs --tail 20 todo-stack-frontend 2>&1 | sed 's/^/        /'
+  fi
+  local code
+  code=$(http_code "$fe/ready")
+  check "frontend /ready 200 (got $code)" test "$code" = 200
+  code=$(http_code "$fe/api/health")
+  check "GET /api/health through the frontend port: 200 (got $code)" test "$code" = 200
+  # A route only the backend answers: proxied, it must be the backend's 401, not 404/502.
+  code=$(http_code "$fe/api/ci-user/tasks")
+  if [ "$code" = 401 ]; then
+    pass "GET /api/{user}/tasks through the frontend is proxied to the backend (401 without token)"
+  else
+    fail "GET /api/{user}/tasks through the frontend: $code (expected the backend's 401; web-role proxy missing or broken)"
+  fi
+  local rc
+  python3 "$DEPLOY_TESTS_DIR/api_flow.py" "$fe"
+  rc=$?
+  case $rc in
+  0) pass "sign-up + create + list through the frontend port (PostgreSQL)" ;;
+  3) log "sign-up + create + list through the frontend skipped: /api/auth/signup is 404" ;;
+  *) fail "sign-up + create + list through the frontend port" ;;
+  esac
+
+  # Readiness follows the database.
+  podman stop -t 5 todo-stack-postgres >/dev/null 2>&1
+  if wait_http "$be/ready" 15 503; then pass "backend /ready 503 while PostgreSQL is down"; else fail "backend /ready not 503 with PostgreSQL down (got $(http_code "$be/ready"))"; fi
+  check "backend /health stays 200 while PostgreSQL is down" test "$(http_code "$be/health")" = 200
+  podman start todo-stack-postgres >/dev/null 2>&1
+  if wait_http "$be/ready" 30; then pass "backend /ready 200 again after PostgreSQL is back"; else fail "backend /ready did not recover"; fi
+
+  # Graceful stop of both roles.
+  local name code t0 ms
+  for name in todo-stack-frontend todo-stack-backend; do
+    t0=$(date +%s%N)
+    podman stop -t 10 "$name" >/dev/null 2>&1
+    ms=$((($(date +%s%N) - t0) / 1000000))
+    code=$(podman inspect -f '{{.State.ExitCode}}' "$name")
+    check "$name: SIGTERM -> exit $code in ${ms} ms (want 0, < 2000)" test "$code" = 0 -a "$ms" -lt 2000
+  done
+  stack_cleanup
+}
