@@ -193,8 +193,10 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         *req_cls = req;
         const char *cl = req_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
         int64_t n = 0;
-        if (cl &&
-            (parse_int64(cl, 0, INT64_MAX, &n) != ERR_OK || n > srv->app->cfg->max_body_bytes)) {
+        /* A malformed Content-Length is libmicrohttpd's to refuse (400); answering here
+         * too would put two responses on the wire. */
+        if (cl && parse_int64(cl, 0, INT64_MAX, &n) == ERR_OK &&
+            n > srv->app->cfg->max_body_bytes) {
             /* Refuse before reading the body; libmicrohttpd then closes the connection. */
             req->body_too_large = true;
             cors_apply(req);
@@ -210,7 +212,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
     }
     if (req->responded)
         return MHD_YES; /* the early 413 is already queued */
-    if (req->resume) { /* resumed after a deferred answer */
+    if (req->resume) {  /* resumed after a deferred answer */
         void (*resume)(struct request *) = req->resume;
         req->resume = NULL;
         resume(req);
@@ -249,6 +251,18 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     arena_free(req->arena);
     *req_cls = NULL;
     atomic_fetch_sub(&srv->inflight, 1);
+}
+
+/* Decodes %XX escapes with libmicrohttpd's own decoder, except when the text holds %00:
+ * a NUL would silently cut the path ("/health%00x" would reach "/health"), so such text is
+ * left encoded and matches no route. */
+static size_t unescape(void *cls, struct MHD_Connection *conn, char *uri)
+{
+    (void)cls;
+    (void)conn;
+    if (strstr(uri, "%00"))
+        return strlen(uri);
+    return MHD_http_unescape(uri);
 }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
@@ -291,7 +305,8 @@ int http_server_start(struct app *app, struct http_server **out)
         (unsigned)HTTP_PER_IP_CONN_LIMIT, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (size_t)HTTP_CONN_MEMORY_LIMIT, MHD_OPTION_LISTEN_BACKLOG_SIZE,
         (unsigned)HTTP_LISTEN_BACKLOG, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_END);
+        MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
+        srv, MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!srv->daemon) {
         log_error("cannot listen on %s:%d (in use, or not an address of this host)", cfg->host,
