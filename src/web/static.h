@@ -1,0 +1,46 @@
+/*
+ * Static assets embedded in the binary at build time: the web UI (web/), the /docs page
+ * with its vendored swagger-ui-dist files, and the OpenAPI document. scripts/embed-assets
+ * generates the table (mk/assets.mk); this module finds entries and answers requests with
+ * validators (ETag), caching rules and security headers.
+ */
+#ifndef TODO_STATIC_H
+#define TODO_STATIC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "http/request.h"
+
+/* Longest request path asset lookups consider; longer paths are simply not found. */
+#define ASSET_PATH_MAX 512
+
+struct asset {
+    const char *path;         /* URL path, e.g. "/index.html", "/docs/assets/x.js" */
+    const char *content_type; /* with charset for text */
+    const char *bytes;
+    size_t len;
+    const char *etag; /* quoted strong validator, e.g. "\"3f9a…\"" */
+    const char *hash; /* the same digits unquoted: the "?v=" of content-addressed URLs */
+    bool immutable;   /* vendored or hashed file: cacheable forever */
+};
+
+/* The generated table, sorted by path in byte order (see scripts/embed-assets). */
+extern const struct asset asset_table[];
+extern const size_t asset_count;
+
+/* The asset served at exactly path, or NULL (binary search). */
+const struct asset *asset_find(const char *path);
+
+/* Answers GET/HEAD with asset a: 304 when If-None-Match matches its ETag, otherwise 200
+ * with the bytes (no copy), Content-Type, ETag, Cache-Control and, for HTML, a strict
+ * Content-Security-Policy. */
+void static_serve(struct request *req, const struct asset *a);
+
+/* The web UI: GET/HEAD of any path below "/". Serves the embedded file at the path ("/" is
+ * index.html). A browser navigation (Accept: text/html) to an unknown path without a file
+ * extension outside the API's prefixes gets index.html, for client-side routing; anything
+ * else unknown (API clients, probes, missing files) gets a JSON 404. */
+void h_static(struct request *req);
+
+#endif
