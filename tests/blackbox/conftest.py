@@ -5,7 +5,8 @@ default "sqlite,postgres"). For PostgreSQL one throw-away cluster is started per
 scripts/pg-test-server, and every server gets a fresh database.
 
 Environment:
-  TODO_BIN                  the binary (default build/todo, relative to the repository root)
+  TODO_BIN                  the binary (default build/todo, relative to the repository root);
+                            copied once per session unless TODO_BIN_COPY=0
   TODO_BACKENDS             "sqlite,postgres" (default), "sqlite" or "postgres"
   TODO_TEST_TIMEOUT_SCALE   multiply every timeout (default 1; 3 when TODO_ASAN=1)
   TODO_ASAN=1               the binary is a sanitizer build: timeouts x3 unless scaled explicitly
@@ -189,12 +190,18 @@ def backend(request) -> Backend:
 
 
 @pytest.fixture(scope="session")
-def todo_bin() -> Path:
+def todo_bin(tmp_path_factory) -> Path:
+    """The binary under test. A private copy is taken at session start (TODO_BIN_COPY=0 to use
+    it in place), so a rebuild during the run cannot swap or half-write the file under the tests."""
     p = todo_bin_path()
     if not (p.is_file() and os.access(p, os.X_OK)):
         pytest.fail(f"todo binary not found or not executable at {p} (build it with `make build`, "
                     f"or point TODO_BIN at it)", pytrace=False)
-    return p
+    if os.environ.get("TODO_BIN_COPY", "1") == "0":
+        return p
+    copy = tmp_path_factory.mktemp("bin") / p.name
+    shutil.copy2(p, copy)
+    return copy
 
 
 def pytest_collection_modifyitems(config, items):

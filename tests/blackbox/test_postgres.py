@@ -102,3 +102,16 @@ def test_alternative_url_schemes_connect(servers, backend, scheme):
     url = backend.pg.fresh_database_url().replace("postgresql://", f"{scheme}://", 1)
     srv = servers.start(database_url=url)
     assert srv.wait_ready() == 200, f"DATABASE_URL with scheme {scheme}:// not ready"
+
+
+def test_migrate_against_unreachable_database_fails_promptly(cli):
+    import socket
+
+    with socket.socket() as s:  # bound, not listening: connection refused
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        r = cli.run("migrate", database_url=f"postgresql://todo@127.0.0.1:{port}/nodb", timeout=60)
+    assert not r.timed_out, "`todo migrate` hung against an unreachable database"
+    assert r.returncode not in (0, None), f"migrate must fail when the database is unreachable: {r.describe()}"
+    assert r.returncode > 0, f"migrate crashed: {r.describe()}"
+    assert r.stderr.strip(), "migrate failed without saying why"
