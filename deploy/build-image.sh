@@ -28,14 +28,15 @@ args=(build -f deploy/docker/Dockerfile
   --build-arg "VERSION=$version" --build-arg "REVISION=$sha" --build-arg "SOURCE=$source_url"
   -t "$repo:$version-$sha" -t "$repo:$version")
 # Extra CA certificates for npm inside the build (TLS-inspecting proxies): the host's
-# bundle when it carries local additions, or TODO_BUILD_CA_BUNDLE.
+# bundle when it carries local additions, or TODO_BUILD_CA_BUNDLE (podman only: mounted
+# for the build's RUN steps, not copied into the image).
 ca_bundle=${TODO_BUILD_CA_BUNDLE:-}
 if [ -z "$ca_bundle" ] && ls /usr/local/share/ca-certificates/*.crt >/dev/null 2>&1 &&
   [ -s /etc/ssl/certs/ca-certificates.crt ]; then
   ca_bundle=/etc/ssl/certs/ca-certificates.crt
 fi
-[ -n "$ca_bundle" ] && args+=(--secret "id=ca-bundle,src=$ca_bundle")
 if [ "$engine" = podman ]; then
+  [ -n "$ca_bundle" ] && args+=(-v "$ca_bundle:/run/build-ca/ca-bundle.crt:ro")
   export CONTAINERS_CONF=${CONTAINERS_CONF:-$root/tests/deploy/containers.conf}
   if ! podman image exists debian:bookworm-slim; then
     bash "$root/tests/deploy/base-image.sh"

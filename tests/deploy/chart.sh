@@ -108,6 +108,29 @@ EOF
     log "kube-linter not on PATH (its module host is not reachable here): kube-score only"
   fi
 
+  log "step chart: NOTES.txt renders, docs name only real values"
+  local nc="$REPO_ROOT/build/deploy/notes-chart"
+  rm -rf "$nc"
+  cp -r "$chart" "$nc"
+  mv "$nc/templates/NOTES.txt" "$nc/NOTES.txt"
+  echo 'notes: {{ tpl (.Files.Get "NOTES.txt") . | toJson }}' >"$nc/templates/zz-notes.yaml"
+  for f in "${ci_files[@]}"; do
+    b=$(basename "$f" .yaml)
+    if helm template todo "$nc" -n todo -f "$f" --show-only templates/zz-notes.yaml 2>/dev/null |
+      "$VENV/bin/python" -c 'import sys,yaml; n=yaml.safe_load(sys.stdin)["notes"]; sys.exit(0 if "port-forward" in n and "helm test" in n else 1)'; then
+      pass "NOTES.txt renders for ci/$b.yaml"
+    else
+      fail "NOTES.txt does not render for ci/$b.yaml"
+    fi
+  done
+  check "docs/deploy-kubernetes.md, minikube-deploy.sh and NOTES.txt name only chart values" \
+    "$VENV/bin/python" "$DEPLOY_TESTS_DIR/check_docs.py" "$chart/values.schema.json" \
+    "$REPO_ROOT/docs/deploy-kubernetes.md" "$REPO_ROOT/deploy/minikube-deploy.sh" "$chart/templates/NOTES.txt"
+  # The exact flags deploy/minikube-deploy.sh passes must render.
+  check "minikube-deploy.sh's helm flags render" helm template todo "$chart" -n todo \
+    --set image.repository=todo --set image.tag="$(project_version)-abc1234" --set image.pullPolicy=Never \
+    --set secrets.existingSecret=todo-jwt
+
   log "step chart: the chart's promises on every rendering"
   for f in "${ci_files[@]}"; do
     b=$(basename "$f" .yaml)

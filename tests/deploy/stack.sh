@@ -34,7 +34,7 @@ step_stack() {
   secret=$(random_secret)
   fport=$(free_port)
   bport=$(free_port)
-  local hardening=(--read-only --tmpfs /tmp:rw,size=16m,mode=1777 --cap-drop ALL --security-opt no-new-privileges)
+  local hardening=(--health-interval disable --read-only --tmpfs /tmp:rw,size=16m,mode=1777 --cap-drop ALL --security-opt no-new-privileges)
 
   podman run -d --name todo-stack-postgres --network todo-stack --network-alias postgres \
     -e POSTGRES_USER=todo -e POSTGRES_DB=todo -e POSTGRES_PASSWORD="$pgpass" "$PG_IMAGE" >/dev/null ||
@@ -100,13 +100,11 @@ step_stack() {
   if wait_http "$be/ready" 30; then pass "backend /ready 200 again after PostgreSQL is back"; else fail "backend /ready did not recover"; fi
 
   # Graceful stop of both roles.
-  local name code t0 ms
+  local name
   for name in todo-stack-frontend todo-stack-backend; do
-    t0=$(date +%s%N)
-    podman stop -t 10 "$name" >/dev/null 2>&1
-    ms=$((($(date +%s%N) - t0) / 1000000))
-    code=$(podman inspect -f '{{.State.ExitCode}}' "$name")
-    check "$name: SIGTERM -> exit $code in ${ms} ms (want 0, < 2000)" test "$code" = 0 -a "$ms" -lt 2000
+    stop_timed "$name"
+    check "$name: SIGTERM -> exit $STOP_CODE, podman stop ${STOP_MS} ms, process ${STOP_APP_MS} ms (want 0, < 2000)" \
+      test "$STOP_CODE" = 0 -a "$STOP_MS" -lt 2000
   done
   stack_cleanup
 }
