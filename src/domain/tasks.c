@@ -14,21 +14,11 @@
 #include "core/util.h"
 
 /* The columns of struct task, in order. rfc3339() reads both dialects' timestamps. */
-#define TASK_COLS_HEAD                                                                             \
+#define TASK_COLS                                                                                  \
     "t.id, t.user_id, t.title, t.description, t.completed, rfc3339(t.completed_at), "              \
-    "t.priority, "
-#define TASK_COLS_TAIL                                                                             \
-    ", rfc3339(t.due_at), rfc3339(t.remind_at), t.recurrence, t.recurrence_interval, "             \
-    "rfc3339(t.created_at), rfc3339(t.updated_at)"
-#define TAGS_SQLITE                                                                                \
-    "(SELECT json_group_array(name) FROM (SELECT name FROM task_tags WHERE task_id = t.id "        \
-    "ORDER BY position))"
-#define TAGS_PG                                                                                    \
-    "(SELECT COALESCE(json_agg(name ORDER BY position), '[]'::json) FROM task_tags "               \
-    "WHERE task_id = t.id)"
-#define TASK_COLS_SQLITE TASK_COLS_HEAD TAGS_SQLITE TASK_COLS_TAIL
-#define TASK_COLS_PG     TASK_COLS_HEAD TAGS_PG TASK_COLS_TAIL
-#define TASK_NCOLS       14
+    "t.priority, t.tags_json, rfc3339(t.due_at), rfc3339(t.remind_at), t.recurrence, "             \
+    "t.recurrence_interval, rfc3339(t.created_at), rfc3339(t.updated_at)"
+#define TASK_NCOLS 14
 
 /* Longest composed list query. */
 #define LIST_SQL_MAX 4096
@@ -70,8 +60,7 @@ static const char *now_text(struct arena *a)
 int tasks_get(struct store_conn *c, struct arena *a, const char *uid, int64_t id, struct task *out)
 {
     static const struct sql q = {
-        "SELECT " TASK_COLS_SQLITE " FROM tasks t WHERE t.id = $1 AND t.user_id = $2",
-        "SELECT " TASK_COLS_PG " FROM tasks t WHERE t.id = $1 AND t.user_id = $2"};
+        "SELECT " TASK_COLS " FROM tasks t WHERE t.id = $1 AND t.user_id = $2", NULL};
     struct db_param p[] = {P_INT(id), P_TEXT(uid)};
     struct db_rows rows;
     int rc = store_exec(c, &q, p, ARRAY_LEN(p), a, &rows);
@@ -83,7 +72,22 @@ int tasks_get(struct store_conn *c, struct arena *a, const char *uid, int64_t id
     return ERR_OK;
 }
 
-/* Replaces the task's tags with in->tags (in order). */
+/* The JSON array text of tags, in the arena. */
+static const char *tags_json(struct arena *a, const char *const *tags, size_t ntags)
+{
+    yyjson_alc alc;
+    arena_yyjson_alc(a, &alc);
+    yyjson_mut_doc *doc = yyjson_mut_doc_new(&alc);
+    if (!doc)
+        return NULL;
+    yyjson_mut_val *arr = yyjson_mut_arr(doc);
+    yyjson_mut_doc_set_root(doc, arr);
+    for (size_t i = 0; i < ntags; i++)
+        yyjson_mut_arr_add_str(doc, arr, tags[i]);
+    return yyjson_mut_write_opts(doc, 0, &alc, NULL, NULL);
+}
+
+/* Replaces the task's tags with tags (in order), in task_tags and in tasks.tags_json. */
 static int write_tags(struct store_conn *c, const char *uid, int64_t id, const char *const *tags,
                       size_t ntags, struct arena *a, bool clear_first)
 {
@@ -92,6 +96,7 @@ static int write_tags(struct store_conn *c, const char *uid, int64_t id, const c
         "INSERT INTO task_tags (task_id, user_id, name, name_lower, position) "
         "VALUES ($1, $2, $3, lower($3), $4)",
         NULL};
+    static const struct sql set_json = {"UPDATE tasks SET tags_json = $2 WHERE id = $1", NULL};
     int rc = ERR_OK;
     if (clear_first) {
         struct db_param p[] = {P_INT(id)};
@@ -100,6 +105,11 @@ static int write_tags(struct store_conn *c, const char *uid, int64_t id, const c
     for (size_t i = 0; rc == ERR_OK && i < ntags; i++) {
         struct db_param p[] = {P_INT(id), P_TEXT(uid), P_TEXT(tags[i]), P_INT(i)};
         rc = store_exec(c, &ins, p, ARRAY_LEN(p), a, NULL);
+    }
+    if (rc == ERR_OK && (clear_first || ntags)) {
+        const char *json = tags_json(a, tags, ntags);
+        struct db_param p[] = {P_INT(id), P_TEXT(json)};
+        rc = json ? store_exec(c, &set_json, p, ARRAY_LEN(p), a, NULL) : ERR_NOMEM;
     }
     return rc;
 }
@@ -264,6 +274,7 @@ static int spawn_next(struct store_conn *c, struct arena *a, const char *uid, co
         "INSERT INTO task_tags (task_id, user_id, name, name_lower, position) "
         "SELECT $1, user_id, name, name_lower, position FROM task_tags WHERE task_id = $2",
         NULL};
+    static const struct sql copy_json = {"UPDATE tasks SET tags_json = $2 WHERE id = $1", NULL};
     struct task_input in = {0};
     in.title = t->title;
     in.description = t->description;
@@ -283,6 +294,10 @@ static int spawn_next(struct store_conn *c, struct arena *a, const char *uid, co
         int64_t old_id = strtoll(t->id, NULL, 10);
         struct db_param p[] = {P_INT(*next_id), P_INT(old_id)};
         rc = store_exec(c, &copy_tags, p, ARRAY_LEN(p), a, NULL);
+    }
+    if (rc == ERR_OK) {
+        struct db_param p[] = {P_INT(*next_id), P_TEXT(t->tags_json)};
+        rc = store_exec(c, &copy_json, p, ARRAY_LEN(p), a, NULL);
     }
     return rc;
 }
@@ -427,7 +442,6 @@ static const char *order_by(const struct task_filter *f)
 int tasks_list(struct store_conn *c, struct arena *a, const char *uid, const struct task_filter *f,
                struct task **out, size_t *n, int64_t *total)
 {
-    bool pg = store_conn_kind(c) == DB_POSTGRES;
     struct sqlbuf *b = arena_calloc(a, 1, sizeof(*b));
     if (!b)
         return ERR_NOMEM;
@@ -445,8 +459,7 @@ int tasks_list(struct store_conn *c, struct arena *a, const char *uid, const str
     b->len = 0;
     b->np = 0;
     b->s[0] = '\0';
-    sb_add(b, pg ? "SELECT " TASK_COLS_PG " FROM tasks t"
-                 : "SELECT " TASK_COLS_SQLITE " FROM tasks t");
+    sb_add(b, "SELECT " TASK_COLS " FROM tasks t");
     build_where(b, a, uid, f);
     sb_add(b, order_by(f));
     sb_param(b, " LIMIT $?", P_INT(f->limit));

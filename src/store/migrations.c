@@ -1,7 +1,9 @@
 /*
  * The schema, as migrations (see migrations.h). Timestamps are RFC 3339 UTC text on SQLite
  * and TIMESTAMPTZ on PostgreSQL; queries read both through rfc3339(), a SQL function that
- * each backend provides, so statements stay the same in both dialects.
+ * each backend provides, so statements stay the same in both dialects. A task's tags live in
+ * task_tags (for filters and counts) and, as the JSON array the API returns, in
+ * tasks.tags_json (so reading a page of tasks needs no join); both are written together.
  */
 #include "store/migrations.h"
 
@@ -88,6 +90,7 @@ const struct migration migrations[] = {
      " CHECK (recurrence IN ('none', 'daily', 'weekly', 'monthly', 'yearly'));"
      "ALTER TABLE tasks ADD COLUMN recurrence_interval INTEGER NOT NULL DEFAULT 1"
      " CHECK (recurrence_interval >= 1);"
+     "ALTER TABLE tasks ADD COLUMN tags_json TEXT NOT NULL DEFAULT '[]';"
      "CREATE INDEX tasks_user_updated ON tasks (user_id, updated_at);"
      "CREATE INDEX tasks_user_due ON tasks (user_id, due_at);"
      "CREATE INDEX tasks_user_completed ON tasks (user_id, completed, created_at);"
@@ -109,6 +112,7 @@ const struct migration migrations[] = {
      " CHECK (recurrence IN ('none', 'daily', 'weekly', 'monthly', 'yearly'));"
      "ALTER TABLE tasks ADD COLUMN recurrence_interval INTEGER NOT NULL DEFAULT 1"
      " CHECK (recurrence_interval >= 1);"
+     "ALTER TABLE tasks ADD COLUMN tags_json TEXT NOT NULL DEFAULT '[]';"
      "CREATE INDEX tasks_user_updated ON tasks (user_id, updated_at);"
      "CREATE INDEX tasks_user_due ON tasks (user_id, due_at);"
      "CREATE INDEX tasks_user_completed ON tasks (user_id, completed, created_at);"

@@ -348,8 +348,18 @@ static void ensure_parent(const char *path)
         log_warn("sqlite: cannot create directory %s: %s", dir, strerror(errno));
 }
 
+/* Process-wide SQLite settings, applied once before the first connection: no memory
+ * statistics (they take a global mutex on every allocation). */
+static void sqlite_global_init(void)
+{
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    sqlite3_initialize();
+}
+
 int sqlite_store_open(const struct store_options *o, struct store **out)
 {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, sqlite_global_init);
     struct sqlite_store *s = calloc(1, sizeof(*s));
     if (!s)
         return ERR_NOMEM;

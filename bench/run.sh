@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# make bench: an authenticated GET of 50 tasks from todo versus nginx serving the same bytes
+# as a static file, measured with wrk in the same run on 127.0.0.1. Prints both rates and the
+# ratio (target: todo >= 0.5 x nginx). Bounded: each wrk run lasts BENCH_SECONDS.
+#   BENCH_SECONDS (10)  BENCH_CONNECTIONS (64)  BENCH_THREADS (2)  TODO_BIN (build/todo)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs=${BENCH_SECONDS:-10}; conns=${BENCH_CONNECTIONS:-64}; threads=${BENCH_THREADS:-2}
+bin=${TODO_BIN:-build/todo}
+
+need=()
+command -v wrk >/dev/null || need+=(wrk)
+[ -x /usr/sbin/nginx ] || need+=(nginx-light)
+if [ ${#need[@]} -gt 0 ]; then
+    if [ "$(id -u)" -ne 0 ]; then echo "bench: install ${need[*]}" >&2; exit 1; fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null \
+      || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null; }
+fi
+
+work=$(mktemp -d); trap 'kill $todo_pid $nginx_pid 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
+free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+tport=$(free_port); nport=$(free_port)
+
+DATA_DIR=$work PORT=$tport LOG_LEVEL=WARNING RATE_LIMIT_PER_MINUTE=100000 \
+  JWT_SECRET=bench-secret-0123456789abcdef0123456789abcdef "$bin" serve 2>"$work/todo.log" &
+todo_pid=$!
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$tport/health" >/dev/null && break; sleep 0.05; done
+
+token=$(curl -sf -X POST "http://127.0.0.1:$tport/api/auth/signup" -H 'Content-Type: application/json' \
+  -d '{"email":"bench@example.com","password":"bench-password"}' | python3 -c 'import sys,json;print(json.load(sys.stdin)["token"])')
+for i in $(seq 50); do
+  curl -sf -o /dev/null -X POST "http://127.0.0.1:$tport/api/me/tasks" -H "Authorization: Bearer $token" \
+    -H 'Content-Type: application/json' \
+    -d "{\"title\":\"Task number $i\",\"description\":\"A benchmark task with a description\",\"priority\":\"high\",\"tags\":[\"bench\",\"t$i\"],\"due_at\":\"2026-12-01\"}"
+done
+url="http://127.0.0.1:$tport/api/me/tasks?limit=50"
+curl -sf "$url" -H "Authorization: Bearer $token" > "$work/tasks.json"
+count=$(python3 -c "import json;print(len(json.load(open('$work/tasks.json'))))")
+[ "$count" = 50 ] || { echo "bench: expected 50 tasks, got $count" >&2; exit 1; }
+
+mkdir -p "$work/www" && cp "$work/tasks.json" "$work/www/tasks.json"
+cat > "$work/nginx.conf" <<NGINX
+worker_processes 2;
+pid $work/nginx.pid;
+error_log $work/nginx-error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  default_type application/json;
+  keepalive_requests 100000;
+  server { listen 127.0.0.1:$nport; root $work/www; }
+}
+NGINX
+/usr/sbin/nginx -c "$work/nginx.conf" -g 'daemon off;' &
+nginx_pid=$!
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$nport/tasks.json" >/dev/null && break; sleep 0.05; done
+
+rate() { wrk -t"$threads" -c"$conns" -d"${secs}s" "$@" | awk '/Requests\/sec/ {print $2}'; }
+bytes=$(wc -c < "$work/tasks.json")
+echo "bench: body $bytes bytes, wrk -t$threads -c$conns -d${secs}s"
+n=$(rate "http://127.0.0.1:$nport/tasks.json")
+t=$(rate -H "Authorization: Bearer $token" "$url")
+ratio=$(python3 -c "print(f'{$t/$n:.2f}')")
+echo "nginx static file      : $n requests/s"
+echo "todo authenticated list: $t requests/s"
+echo "ratio todo/nginx       : $ratio (target >= 0.50)"
