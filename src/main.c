@@ -19,6 +19,7 @@
 #include "core/config.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "core/text.h"
 #include "core/util.h"
 #include "handlers/routes.h"
 #include "http/server.h"
@@ -224,6 +225,8 @@ static int cmd_serve(int argc, char **argv, const sigset_t *sigs)
         return EXIT_USAGE;
     }
     log_set_level(cfg.log_level);
+    if (!text_init())
+        log_warn("C.UTF-8 locale not found: case-insensitive matching folds ASCII letters only");
 
     struct app app = {.cfg = &cfg};
     int rc = ERR_OK;

@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "core/err.h"
+#include "core/text.h"
 #include "core/timefmt.h"
 #include "core/util.h"
 #include "domain/tasks.h"
@@ -152,7 +153,7 @@ static void read_tags(yyjson_val *v, struct arena *a, struct task_input *in, str
         if (read_text(item, "tags", 1, TASK_TAG_MAX, false, false, a, &tag, errs) != ERR_OK)
             return;
         for (size_t j = 0; j < in->ntags; j++) {
-            if (strcasecmp(in->tags[j], tag) == 0) {
+            if (text_equal_fold(a, in->tags[j], tag)) {
                 verr_add(errs, "body", "tags", "Tags must be unique (case-insensitive)",
                          "value_error");
                 return;

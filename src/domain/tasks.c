@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core/err.h"
+#include "core/text.h"
 #include "core/timefmt.h"
 #include "core/util.h"
 
@@ -94,7 +95,7 @@ static int write_tags(struct store_conn *c, const char *uid, int64_t id, const c
     static const struct sql del = {"DELETE FROM task_tags WHERE task_id = $1", NULL};
     static const struct sql ins = {
         "INSERT INTO task_tags (task_id, user_id, name, name_lower, position) "
-        "VALUES ($1, $2, $3, lower($3), $4)",
+        "VALUES ($1, $2, $3, $4, $5)",
         NULL};
     static const struct sql set_json = {"UPDATE tasks SET tags_json = $2 WHERE id = $1", NULL};
     int rc = ERR_OK;
@@ -103,7 +104,10 @@ static int write_tags(struct store_conn *c, const char *uid, int64_t id, const c
         rc = store_exec(c, &del, p, 1, NULL, NULL);
     }
     for (size_t i = 0; rc == ERR_OK && i < ntags; i++) {
-        struct db_param p[] = {P_INT(id), P_TEXT(uid), P_TEXT(tags[i]), P_INT(i)};
+        const char *folded = text_fold(a, tags[i]);
+        if (!folded)
+            return ERR_NOMEM;
+        struct db_param p[] = {P_INT(id), P_TEXT(uid), P_TEXT(tags[i]), P_TEXT(folded), P_INT(i)};
         rc = store_exec(c, &ins, p, ARRAY_LEN(p), a, NULL);
     }
     if (rc == ERR_OK && (clear_first || ntags)) {
@@ -127,14 +131,22 @@ static int write_tags(struct store_conn *c, const char *uid, int64_t id, const c
         }                                                                                          \
     } while (0)
 
+/* The folded text that search matches: title and description. */
+static const char *search_text(struct arena *a, const struct task_input *in)
+{
+    const char *both = arena_printf(a, "%s\n%s", in->title ? in->title : "",
+                                    in->description ? in->description : "");
+    return both ? text_fold(a, both) : NULL;
+}
+
 /* Inserts a task and returns its id; times are RFC 3339 text or NULL. */
 static int insert_task(struct store_conn *c, struct arena *a, const char *uid,
                        const struct task_input *in, const char *now, int64_t *id)
 {
     static const struct sql q = {
         "INSERT INTO tasks (user_id, title, description, completed, completed_at, priority, "
-        "due_at, remind_at, recurrence, recurrence_interval, created_at, updated_at) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) RETURNING id",
+        "due_at, remind_at, recurrence, recurrence_interval, created_at, updated_at, search_text) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12) RETURNING id",
         NULL};
     struct db_param p[] = {
         P_TEXT(uid),
@@ -148,6 +160,7 @@ static int insert_task(struct store_conn *c, struct arena *a, const char *uid,
         P_TEXT(task_recurrence_name(in->recurrence)),
         P_INT(in->interval),
         P_TEXT(now),
+        P_TEXT(search_text(a, in)),
     };
     struct db_rows rows;
     int rc = store_exec(c, &q, p, ARRAY_LEN(p), a, &rows);
@@ -200,6 +213,7 @@ static int update_row(struct store_conn *c, struct arena *a, const char *uid, in
     SET(TF_RECURRENCE, ", recurrence = $%zu", P_TEXT(task_recurrence_name(in->recurrence)));
     SET(TF_INTERVAL, ", recurrence_interval = $%zu", P_INT(in->interval));
     SET(TF_COMPLETED, ", completed = $%zu", P_BOOL(in->completed));
+    SET(TF_TITLE | TF_DESCRIPTION, ", search_text = $%zu", P_TEXT(search_text(a, in)));
     if (fields & TF_COMPLETED) {
         /* Keep the first completion time; clear it when reopened. $np is the boolean just
          * bound and $3 the update time, so both dialects can type every parameter. */
@@ -220,18 +234,97 @@ static int update_row(struct store_conn *c, struct arena *a, const char *uid, in
     return rc;
 }
 
+static int spawn_next(struct store_conn *c, struct arena *a, const char *uid, const struct task *t,
+                      const char *now, int64_t *next_id);
+
+/* Reads a stored task back into an input, so that a patch can be merged onto it. */
+static void task_as_input(struct arena *a, const struct task *t, struct task_input *in)
+{
+    memset(in, 0, sizeof(*in));
+    in->title = t->title;
+    in->description = t->description;
+    in->completed = t->completed;
+    in->priority = PRIO_MEDIUM;
+    task_priority_parse(t->priority, &in->priority);
+    task_recurrence_parse(t->recurrence, &in->recurrence);
+    int64_t interval = 1;
+    parse_int64(t->recurrence_interval, 1, TASK_INTERVAL_MAX, &interval);
+    in->interval = (int)interval;
+    if (t->due_at)
+        time_parse(t->due_at, DATE_ONLY_REJECT, &in->due_at);
+    if (t->remind_at)
+        time_parse(t->remind_at, DATE_ONLY_REJECT, &in->remind_at);
+    yyjson_alc alc;
+    arena_yyjson_alc(a, &alc);
+    yyjson_doc *doc =
+        t->tags_json ? yyjson_read_opts((char *)t->tags_json, strlen(t->tags_json), 0, &alc, NULL)
+                     : NULL;
+    size_t i, max;
+    yyjson_val *item;
+    yyjson_arr_foreach(yyjson_doc_get_root(doc), i, max, item)
+    {
+        if (in->ntags < TASK_MAX_TAGS && yyjson_is_str(item))
+            in->tags[in->ntags++] = yyjson_get_str(item);
+    }
+}
+
+/* Applies the fields present in patch to base. */
+static void merge(struct task_input *base, const struct task_input *patch)
+{
+    unsigned f = patch->present;
+    if (f & TF_TITLE)
+        base->title = patch->title;
+    if (f & TF_DESCRIPTION)
+        base->description = patch->description;
+    if (f & TF_COMPLETED)
+        base->completed = patch->completed;
+    if (f & TF_PRIORITY)
+        base->priority = patch->priority;
+    if (f & TF_DUE)
+        base->due_at = patch->due_at;
+    if (f & TF_REMIND)
+        base->remind_at = patch->remind_at;
+    if (f & TF_RECURRENCE)
+        base->recurrence = patch->recurrence;
+    if (f & TF_INTERVAL)
+        base->interval = patch->interval;
+    if (f & TF_TAGS) {
+        base->ntags = patch->ntags;
+        memcpy(base->tags, patch->tags, patch->ntags * sizeof(patch->tags[0]));
+    }
+}
+
 int tasks_update(struct store_conn *c, struct arena *a, const char *uid, int64_t id,
                  const struct task_input *in, enum task_input_mode mode, struct task *out)
 {
-    const unsigned all = TF_TITLE | TF_DESCRIPTION | TF_COMPLETED | TF_PRIORITY | TF_TAGS | TF_DUE |
-                         TF_REMIND | TF_RECURRENCE | TF_INTERVAL;
-    unsigned fields = mode == TASK_REPLACE ? all : in->present;
+    const unsigned row_fields = TF_TITLE | TF_DESCRIPTION | TF_COMPLETED | TF_PRIORITY | TF_DUE |
+                                TF_REMIND | TF_RECURRENCE | TF_INTERVAL;
     const char *now = now_text(a);
     int rc;
+    /* Read, merge, write the whole row: every path that completes a recurring task then
+     * creates its next occurrence, as /complete does. */
     IN_TRANSACTION(c, rc, {
-        rc = update_row(c, a, uid, id, in, fields, now);
-        if (rc == ERR_OK && (fields & TF_TAGS))
-            rc = write_tags(c, uid, id, in->tags, in->ntags, a, true);
+        struct task cur;
+        struct task_input merged;
+        rc = tasks_get(c, a, uid, id, &cur);
+        if (rc == ERR_OK) {
+            if (mode == TASK_REPLACE) {
+                merged = *in;
+            } else {
+                task_as_input(a, &cur, &merged);
+                merge(&merged, in);
+            }
+            rc = update_row(c, a, uid, id, &merged, row_fields, now);
+        }
+        if (rc == ERR_OK && (mode == TASK_REPLACE || (in->present & TF_TAGS)))
+            rc = write_tags(c, uid, id, merged.tags, merged.ntags, a, true);
+        if (rc == ERR_OK && merged.completed && !cur.completed && merged.recurrence != REC_NONE) {
+            struct task done;
+            int64_t next_id;
+            rc = tasks_get(c, a, uid, id, &done);
+            if (rc == ERR_OK)
+                rc = spawn_next(c, a, uid, &done, now, &next_id);
+        }
         if (rc == ERR_OK)
             rc = tasks_get(c, a, uid, id, out);
     });
@@ -374,6 +467,8 @@ static void sb_param(struct sqlbuf *b, const char *clause, struct db_param p)
 /* Escapes LIKE wildcards in s and wraps it in %…%. */
 static const char *like_pattern(struct arena *a, const char *s)
 {
+    if (!s)
+        return NULL;
     size_t n = strlen(s);
     char *out = arena_alloc(a, 2 * n + 3);
     if (!out)
@@ -401,13 +496,11 @@ static void build_where(struct sqlbuf *b, struct arena *a, const char *uid,
     for (size_t i = 0; i < f->ntags; i++)
         sb_param(b,
                  " AND EXISTS (SELECT 1 FROM task_tags g WHERE g.task_id = t.id AND "
-                 "g.name_lower = lower($?))",
-                 P_TEXT(f->tags[i]));
+                 "g.name_lower = $?)",
+                 P_TEXT(text_fold(a, f->tags[i])));
     if (f->search)
-        sb_param(b,
-                 " AND (lower(t.title) LIKE lower($?) ESCAPE '\\' OR "
-                 "lower(COALESCE(t.description, '')) LIKE lower($?) ESCAPE '\\')",
-                 P_TEXT(like_pattern(a, f->search)));
+        sb_param(b, " AND t.search_text LIKE $? ESCAPE '\\'",
+                 P_TEXT(like_pattern(a, text_fold(a, f->search))));
     if (f->due_before)
         sb_param(b, " AND t.due_at <= $?", P_TEXT(time_text(a, f->due_before)));
     if (f->due_after)

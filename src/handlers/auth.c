@@ -15,6 +15,7 @@
 #include "auth/ratelimit.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "core/text.h"
 #include "core/util.h"
 #include "core/verror.h"
 #include "domain/users.h"
@@ -154,7 +155,8 @@ void h_login(struct request *req)
         reply_invalid(req, &errs);
         return;
     }
-    if (!within_limit(req, "login-email", email))
+    const char *email_key = text_fold(req->arena, email);
+    if (!email_key || !within_limit(req, "login-email", email_key))
         return;
     struct store_conn *db = req_db(req);
     if (!db)

@@ -4,6 +4,8 @@
  * each backend provides, so statements stay the same in both dialects. A task's tags live in
  * task_tags (for filters and counts) and, as the JSON array the API returns, in
  * tasks.tags_json (so reading a page of tasks needs no join); both are written together.
+ * Case-insensitive matching uses text the application folded (core/text.h): task_tags.
+ * name_lower and tasks.search_text, so both dialects fold Unicode alike.
  */
 #include "store/migrations.h"
 
@@ -91,6 +93,7 @@ const struct migration migrations[] = {
      "ALTER TABLE tasks ADD COLUMN recurrence_interval INTEGER NOT NULL DEFAULT 1"
      " CHECK (recurrence_interval >= 1);"
      "ALTER TABLE tasks ADD COLUMN tags_json TEXT NOT NULL DEFAULT '[]';"
+     "ALTER TABLE tasks ADD COLUMN search_text TEXT NOT NULL DEFAULT '';"
      "CREATE INDEX tasks_user_updated ON tasks (user_id, updated_at);"
      "CREATE INDEX tasks_user_due ON tasks (user_id, due_at);"
      "CREATE INDEX tasks_user_completed ON tasks (user_id, completed, created_at);"
@@ -113,6 +116,7 @@ const struct migration migrations[] = {
      "ALTER TABLE tasks ADD COLUMN recurrence_interval INTEGER NOT NULL DEFAULT 1"
      " CHECK (recurrence_interval >= 1);"
      "ALTER TABLE tasks ADD COLUMN tags_json TEXT NOT NULL DEFAULT '[]';"
+     "ALTER TABLE tasks ADD COLUMN search_text TEXT NOT NULL DEFAULT '';"
      "CREATE INDEX tasks_user_updated ON tasks (user_id, updated_at);"
      "CREATE INDEX tasks_user_due ON tasks (user_id, due_at);"
      "CREATE INDEX tasks_user_completed ON tasks (user_id, completed, created_at);"
