@@ -212,11 +212,11 @@ static int update_row(struct store_conn *c, struct arena *a, const char *uid, in
     SET(TF_REMIND, ", remind_at = $%zu", P_TEXT(time_text(a, in->remind_at)));
     SET(TF_RECURRENCE, ", recurrence = $%zu", P_TEXT(task_recurrence_name(in->recurrence)));
     SET(TF_INTERVAL, ", recurrence_interval = $%zu", P_INT(in->interval));
-    SET(TF_COMPLETED, ", completed = $%zu", P_BOOL(in->completed));
     SET(TF_TITLE | TF_DESCRIPTION, ", search_text = $%zu", P_TEXT(search_text(a, in)));
+    SET(TF_COMPLETED, ", completed = $%zu", P_BOOL(in->completed));
     if (fields & TF_COMPLETED) {
-        /* Keep the first completion time; clear it when reopened. $np is the boolean just
-         * bound and $3 the update time, so both dialects can type every parameter. */
+        /* Keep the first completion time; clear it when reopened. $np is the boolean bound
+         * just above and $3 the update time, so both dialects can type every parameter. */
         used += (size_t)snprintf(sql + used, sizeof(sql) - used,
                                  ", completed_at = CASE WHEN $%zu THEN COALESCE(completed_at, $3) "
                                  "ELSE NULL END",
