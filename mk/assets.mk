@@ -29,6 +29,9 @@ WEB_FILES      := $(shell find web -type f ! -name '.*' 2>/dev/null | LC_ALL=C s
 WEB_DOCS_FILES := $(filter web/docs/%,$(WEB_FILES))
 WEB_UI_FILES   := $(filter-out web/docs/% web/docs.html,$(WEB_FILES))
 SWAGGER_PATHS  := $(addprefix $(SWAGGER_DIR)/,$(SWAGGER_FILES))
+# Extra npm ci flags; an image build that needs only the embedded files can pass --omit=dev
+# (skips playwright-core, which only the docs-page test uses).
+NPM_CI_FLAGS   ?=
 
 ASSET_SPECS := $(foreach f,$(WEB_UI_FILES),$(patsubst web/%,/%,$(f))=$(f)) \
                /docs=web/docs.html \
@@ -48,7 +51,7 @@ $(NPM_STAMP): package.json package-lock.json
 	@command -v npm >/dev/null 2>&1 || \
 	    { echo "assets: npm is missing (apt-get install nodejs npm)" >&2; exit 1; }
 	@echo "  NPM     ci"
-	@npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+	@npm ci --no-audit --no-fund --ignore-scripts --loglevel=error $(NPM_CI_FLAGS)
 	@touch $@
 
 # The vendored files are made by npm ci.

@@ -10,7 +10,9 @@
 
 #include <string.h>
 
+#include "app.h"
 #include "core/util.h"
+#include "http/router.h"
 
 #define CACHE_REVALIDATE "no-cache"
 #define CACHE_IMMUTABLE  "public, max-age=31536000, immutable"
@@ -21,6 +23,7 @@
     "font-src 'self'; connect-src 'self'; manifest-src 'self'; base-uri 'none'; "                  \
     "form-action 'self'; frame-ancestors 'none'"
 #define INDEX_PATH "/index.html"
+#define ALLOW_MAX  64
 
 /* Path prefixes that belong to the API and its documents: an unknown path below them is
  * a real 404, never the UI's index.html. */
@@ -126,9 +129,37 @@ static bool has_extension(const char *path)
     return strchr(last ? last : path, '.') != NULL;
 }
 
+/* The catch-all route is listed last and takes only GET, so it also catches a GET of an API
+ * path that earlier routes serve with other methods (GET /api/x/tasks/1/complete). Such a
+ * request deserves the router's 405 with Allow, not a file lookup: ask the routes before
+ * this one. Returns true when it answered. */
+static bool answer_other_methods(struct request *req)
+{
+    const struct app *app = req->app;
+    if (!app || !req->route || req->route < app->routes ||
+        req->route >= app->routes + app->n_routes)
+        return false;
+    size_t before = (size_t)(req->route - app->routes);
+    const struct route *self = req->route;
+    unsigned allowed = 0;
+    enum router_result r = router_match(app->routes, before, req, &allowed);
+    req->route = self; /* router_match sets it only on a match, which cannot happen here */
+    if (r != ROUTER_NO_METHOD)
+        return false;
+    char *allow = arena_alloc(req->arena, ALLOW_MAX);
+    if (allow) {
+        router_allow_header(allowed, allow, ALLOW_MAX);
+        resp_header(req, "Allow", allow);
+    }
+    resp_error(req, 405, "Method Not Allowed");
+    return true;
+}
+
 void h_static(struct request *req)
 {
     const char *path = req->path;
+    if (answer_other_methods(req))
+        return;
     const struct asset *a = strcmp(path, "/") == 0 ? asset_find(INDEX_PATH) : asset_find(path);
     if (a) {
         static_serve(req, a);

@@ -17,7 +17,6 @@ import os
 import signal
 import socket
 import subprocess
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -192,9 +191,3 @@ def artifacts_dir() -> Path:
     d = build_dir() / "openapi"
     d.mkdir(parents=True, exist_ok=True)
     return d
-
-
-@pytest.fixture(scope="session")
-def scratch_dir():
-    with tempfile.TemporaryDirectory(prefix="todo-openapi-") as d:
-        yield Path(d)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 
-import pytest
 from openapi_spec_validator import OpenAPIV31SpecValidator, validate
 
 from conftest import OPENAPI_PATH, REPO_ROOT

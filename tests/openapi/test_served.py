@@ -100,3 +100,12 @@ def test_browser_navigation_to_a_client_route_gets_index_html(live_server):
     # API clients and probes asking for an unknown path still get a JSON 404.
     r = get(live_server, "/tasks/42/edit", headers={"Accept": "*/*"})
     assert r.status_code == 404 and r.headers["Content-Type"].startswith("application/json")
+
+
+def test_get_on_an_api_path_served_with_other_methods_is_405(live_server, account):
+    """The web UI's GET catch-all must not swallow the router's 405 for API paths."""
+    task_id = account.create_task()
+    r = get(live_server, f"/api/me/tasks/{task_id}/complete", headers=account.headers)
+    assert r.status_code == 405, f"{r.status_code} {r.text[:200]}"
+    allow = {m.strip() for m in r.headers.get("Allow", "").split(",")}
+    assert "PATCH" in allow and "GET" not in allow, r.headers.get("Allow")
