@@ -24,6 +24,7 @@
 #include "handlers/routes.h"
 #include "http/server.h"
 #include "store/store.h"
+#include "web/proxy.h"
 
 #define EXIT_USAGE            2
 #define HEALTHCHECK_TIMEOUT_S 3
@@ -259,9 +260,15 @@ static int cmd_serve(int argc, char **argv, const sigset_t *sigs)
         }
     }
     routes_for_role(cfg.role, &app.routes, &app.n_routes);
+    if (cfg.role == ROLE_WEB && proxy_start(&cfg) != ERR_OK) {
+        log_error("cannot start the API proxy");
+        config_free(&cfg);
+        return 1;
+    }
     struct http_server *srv = NULL;
     rc = http_server_start(&app, &srv);
     if (rc != ERR_OK) {
+        proxy_shutdown();
         store_close(app.store);
         config_free(&cfg);
         return 1;
@@ -286,6 +293,7 @@ static int cmd_serve(int argc, char **argv, const sigset_t *sigs)
     atomic_store(&app.draining, true);
     http_server_quiesce(srv);
     drain(srv, sigs, cfg.shutdown_timeout_s);
+    proxy_shutdown(); /* resumes suspended connections before the daemon stops */
     http_server_stop(srv);
     store_close(app.store);
     jwks_free(app.jwks);

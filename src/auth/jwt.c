@@ -100,8 +100,8 @@ static int check_signature(const struct jwt_verifier *v, yyjson_val *header, con
         if (!v->jwks)
             return ERR_AUTH;
         yyjson_val *kid = yyjson_obj_get(header, "kid");
-        if (kid && !yyjson_is_str(kid))
-            return ERR_AUTH;
+        if (kid && (!yyjson_is_str(kid) || strlen(yyjson_get_str(kid)) != yyjson_get_len(kid)))
+            return ERR_AUTH; /* not a string, or cut short by an embedded NUL */
         return jwks_verify(v->jwks, alg, kid ? yyjson_get_str(kid) : NULL,
                            (const unsigned char *)token, signed_len, sig, sig_len);
     }

@@ -5,6 +5,7 @@
  */
 #include "core/arena.h"
 
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +31,24 @@ struct arena {
 
 static __thread struct arena *cache[ARENA_CACHE_SLOTS];
 static __thread int cache_len;
+/* A thread-specific key whose destructor frees the thread's cache when the thread exits. */
+static pthread_key_t cache_key;
+static pthread_once_t cache_key_once = PTHREAD_ONCE_INIT;
+
+static void cache_release(void *unused)
+{
+    (void)unused;
+    while (cache_len > 0) {
+        struct arena *a = cache[--cache_len];
+        free(a->head);
+        free(a);
+    }
+}
+
+static void cache_key_init(void)
+{
+    pthread_key_create(&cache_key, cache_release);
+}
 
 static struct block *block_new(size_t cap)
 {
@@ -76,6 +95,8 @@ void arena_free(struct arena *a)
     a->last = NULL;
     a->last_size = 0;
     if (cache_len < ARENA_CACHE_SLOTS) {
+        pthread_once(&cache_key_once, cache_key_init);
+        pthread_setspecific(cache_key, cache); /* any non-NULL value arms the destructor */
         cache[cache_len++] = a;
         return;
     }

@@ -5,6 +5,7 @@
 #include "handlers/auth.h"
 #include "handlers/health.h"
 #include "handlers/tasks.h"
+#include "web/proxy.h"
 
 #define HEALTH_ROUTES                                                                              \
     {HTTP_GET, "/health", h_health, 0}, {HTTP_GET, "/api/health", h_health, 0},                    \
@@ -31,8 +32,16 @@ static const struct route api_routes[] = {
     {HTTP_GET, "/api/{user_id}/tags", h_task_tags, 0},
 };
 
+#define PROXY_METHODS (HTTP_GET | HTTP_POST | HTTP_PUT | HTTP_PATCH | HTTP_DELETE | HTTP_OPTIONS)
+
+/* The web role answers health locally and sends everything of the API's to API_URL, so the
+ * browser only ever talks to its own origin. */
 static const struct route web_routes[] = {
     HEALTH_ROUTES,
+    {PROXY_METHODS, "/api", h_proxy, ROUTE_PREFIX},
+    {PROXY_METHODS, "/mcp", h_proxy, ROUTE_PREFIX},
+    {PROXY_METHODS, "/docs", h_proxy, ROUTE_PREFIX},
+    {PROXY_METHODS, "/openapi.json", h_proxy, 0},
 };
 
 void routes_for_role(enum role role, const struct route **out, size_t *n)

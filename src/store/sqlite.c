@@ -159,7 +159,7 @@ static int get_stmt(struct sqlite_conn *c, const char *sql, struct stmt_cache_en
     e->handle = st;
     e->nparams = 0;
     for (int i = 0; i < STORE_MAX_PARAMS; i++) {
-        char name[8];
+        char name[16];
         snprintf(name, sizeof(name), "$%d", i + 1);
         e->index[i] = sqlite3_bind_parameter_index(st, name);
         if (e->index[i])
