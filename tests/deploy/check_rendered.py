@@ -171,6 +171,15 @@ if v("ingress.enabled"):
         if fe_svc and paths.get("/") != fe_svc["metadata"]["name"]:
             err("Ingress / does not go to the frontend")
 
+if v("ingress.enabled") and v("networkPolicy.enabled", True) and be_svc:
+    pols = [p for p in by_kind("NetworkPolicy") if p["spec"]["podSelector"]["matchLabels"].get(
+        "app.kubernetes.io/component") == "backend"]
+    ns = v("networkPolicy.ingressControllerNamespace", "ingress-nginx")
+    peers = [peer for rule in (pols[0]["spec"].get("ingress", []) if pols else []) for peer in rule.get("from", [])]
+    if not any(p.get("namespaceSelector", {}).get("matchLabels", {}).get("kubernetes.io/metadata.name") == ns
+               for p in peers):
+        err(f"ingress routes to the backend but its NetworkPolicy does not admit namespace {ns}")
+
 if v("persistence.uploads.hostPath.enabled"):
     pvs = by_kind("PersistentVolume")
     if len(pvs) != 1 or "hostPath" not in pvs[0]["spec"]:

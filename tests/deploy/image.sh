@@ -64,8 +64,9 @@ step_image() {
   # Metadata.
   local meta
   meta=$(podman image inspect -f '{{.Config.User}}|{{json .Config.Entrypoint}}|{{json .Config.Cmd}}|{{json .Config.ExposedPorts}}|{{json .Config.Volumes}}|{{index .Config.Labels "org.opencontainers.image.version"}}|{{index .Config.Labels "org.opencontainers.image.revision"}}|{{index .Config.Labels "org.opencontainers.image.title"}}' "$img")
+  local rev=${img##*-} # the tag is X.Y.Z-<revision>
   case "$meta" in
-  '10001:10001|["/usr/local/bin/todo"]|["serve"]|'*'"3000/tcp"'*'"8000/tcp"'*'|{"/data":{}}|'"$(project_version)|$(short_sha)|todo")
+  '10001:10001|["/usr/local/bin/todo"]|["serve"]|'*'"3000/tcp"'*'"8000/tcp"'*'|{"/data":{}}|'"$(project_version)|$rev|todo")
     pass "image config: USER 10001:10001, ENTRYPOINT, CMD, EXPOSE 8000 3000, VOLUME /data, OCI labels" ;;
   *) fail "image config unexpected: $meta" ;;
   esac
@@ -82,7 +83,7 @@ step_image() {
   local port secret
   port=$(free_port)
   secret=$(random_secret)
-  local run=(podman run -d --name "$c" --health-interval disable --read-only --tmpfs /tmp:rw,size=16m,mode=1777
+  local run=(podman run -d --name "$c" --no-healthcheck --read-only --tmpfs "/tmp:rw,size=16m,mode=1777"
     -v "$vol:/data" -p "127.0.0.1:$port:8000" --cap-drop ALL --security-opt no-new-privileges
     -e ENVIRONMENT=production -e JWT_SECRET="$secret" -e LOG_LEVEL=INFO "$img")
   if ! "${run[@]}" >/dev/null; then
@@ -106,6 +107,14 @@ step_image() {
   mp=$(podman volume inspect -f '{{.Mountpoint}}' "$vol")
   owner=$(stat -c '%u' "$mp/todo.db" 2>/dev/null || echo none)
   check "SQLite database created in the /data volume by UID 10001 (owner: $owner)" test "$owner" = 10001
+
+  # Nothing the binary looks for at run time is missing from the image.
+  if podman logs "$c" 2>&1 | grep -Ei 'not found|cannot open shared|no such file' | head -n 3 | grep -q .; then
+    fail "the server's log reports something missing in the image:"
+    podman logs "$c" 2>&1 | grep -Ei 'not found|cannot open shared|no such file' | head -n 3 | sed 's/^/        /'
+  else
+    pass "no missing-file/locale warnings in the server log"
+  fi
 
   # API flow, if sign-up exists yet.
   local state="$REPO_ROOT/build/deploy/api-state.json" rc flow=0

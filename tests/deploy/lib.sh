@@ -66,7 +66,9 @@ HELM_LDFLAGS="-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION \
 -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=31 \
 -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=31"
 ensure_helm() {
-  export PATH="$(gobin):$PATH"
+  local b
+  b=$(gobin) || exit 1
+  export PATH="$b:$PATH"
   if go_tool_current helm helm.sh/helm/v3 "$HELM_VERSION" &&
     [ "$(helm version --template '{{.Version}}' 2>/dev/null)" = "$HELM_VERSION" ]; then
     return 0
@@ -80,7 +82,9 @@ ensure_helm() {
 # ensure_kube_score: the manifest linter used because kube-linter's module host
 # (golang.stackrox.io) is not reachable from CI; see deploy/kube-score.yaml.
 ensure_kube_score() {
-  export PATH="$(gobin):$PATH"
+  local b
+  b=$(gobin) || exit 1
+  export PATH="$b:$PATH"
   go_tool_current kube-score github.com/zegl/kube-score "$KUBE_SCORE_VERSION" && return 0
   log "go install github.com/zegl/kube-score/cmd/kube-score@$KUBE_SCORE_VERSION"
   GOFLAGS=-buildvcs=false timeout 900 go install -ldflags "-X main.version=${KUBE_SCORE_VERSION#v}" \

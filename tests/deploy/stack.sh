@@ -16,6 +16,18 @@ build_pg_image() {
   timeout 900 podman build -q --label "todo.ci.sum=$sum" -t "$PG_IMAGE" "$ctx" >/dev/null
 }
 
+# The `sh -c` script of the backend's init container in ci/seed-004 (postgresql mode).
+helm_render_init_command() {
+  ensure_helm
+  helm template todo "$REPO_ROOT/deploy/helm/todo" -n todo \
+    -f "$REPO_ROOT/deploy/helm/todo/ci/seed-004-replicas-postgresql.yaml" \
+    --show-only templates/deployment.yaml 2>/dev/null | "$VENV/bin/python" -c '
+import sys, yaml
+for d in yaml.safe_load_all(sys.stdin):
+    if d and d["metadata"]["name"].endswith("-backend"):
+        print(d["spec"]["template"]["spec"]["initContainers"][0]["command"][2])'
+}
+
 stack_cleanup() {
   podman rm -f -t 2 todo-stack-frontend todo-stack-backend todo-stack-postgres >/dev/null 2>&1 || true
   podman network rm -f todo-stack >/dev/null 2>&1 || true
@@ -34,7 +46,7 @@ step_stack() {
   secret=$(random_secret)
   fport=$(free_port)
   bport=$(free_port)
-  local hardening=(--health-interval disable --read-only --tmpfs /tmp:rw,size=16m,mode=1777 --cap-drop ALL --security-opt no-new-privileges)
+  local hardening=(--no-healthcheck --read-only --tmpfs "/tmp:rw,size=16m,mode=1777" --cap-drop ALL --security-opt no-new-privileges)
 
   podman run -d --name todo-stack-postgres --network todo-stack --network-alias postgres \
     -e POSTGRES_USER=todo -e POSTGRES_DB=todo -e POSTGRES_PASSWORD="$pgpass" "$PG_IMAGE" >/dev/null ||
@@ -45,6 +57,19 @@ step_stack() {
     sleep 0.2
   done
   if [ $ok = 1 ]; then pass "postgres accepting connections"; else fail "postgres not ready in 20 s"; podman logs --tail 20 todo-stack-postgres; stack_cleanup; return 0; fi
+
+  # The chart's wait-for-postgresql init container command, run as the chart runs it
+  # (UID 10001, read-only root fs), against this PostgreSQL.
+  ensure_venv
+  local initcmd
+  initcmd=$(helm_render_init_command)
+  if [ -n "$initcmd" ] && timeout 30 podman run --rm --network todo-stack --user 10001:10001 "${hardening[@]}" \
+    -e PGHOST=postgres -e PGPORT=5432 -e PGUSER=todo -e PGDATABASE=todo \
+    --entrypoint sh "$PG_IMAGE" -c "$initcmd" >/dev/null 2>&1; then
+    pass "chart's wait-for-postgresql init command succeeds (UID 10001, read-only)"
+  else
+    fail "chart's wait-for-postgresql init command (${initcmd:-not rendered})"
+  fi
 
   # Backend: same contract as the chart's postgresql mode - the URL has no password,
   # libpq reads it from PGPASSWORD.
