@@ -87,6 +87,25 @@ static void test_origin_canonical(void **state)
     assert_false(url_origin_canonical(NULL, (char[8]){0}, 8));
 }
 
+static void test_origin_canonical_default_port(void **state)
+{
+    (void)state;
+    /* BUG: url_origin_canonical (src/core/url.c) keeps an explicit default port:
+     * "https://a.example.com:443" stays "https://a.example.com:443", but browsers send
+     * "Origin: https://a.example.com" (RFC 6454 drops the default port), so that CORS_ORIGINS
+     * entry never matches in src/http/cors.c. curl_url_get(…, CURLUPART_PORT,
+     * CURLU_NO_DEFAULT_PORT) would give the canonical form. */
+    skip_known_bug();
+    char out[ORIGIN_MAX];
+    assert_true(url_origin_canonical("https://a.example.com:443", out, sizeof(out)));
+    assert_string_equal(out, "https://a.example.com");
+    assert_true(url_origin_canonical("http://a.example.com:80/", out, sizeof(out)));
+    assert_string_equal(out, "http://a.example.com");
+    /* A non-default port is part of the origin. */
+    assert_true(url_origin_canonical("https://a.example.com:80", out, sizeof(out)));
+    assert_string_equal(out, "https://a.example.com:80");
+}
+
 static void test_origin_canonical_bounded(void **state)
 {
     (void)state;
@@ -170,8 +189,10 @@ static void expect_invalid(const char *s)
     char why[256];
     memset(why, 0, sizeof(why));
     int rc = db_url_parse(s, &u, why, sizeof(why));
-    if (rc != ERR_INVALID)
+    if (rc != ERR_INVALID) {
+        db_url_free(&u);
         fail_msg("db_url_parse accepted \"%s\" (rc %d)", s, rc);
+    }
     if (why[0] == '\0')
         fail_msg("no reason for \"%s\"", s);
     if (unit_contains(why, PASSWORD))
@@ -283,6 +304,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_url_is_http),
         cmocka_unit_test(test_origin_canonical),
+        cmocka_unit_test(test_origin_canonical_default_port),
         cmocka_unit_test(test_origin_canonical_bounded),
         cmocka_unit_test(test_db_url_sqlite),
         cmocka_unit_test(test_db_url_postgres),
