@@ -173,11 +173,12 @@ int jwt_verify(const struct jwt_verifier *v, const char *token, int64_t now, str
     if (claim_int(claims, "exp", true, &exp) != ERR_OK)
         return ERR_AUTH;
     rc = claim_int(claims, "nbf", false, &nbf);
-    if (rc == ERR_AUTH || (rc == ERR_OK && nbf > now + JWT_LEEWAY_S))
+    if (rc == ERR_AUTH ||
+        (rc == ERR_OK && nbf - JWT_LEEWAY_S > now && nbf > INT64_MIN + JWT_LEEWAY_S))
         return ERR_AUTH;
     if (claim_int(claims, "iat", false, &iat) == ERR_AUTH)
         return ERR_AUTH;
-    if (now > exp + JWT_LEEWAY_S) {
+    if (exp < now - JWT_LEEWAY_S) { /* written so a huge exp cannot overflow */
         *why = "Token expired";
         return ERR_AUTH;
     }

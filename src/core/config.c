@@ -219,16 +219,9 @@ int config_load(struct config *c, config_get_fn fn, void *ctx, struct config_err
     else if (c->environment == ENV_DEVELOPMENT)
         load_cors(c, "http://localhost:3000,http://127.0.0.1:3000", "CORS_ORIGINS", errs);
     /* The seeds configure CORS through FRONTEND_URL alone; honour it as an origin too. */
-    if (c->frontend_url && url_is_http(c->frontend_url)) {
-        char origin[CONFIG_ORIGIN_MAX];
-        const char *slash = strchr(c->frontend_url + strlen("https://") - 1, '/');
-        size_t len = slash ? (size_t)(slash - c->frontend_url) : strlen(c->frontend_url);
-        if (len < sizeof(origin)) {
-            memcpy(origin, c->frontend_url, len);
-            origin[len] = '\0';
-            load_cors(c, origin, "FRONTEND_URL", errs);
-        }
-    }
+    char origin[CONFIG_ORIGIN_MAX];
+    if (c->frontend_url && url_origin_of(c->frontend_url, origin, sizeof(origin)))
+        load_cors(c, origin, "FRONTEND_URL", errs);
 
     load_int(fn, ctx, errs, "RATE_LIMIT_PER_MINUTE", 1, MAX_RATE_LIMIT, 60, &n);
     c->rate_limit_per_minute = (int)n;

@@ -52,7 +52,7 @@ int time_parse(const char *s, enum date_only date_only, int64_t *out)
         }
     } else {
         if (len < 20 || (s[10] != 'T' && s[10] != 't' && s[10] != ' '))
-            return ERR_INVALID;
+            return ERR_INVALID; /* len ≥ 20 covers every fixed position read below */
         h = digits(s + 11, 2);
         mi = digits(s + 14, 2);
         sec = digits(s + 17, 2);
@@ -73,8 +73,10 @@ int time_parse(const char *s, enum date_only date_only, int64_t *out)
         if (*p == 'Z' || *p == 'z') {
             p++;
         } else if (*p == '+' || *p == '-') {
+            if (strnlen(p, 7) != 6 || p[3] != ':') /* exactly "+HH:MM", nothing read past it */
+                return ERR_INVALID;
             int oh = digits(p + 1, 2), om = digits(p + 4, 2);
-            if (oh < 0 || oh > 23 || p[3] != ':' || om < 0 || om > 59)
+            if (oh < 0 || oh > 23 || om < 0 || om > 59)
                 return ERR_INVALID;
             offset = (oh * 60 + om) * 60 * (*p == '+' ? 1 : -1);
             p += 6;

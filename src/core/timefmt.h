@@ -10,6 +10,8 @@
 #include <stdint.h>
 
 #define TIME_TEXT_MAX 21 /* "2026-01-02T03:04:05Z" + NUL */
+/* The last second RFC 3339's four-digit years can write: 9999-12-31T23:59:59Z. */
+#define TIME_MAX_UNIX 253402300799LL
 
 enum date_only { DATE_ONLY_REJECT = 0, DATE_START_OF_DAY, DATE_END_OF_DAY };
 

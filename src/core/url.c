@@ -30,7 +30,8 @@ static bool http_parts(const char *s, char **scheme, char **host, char **port, c
         *port = NULL;
         *path = NULL;
         *query = NULL;
-        curl_url_get(h, CURLUPART_PORT, port, 0);
+        /* Browsers omit default ports in Origin; so do we. */
+        curl_url_get(h, CURLUPART_PORT, port, CURLU_NO_DEFAULT_PORT);
         curl_url_get(h, CURLUPART_PATH, path, 0);
         curl_url_get(h, CURLUPART_QUERY, query, 0);
     }
@@ -60,14 +61,15 @@ bool url_is_http(const char *s)
     return ok;
 }
 
-bool url_origin_canonical(const char *s, char *out, size_t out_size)
+/* Builds scheme://host[:port]; with bare_only, refuses URLs that carry a path or query. */
+static bool origin(const char *s, bool bare_only, char *out, size_t out_size)
 {
     if (!url_is_http(s))
         return false;
     char *scheme = NULL, *host = NULL, *port = NULL, *path = NULL, *query = NULL;
     if (!http_parts(s, &scheme, &host, &port, &path, &query))
         return false;
-    bool ok = (!path || strcmp(path, "/") == 0) && !query;
+    bool ok = !bare_only || ((!path || strcmp(path, "/") == 0) && !query);
     if (ok) {
         int n = port ? snprintf(out, out_size, "%s://%s:%s", scheme, host, port)
                      : snprintf(out, out_size, "%s://%s", scheme, host);
@@ -75,6 +77,16 @@ bool url_origin_canonical(const char *s, char *out, size_t out_size)
     }
     free_parts(scheme, host, port, path, query);
     return ok;
+}
+
+bool url_origin_canonical(const char *s, char *out, size_t out_size)
+{
+    return origin(s, true, out, out_size);
+}
+
+bool url_origin_of(const char *s, char *out, size_t out_size)
+{
+    return origin(s, false, out, out_size);
 }
 
 /* Prefixes accepted for each kind; SQLAlchemy driver suffixes are ignored. */
@@ -138,16 +150,37 @@ int db_url_parse(const char *s, struct db_url *out, char *why, size_t why_size)
         map_ssl_param(buf, sizeof(buf));
         char *err = NULL;
         PQconninfoOption *opts = PQconninfoParse(buf, &err);
+        PQfreemem(err); /* libpq's message may quote the password: never shown */
         if (!opts) {
-            /* libpq's message names the bad part, never a password value. */
-            snprintf(why, why_size, "not a valid PostgreSQL URL: %s", err ? err : "parse error");
-            size_t n = strlen(why);
-            if (n && why[n - 1] == '\n')
-                why[n - 1] = '\0';
-            PQfreemem(err);
+            snprintf(why, why_size,
+                     "not a valid PostgreSQL URL (check its host, port, "
+                     "percent-encoding and query parameters)");
             return ERR_INVALID;
         }
+        bool port_ok = true;
+        for (PQconninfoOption *o = opts; o->keyword; o++) {
+            if (strcmp(o->keyword, "port") != 0 || !o->val)
+                continue;
+            /* libpq accepts a comma-separated list, one port per host. */
+            const char *p = o->val;
+            while (*p && port_ok) {
+                char one[8];
+                size_t len = strcspn(p, ",");
+                int64_t n;
+                port_ok = len > 0 && len < sizeof(one);
+                if (port_ok) {
+                    memcpy(one, p, len);
+                    one[len] = '\0';
+                    port_ok = parse_int64(one, 1, 65535, &n) == ERR_OK;
+                }
+                p += len + (p[len] == ',');
+            }
+        }
         PQconninfoFree(opts);
+        if (!port_ok) {
+            snprintf(why, why_size, "the port must be a number from 1 to 65535");
+            return ERR_INVALID;
+        }
         out->kind = DB_POSTGRES;
         out->pg_url = strdup(buf);
         return out->pg_url ? ERR_OK : ERR_NOMEM;
@@ -184,8 +217,14 @@ static char *redact_query(char *r)
     while (*p) {
         const char *amp = strchr(p, '&');
         size_t len = amp ? (size_t)(amp - p) : strlen(p);
-        if (len >= 9 && strncmp(p, "password=", 9) == 0)
-            used += (size_t)snprintf(out + used, size - used, "password=***");
+        /* libpq decodes keys, so compare the decoded key ("pass%77ord" is "password"). */
+        size_t klen = strcspn(p, "=&");
+        char *key =
+            klen < len || p[klen] == '=' ? curl_easy_unescape(NULL, p, (int)klen, NULL) : NULL;
+        bool secret = key && strcmp(key, "password") == 0;
+        curl_free(key);
+        if (secret)
+            used += (size_t)snprintf(out + used, size - used, "%.*s=***", (int)klen, p);
         else
             used += (size_t)snprintf(out + used, size - used, "%.*s", (int)len, p);
         p += len;

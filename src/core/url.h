@@ -17,6 +17,10 @@ bool url_is_http(const char *s);
  * On success writes the canonical origin (no trailing slash) into out. */
 bool url_origin_canonical(const char *s, char *out, size_t out_size);
 
+/* Writes the origin (scheme://host[:port], default ports dropped) of any http(s) URL into
+ * out. Returns false when s is not an http(s) URL or out is too small. */
+bool url_origin_of(const char *s, char *out, size_t out_size);
+
 /* A parsed DATABASE_URL. Strings are heap-allocated and owned by the struct. */
 struct db_url {
     enum db_kind kind;

@@ -359,7 +359,8 @@ static int64_t advance(int64_t base, enum task_recurrence r, int interval)
     }
 }
 
-/* Creates the next occurrence of t (already completed) and returns its id. */
+/* Creates the next occurrence of t (already completed) and returns its id, or 0 when the
+ * series has ended (its next date would pass year 9999). */
 static int spawn_next(struct store_conn *c, struct arena *a, const char *uid, const struct task *t,
                       const char *now, int64_t *next_id)
 {
@@ -380,6 +381,9 @@ static int spawn_next(struct store_conn *c, struct arena *a, const char *uid, co
     if (!t->due_at || time_parse(t->due_at, DATE_ONLY_REJECT, &base) != ERR_OK)
         base = now_unix();
     in.due_at = advance(base, in.recurrence, in.interval);
+    *next_id = 0;
+    if (in.due_at > TIME_MAX_UNIX)
+        return ERR_OK; /* past year 9999 the series simply ends */
     if (t->remind_at && time_parse(t->remind_at, DATE_ONLY_REJECT, &remind) == ERR_OK)
         in.remind_at = remind + (in.due_at - base);
     int rc = insert_task(c, a, uid, &in, now, next_id);
@@ -402,19 +406,20 @@ int tasks_complete(struct store_conn *c, struct arena *a, const char *uid, int64
     *has_next = false;
     int rc;
     IN_TRANSACTION(c, rc, {
-        struct task cur;
+        struct task cur = {0};
         rc = tasks_get(c, a, uid, id, &cur);
         struct task_input in = {0};
-        in.completed = set < 0 ? !cur.completed : set == 1;
-        if (rc == ERR_OK)
+        if (rc == ERR_OK) {
+            in.completed = set < 0 ? !cur.completed : set == 1;
             rc = update_row(c, a, uid, id, &in, TF_COMPLETED, now);
+        }
         bool recurring = rc == ERR_OK && cur.recurrence && strcmp(cur.recurrence, "none") != 0;
         int64_t next_id = 0;
         if (recurring && in.completed && !cur.completed) {
             rc = spawn_next(c, a, uid, &cur, now, &next_id);
-            if (rc == ERR_OK)
+            if (rc == ERR_OK && next_id) /* 0: the series ended (past year 9999) */
                 rc = tasks_get(c, a, uid, next_id, next);
-            *has_next = rc == ERR_OK;
+            *has_next = rc == ERR_OK && next_id;
         }
         if (rc == ERR_OK)
             rc = tasks_get(c, a, uid, id, out);

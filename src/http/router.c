@@ -54,7 +54,7 @@ static bool match(const char *pattern, bool prefix, const char *path, size_t pat
 {
     const char *p = pattern, *s = path, *end = path + path_len;
     *ncaps = 0;
-    for (int seg = 0; seg < ROUTER_MAX_SEGMENTS; seg++) {
+    for (int seg = 0; seg <= ROUTER_MAX_SEGMENTS; seg++) { /* +1 pass sees the end */
         if (*p == '\0')
             return s == end || (prefix && *s == '/');
         if (*p != '/' || s >= end || *s != '/')

@@ -422,7 +422,7 @@ static void test_toggle_other_users_task(void **state)
      * that is missing or belongs to another user reads the uninitialised `struct task cur`
      * (an indeterminate bool; UBSan reports "load of value …, which is not a valid value for
      * type 'bool'" when the stack byte is not 0/1). The answer is still ERR_NOTFOUND. */
-    skip_known_bug();
+
     struct task t, out, next;
     bool has_next = true;
     int64_t id = create(f, &f->alice, "{\"title\":\"Alice's\"}", &t);
@@ -541,18 +541,19 @@ static void test_recurring_completion(void **state)
 static void test_recurring_past_year_9999(void **state)
 {
     struct fixture *f = *state;
-    /* BUG: spawn_next (src/domain/tasks.c) advances due_at without a bound, and time_format
-     * (src/core/timefmt.c, via unix_to_rfc3339) writes "" when the year has five digits.
-     * Completing {"due_at":"9999-12-31","recurrence":"yearly"} stores and returns a next
-     * occurrence whose due_at is the empty string (not RFC 3339, and sorted before every
-     * real date). The API accepts that due_at, so any client can create such a task. */
-    skip_known_bug();
-    struct task next;
-    complete_recurring(f, "{\"title\":\"far\",\"due_at\":\"9999-12-31\",\"recurrence\":\"yearly\"}",
-                       &next);
-    int64_t due = 0;
-    if (next.due_at)
-        assert_int_equal(time_parse(next.due_at, DATE_ONLY_REJECT, &due), ERR_OK);
+    /* RFC 3339 years have four digits: a series whose next date would pass 9999-12-31 ends,
+     * instead of storing a next occurrence with an unwritable due_at. */
+    struct task t, out, next;
+    bool has_next = true;
+    int64_t id =
+        create(f, &f->alice,
+               "{\"title\":\"far\",\"due_at\":\"9999-12-31\",\"recurrence\":\"yearly\"}", &t);
+    assert_int_equal(tasks_complete(f->c, f->a, f->alice.id, id, 1, &out, &next, &has_next),
+                     ERR_OK);
+    assert_true(out.completed);
+    assert_false(has_next);
+    assert_string_equal(scalar(f, "SELECT count(*) FROM tasks WHERE due_at = ''", NULL, 0), "0");
+    assert_string_equal(scalar(f, "SELECT count(*) FROM tasks", NULL, 0), "1");
 }
 
 static void test_recurring_completed_twice(void **state)

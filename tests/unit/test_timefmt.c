@@ -150,7 +150,7 @@ static void test_short_offset_no_overread(void **state)
      * ("2026-01-02T03:04:05+05", "...+0") makes digits() read 1-2 bytes past the string's
      * NUL (ASan: global/heap-buffer-overflow READ in digits, timefmt.c:15). The result is
      * ERR_INVALID, but the read is out of bounds; due_at/remind_at in request bodies reach it. */
-    skip_known_bug();
+
     static const char *cut[] = {"2026-01-02T03:04:05+05", "2026-01-02T03:04:05-0",
                                 "2026-01-02T03:04:05+05:"};
     for (size_t i = 0; i < ARRAY_LEN(cut); i++) {

@@ -19,15 +19,6 @@
 
 #include "core/arena.h"
 
-/* Marks a test that exposes a known, reported bug (see the "BUG:" comment next to it): the
- * test is skipped so the suite stays green, unless UNIT_RUN_BUGS=1 is set to check a fix. */
-#define skip_known_bug()                                                                           \
-    do {                                                                                           \
-        const char *run_bugs_ = getenv("UNIT_RUN_BUGS");                                           \
-        if (!run_bugs_ || strcmp(run_bugs_, "1") != 0)                                             \
-            skip();                                                                                \
-    } while (0)
-
 /* One variable of a fake environment; a table ends with {NULL, NULL}. */
 struct unit_env {
     const char *name;
