@@ -144,3 +144,39 @@ def test_request_after_sigterm_is_answered_or_refused_not_hung(servers):
     except requests.ConnectionError:
         pass  # refused / closed: fine
     assert srv.wait_exit(5) == 0
+
+
+def test_drain_ends_as_soon_as_the_in_flight_request_finishes(servers):
+    srv = servers.start(env={"SHUTDOWN_TIMEOUT_SECONDS": "20"})
+    require_route(srv, "POST", SIGNUP, json={})
+    c, rest = _start_half_request(srv)
+    try:
+        srv.send_signal(signal.SIGTERM)
+        time.sleep(0.5)
+        c.send(rest)
+        c.read_response(timeout=10)
+    finally:
+        c.close()
+    t0 = time.monotonic()
+    rc = srv.wait_exit(3)
+    assert rc is not None, ("server kept waiting after its only in-flight request finished "
+                            "(SHUTDOWN_TIMEOUT_SECONDS=20; expected an exit within 3 s)")
+    assert rc == 0, f"exit code {rc}"
+    assert time.monotonic() - t0 < scaled(3.5)
+
+
+def test_drain_deadline_bounds_shutdown_when_a_request_never_finishes(servers):
+    srv = servers.start(env={"SHUTDOWN_TIMEOUT_SECONDS": "2"})
+    require_route(srv, "POST", SIGNUP, json={})
+    c, _rest = _start_half_request(srv)  # the rest of the body never comes
+    try:
+        t0 = time.monotonic()
+        srv.send_signal(signal.SIGTERM)
+        rc = srv.wait_exit(2 + 5)
+        elapsed = time.monotonic() - t0
+    finally:
+        c.close()
+    assert rc is not None, "server still running 7 s after SIGTERM with SHUTDOWN_TIMEOUT_SECONDS=2"
+    assert rc >= 0, f"server died of signal {-rc} at the drain deadline"
+    assert elapsed >= 1.5, (f"exited {elapsed:.2f}s after SIGTERM with a request in flight; "
+                            f"it should have waited for it up to SHUTDOWN_TIMEOUT_SECONDS=2")
