@@ -3,54 +3,78 @@
 
 #include "core/util.h"
 #include "handlers/auth.h"
+#include "handlers/docs.h"
 #include "handlers/health.h"
 #include "handlers/tasks.h"
 #include "web/proxy.h"
+#include "web/static.h"
 
-#define HEALTH_ROUTES                                                                              \
-    {HTTP_GET, "/health", h_health, 0}, {HTTP_GET, "/api/health", h_health, 0},                    \
-    {                                                                                              \
-        HTTP_GET, "/ready", h_ready, 0                                                             \
-    }
-
-#define J ROUTE_JSON_BODY
-
-static const struct route api_routes[] = {
-    HEALTH_ROUTES,
-    {HTTP_POST, "/api/auth/signup", h_signup, J},
-    {HTTP_POST, "/api/auth/login", h_login, J},
-    {HTTP_GET, "/api/auth/me", h_me, 0},
-    /* "stats" before "{task_id}" so it is not read as an id. */
-    {HTTP_GET, "/api/{user_id}/tasks/stats", h_task_stats, 0},
-    {HTTP_GET, "/api/{user_id}/tasks", h_task_list, 0},
-    {HTTP_POST, "/api/{user_id}/tasks", h_task_create, J},
-    {HTTP_GET, "/api/{user_id}/tasks/{task_id}", h_task_get, 0},
-    {HTTP_PUT, "/api/{user_id}/tasks/{task_id}", h_task_replace, J},
-    {HTTP_PATCH, "/api/{user_id}/tasks/{task_id}", h_task_patch, J},
-    {HTTP_DELETE, "/api/{user_id}/tasks/{task_id}", h_task_delete, 0},
-    {HTTP_PATCH, "/api/{user_id}/tasks/{task_id}/complete", h_task_complete, J},
-    {HTTP_GET, "/api/{user_id}/tags", h_task_tags, 0},
-};
-
+#define J             ROUTE_JSON_BODY
 #define PROXY_METHODS (HTTP_GET | HTTP_POST | HTTP_PUT | HTTP_PATCH | HTTP_DELETE | HTTP_OPTIONS)
 
-/* The web role answers health locally and sends everything of the API's to API_URL, so the
- * browser only ever talks to its own origin. */
+/* clang-format off */
+#define HEALTH_ROUTES                                                                         \
+    {HTTP_GET, "/health", h_health, 0},                                                       \
+    {HTTP_GET, "/api/health", h_health, 0},                                                   \
+    {HTTP_GET, "/ready", h_ready, 0}
+
+#define API_ROUTES                                                                            \
+    {HTTP_POST, "/api/auth/signup", h_signup, J},                                             \
+    {HTTP_POST, "/api/auth/login", h_login, J},                                               \
+    {HTTP_GET, "/api/auth/me", h_me, 0},                                                      \
+    /* "stats" before "{task_id}" so it is not read as an id. */                              \
+    {HTTP_GET, "/api/{user_id}/tasks/stats", h_task_stats, 0},                                \
+    {HTTP_GET, "/api/{user_id}/tasks", h_task_list, 0},                                       \
+    {HTTP_POST, "/api/{user_id}/tasks", h_task_create, J},                                    \
+    {HTTP_GET, "/api/{user_id}/tasks/{task_id}", h_task_get, 0},                              \
+    {HTTP_PUT, "/api/{user_id}/tasks/{task_id}", h_task_replace, J},                          \
+    {HTTP_PATCH, "/api/{user_id}/tasks/{task_id}", h_task_patch, J},                          \
+    {HTTP_DELETE, "/api/{user_id}/tasks/{task_id}", h_task_delete, 0},                        \
+    {HTTP_PATCH, "/api/{user_id}/tasks/{task_id}/complete", h_task_complete, J},              \
+    {HTTP_GET, "/api/{user_id}/tags", h_task_tags, 0},                                        \
+    {HTTP_GET, "/openapi.json", h_openapi, 0},                                                \
+    {HTTP_GET, "/docs", h_docs, 0},                                                           \
+    {HTTP_GET, "/docs/assets", h_docs_asset, ROUTE_PREFIX}
+/* clang-format on */
+
+/* The API alone (the backend component). */
+static const struct route api_routes[] = {
+    HEALTH_ROUTES,
+    API_ROUTES,
+};
+
+/* Everything in one process (make run): the API and the embedded web UI at /. */
+static const struct route all_routes[] = {
+    HEALTH_ROUTES,
+    API_ROUTES,
+    {HTTP_GET, "/", h_static, ROUTE_PREFIX},
+};
+
+/* The web role answers health locally, sends everything of the API's to API_URL (so the
+ * browser only ever talks to its own origin), and serves the embedded UI. */
 static const struct route web_routes[] = {
     HEALTH_ROUTES,
     {PROXY_METHODS, "/api", h_proxy, ROUTE_PREFIX},
     {PROXY_METHODS, "/mcp", h_proxy, ROUTE_PREFIX},
     {PROXY_METHODS, "/docs", h_proxy, ROUTE_PREFIX},
     {PROXY_METHODS, "/openapi.json", h_proxy, 0},
+    {HTTP_GET, "/", h_static, ROUTE_PREFIX},
 };
 
 void routes_for_role(enum role role, const struct route **out, size_t *n)
 {
-    if (role == ROLE_WEB) {
+    switch (role) {
+    case ROLE_WEB:
         *out = web_routes;
         *n = ARRAY_LEN(web_routes);
-        return;
+        break;
+    case ROLE_API:
+        *out = api_routes;
+        *n = ARRAY_LEN(api_routes);
+        break;
+    default:
+        *out = all_routes;
+        *n = ARRAY_LEN(all_routes);
+        break;
     }
-    *out = api_routes;
-    *n = ARRAY_LEN(api_routes);
 }

@@ -218,9 +218,9 @@ static void test_each_rule_names_its_variable(void **state)
 static void test_postgres_url_with_bad_port_rejected(void **state)
 {
     (void)state;
-    /* BUG: db_url_parse (src/core/url.c) leaves the URL to PQconninfoParse, which does not
-     * check the port, so DATABASE_URL=postgresql://host:notaport/db loads with ERR_OK and no
-     * "DATABASE_URL: …" line; the mistake only shows at the first connection. */
+    /* Regression (fixed): db_url_parse (src/core/url.c) leaves the URL to PQconninfoParse, which
+     * does not check the port, so DATABASE_URL=postgresql://host:notaport/db loads with ERR_OK and
+     * no "DATABASE_URL: …" line; the mistake only shows at the first connection. */
 
     static const struct unit_env env[] = {
         {"DATABASE_URL", "postgresql://host:notaport/db"},
@@ -361,8 +361,8 @@ static void test_frontend_url_becomes_origin(void **state)
 static void test_frontend_https_url_becomes_origin(void **state)
 {
     (void)state;
-    /* BUG: config_load derives the FRONTEND_URL origin by searching for '/' from offset
-     * strlen("https://") - 1 = 7, which for an https URL is the second slash of "//": the
+    /* Regression (fixed): config_load derives the FRONTEND_URL origin by searching for '/' from
+     * offset strlen("https://") - 1 = 7, which for an https URL is the second slash of "//": the
      * "origin" becomes "https:/" and loading fails with
      * 'FRONTEND_URL: "https:/" is not an http(s) origin like https://example.com'. */
 

@@ -384,8 +384,8 @@ static void test_claim_rules(void **state)
 static void test_far_future_expiry(void **state)
 {
     (void)state;
-    /* BUG: jwt_verify (src/auth/jwt.c) tests `now > exp + JWT_LEEWAY_S`; with a correctly
-     * signed token whose exp is 9223372036854775807 (INT64_MAX) the addition overflows
+    /* Regression (fixed): jwt_verify (src/auth/jwt.c) tests `now > exp + JWT_LEEWAY_S`; with a
+     * correctly signed token whose exp is 9223372036854775807 (INT64_MAX) the addition overflows
      * (signed overflow, undefined behaviour: UBSan aborts the ASan build with "signed integer
      * overflow"; the release build wraps and answers "Token expired"). Write it as
      * `exp < now - JWT_LEEWAY_S` or clamp exp. */

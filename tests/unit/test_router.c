@@ -297,9 +297,9 @@ static void test_deep_patterns(void **state)
 static void test_max_segments_pattern(void **state)
 {
     struct fixture *f = *state;
-    /* BUG: match() in src/http/router.c loops `for (seg = 0; seg < ROUTER_MAX_SEGMENTS;
-     * seg++)` and needs one more iteration to see the end of the pattern, so a pattern of
-     * exactly ROUTER_MAX_SEGMENTS (16) segments never matches, even its own path
+    /* Regression (fixed): match() in src/http/router.c loops `for (seg = 0; seg <
+     * ROUTER_MAX_SEGMENTS; seg++)` and needs one more iteration to see the end of the pattern, so a
+     * pattern of exactly ROUTER_MAX_SEGMENTS (16) segments never matches, even its own path
      * (ROUTER_NO_PATH instead of ROUTER_FOUND). No route in the tables is that deep today. */
 
     static const struct route t[] = {

@@ -417,7 +417,7 @@ static __attribute__((noinline)) void dirty_stack(void)
 static void test_toggle_other_users_task(void **state)
 {
     struct fixture *f = *state;
-    /* BUG: tasks_complete (src/domain/tasks.c) computes `in.completed = set < 0 ?
+    /* Regression (fixed): tasks_complete (src/domain/tasks.c) computes `in.completed = set < 0 ?
      * !cur.completed : …` before checking tasks_get's result, so toggling (set = -1) a task
      * that is missing or belongs to another user reads the uninitialised `struct task cur`
      * (an indeterminate bool; UBSan reports "load of value …, which is not a valid value for

@@ -145,7 +145,7 @@ static void test_invalid_dates(void **state)
 static void test_short_offset_no_overread(void **state)
 {
     (void)state;
-    /* BUG: time_parse (src/core/timefmt.c:76) evaluates `digits(p + 1, 2)` and
+    /* Regression (fixed): time_parse (src/core/timefmt.c:76) evaluates `digits(p + 1, 2)` and
      * `digits(p + 4, 2)` before checking p[3] == ':', so an offset cut short
      * ("2026-01-02T03:04:05+05", "...+0") makes digits() read 1-2 bytes past the string's
      * NUL (ASan: global/heap-buffer-overflow READ in digits, timefmt.c:15). The result is

@@ -90,7 +90,7 @@ static void test_origin_canonical(void **state)
 static void test_origin_canonical_default_port(void **state)
 {
     (void)state;
-    /* BUG: url_origin_canonical (src/core/url.c) keeps an explicit default port:
+    /* Regression (fixed): url_origin_canonical (src/core/url.c) keeps an explicit default port:
      * "https://a.example.com:443" stays "https://a.example.com:443", but browsers send
      * "Origin: https://a.example.com" (RFC 6454 drops the default port), so that CORS_ORIGINS
      * entry never matches in src/http/cors.c. curl_url_get(…, CURLUPART_PORT,
@@ -232,8 +232,8 @@ static void test_db_url_invalid(void **state)
 static void test_db_url_invalid_port(void **state)
 {
     (void)state;
-    /* BUG: db_url_parse (src/core/url.c) relies on PQconninfoParse, which does not check
-     * the port: "postgresql://host:notaport/db" and ":99999" are accepted (ERR_OK) and only
+    /* Regression (fixed): db_url_parse (src/core/url.c) relies on PQconninfoParse, which does not
+     * check the port: "postgresql://host:notaport/db" and ":99999" are accepted (ERR_OK) and only
      * fail later at connect time instead of at start-up with a "DATABASE_URL: …" line. */
 
     expect_invalid("postgresql://host:notaport/db");
@@ -243,8 +243,8 @@ static void test_db_url_invalid_port(void **state)
 static void test_db_url_reason_never_holds_password(void **state)
 {
     (void)state;
-    /* BUG: db_url_parse (src/core/url.c) copies libpq's PQconninfoParse message into why,
-     * and libpq quotes the whole URI or the offending token: for
+    /* Regression (fixed): db_url_parse (src/core/url.c) copies libpq's PQconninfoParse message into
+     * why, and libpq quotes the whole URI or the offending token: for
      * "postgresql://u:hunter2pw@[::1/db" why is 'not a valid PostgreSQL URL: end of string
      * reached when looking for matching "]" in IPv6 host address in URI:
      * "postgresql://u:hunter2pw@[::1/db"', and a bad %-escape in the password gives
@@ -288,7 +288,7 @@ static void test_db_url_redact(void **state)
 static void test_db_url_redact_encoded_query_key(void **state)
 {
     (void)state;
-    /* BUG: libpq percent-decodes query keys, so "?pass%77ord=…" is the password, but
+    /* Regression (fixed): libpq percent-decodes query keys, so "?pass%77ord=…" is the password, but
      * db_url_redact (src/core/url.c, redact_query) only matches the literal "password=" and
      * returns the value verbatim. */
 
