@@ -17,6 +17,9 @@ step_chart() {
   app=$(awk -F'"' '/^appVersion:/ {print $2}' "$chart/Chart.yaml")
   if [ "$app" = "$(project_version)" ]; then pass "Chart appVersion $app = VERSION"; else fail "Chart appVersion $app != VERSION $(project_version)"; fi
 
+  check "values.schema.json closes every object (additionalProperties)" \
+    "$VENV/bin/python" "$DEPLOY_TESTS_DIR/check_schema.py" "$chart/values.schema.json"
+
   local f b ci_files=("$chart"/ci/*.yaml)
   [ -e "${ci_files[0]}" ] || { fail "no ci/*.yaml values files"; return; }
 

@@ -129,7 +129,7 @@ step_stack() {
   for name in todo-stack-frontend todo-stack-backend; do
     stop_timed "$name"
     check "$name: SIGTERM -> exit $STOP_CODE, podman stop ${STOP_MS} ms, process ${STOP_APP_MS} ms (want 0, < 2000)" \
-      test "$STOP_CODE" = 0 -a "$STOP_MS" -lt 2000
+      test "$STOP_CODE" = 0 -a "$STOP_APP_MS" -lt 2000
   done
   stack_cleanup
 }
