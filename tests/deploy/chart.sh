@@ -67,10 +67,14 @@ step_chart() {
   c2=$(helm template todo "$chart" -f "$base" --set config.logLevel=ERROR | grep -m1 'checksum/config' || true)
   if [ -n "$c1" ] && [ "$c1" != "$c2" ]; then pass "checksum/config changes with the config"; else fail "checksum/config does not follow the ConfigMap"; fi
 
-  log "step chart: Kubernetes $KUBE_VERSION official schemas (kubernetes-validate, offline, strict)"
-  for f in "$out"/*.yaml; do
-    b=$(basename "$f" .yaml)
-    check "k8s schemas: ci/$b.yaml" "$VENV/bin/kubernetes-validate" --strict --quiet -k "$KUBE_VERSION" "$f"
+  # The chart's kubeVersion floor and a current release.
+  local kv
+  for kv in "$KUBE_MIN_VERSION" "$KUBE_VERSION"; do
+    log "step chart: Kubernetes $kv official schemas (kubernetes-validate, offline, strict)"
+    for f in "$out"/*.yaml; do
+      b=$(basename "$f" .yaml)
+      check "k8s $kv schemas: ci/$b.yaml" "$VENV/bin/kubernetes-validate" --strict --quiet -k "$kv" "$f"
+    done
   done
   # The validator must actually reject things (guards against a vacuous pass).
   cat >"$out/../known-bad.yaml" <<'EOF'

@@ -12,6 +12,7 @@ KUBE_SCORE_VERSION=${KUBE_SCORE_VERSION:-v1.20.0}
 KUBERNETES_VALIDATE_VERSION=${KUBERNETES_VALIDATE_VERSION:-1.31.0}
 # Kubernetes version whose official schemas the rendered objects are checked against.
 KUBE_VERSION=${KUBE_VERSION:-1.31.0}
+KUBE_MIN_VERSION=${KUBE_MIN_VERSION:-1.25.0} # Chart.yaml kubeVersion
 
 log() { printf '[deploy] %s\n' "$*" >&2; }
 die() {

@@ -90,6 +90,17 @@ step_stack() {
     fail "backend /ready not 200 within 30 s (got $(http_code "$be/ready"))"
     podman logs --tail 20 todo-stack-backend 2>&1 | sed 's/^/        /'
   fi
+  # What the chart's `helm test` pod runs: the same image, a Service name, /ready.
+  if podman run --rm --network todo-stack "${hardening[@]}" "$img" healthcheck --url http://backend:8000/ready >/dev/null 2>&1; then
+    pass "helm-test command: todo healthcheck --url http://backend:8000/ready (DNS name, read-only)"
+  else
+    fail "helm-test command: todo healthcheck --url http://backend:8000/ready"
+  fi
+  if podman run --rm --network todo-stack "${hardening[@]}" "$img" healthcheck --url http://backend:8000/no-such-page >/dev/null 2>&1; then
+    fail "todo healthcheck exits 0 for a 404"
+  else
+    pass "todo healthcheck exits non-zero for a 404"
+  fi
   if wait_http "$fe/health" 20; then
     pass "frontend (web role): /health 200"
   else
@@ -108,6 +119,11 @@ step_stack() {
   else
     fail "GET /api/{user}/tasks through the frontend: $code (expected the backend's 401; web-role proxy missing or broken)"
   fi
+  local path
+  for path in / /openapi.json /docs; do
+    code=$(http_code "$fe$path")
+    check "GET $path through the frontend port: 200 (got $code)" test "$code" = 200
+  done
   local rc
   python3 "$DEPLOY_TESTS_DIR/api_flow.py" "$fe"
   rc=$?
