@@ -25,8 +25,7 @@ source_url=$(git config --get remote.origin.url 2>/dev/null || true)
 case "$source_url" in *@*) source_url="" ;; esac # never leak credentials or ssh addresses
 
 args=(build -f deploy/docker/Dockerfile
-  --build-arg "VERSION=$version" --build-arg "REVISION=$sha" --build-arg "SOURCE=$source_url"
-  -t "$repo:$version-$sha" -t "$repo:$version")
+  --build-arg "VERSION=$version" --build-arg "REVISION=$sha" --build-arg "SOURCE=$source_url")
 # Extra CA certificates for npm inside the build (TLS-inspecting proxies): the host's
 # bundle when it carries local additions, or TODO_BUILD_CA_BUNDLE (podman only: mounted
 # for the build's RUN steps, not copied into the image).
@@ -44,6 +43,11 @@ if [ "$engine" = podman ]; then
   # docker format keeps HEALTHCHECK (OCI image config has no such field).
   args+=(--format docker --layers)
 fi
-echo "[image] $engine ${args[*]} ." >&2
-"$engine" "${args[@]}" .
+echo "[image] $engine ${args[*]} -t $repo:$version-$sha -t $repo:$version ." >&2
+"$engine" "${args[@]}" -t "$repo:$version-$sha" -t "$repo:$version" .
+if [ "$engine" = podman ]; then
+  # Name the build stage too: it keeps its layers (apt, toolchain) out of
+  # `podman image prune`, so pruning old images never costs the build cache.
+  "$engine" "${args[@]}" --target build -t "$repo-build-cache:latest" . >/dev/null
+fi
 echo "$repo:$version-$sha"

@@ -45,6 +45,16 @@ build_image() {
   fi
   TODO_IMAGE=$(tail -n 1 "$log")
   export TODO_IMAGE
+  if [ -n "${CI:-}" ] || [ -n "${TODO_CI_PRUNE:-}" ]; then
+    # CI machines are reused: drop earlier todo:X.Y.Z-<sha> builds and dangling layers
+    # (the named build stage keeps the build cache).
+    local old
+    for old in $(podman images --format '{{.Repository}}:{{.Tag}}' | grep -E '/todo:[0-9]+\.[0-9]+\.[0-9]+-' | grep -vx "localhost/$TODO_IMAGE"); do
+      podman rmi "$old" >/dev/null 2>&1 || true
+    done
+    podman image prune -f >/dev/null 2>&1 || true
+    podman volume prune -f >/dev/null 2>&1 || true
+  fi
   pass "podman build -f deploy/docker/Dockerfile -> $TODO_IMAGE and todo:$(project_version) ($((SECONDS - t0))s)"
 }
 
@@ -52,7 +62,7 @@ step_image() {
   ensure_podman
   build_image || return 0
   local img=$TODO_IMAGE c=todo-deploy-test-image vol=todo-deploy-test-data
-  podman rm -f "$c" >/dev/null 2>&1 || true
+  podman rm -f -v "$c" >/dev/null 2>&1 || true
   podman volume rm -f "$vol" >/dev/null 2>&1 || true
 
   # Size.
@@ -67,7 +77,7 @@ step_image() {
       else if (n ~ /bin\/todo$/) g = "todo binary"; else if (n ~ /ssl/) g = "CA certificates"
       s[g] += blk; c[g]++ }
     END { for (g in s) printf "    %6.2f MB %5d files  %s\n", s[g] / 1e6, c[g], g }' | sort -n -r
-  [ -n "$tmpc" ] && podman rm "$tmpc" >/dev/null 2>&1
+  [ -n "$tmpc" ] && podman rm -v "$tmpc" >/dev/null 2>&1
   if [ "$size" -lt "$IMAGE_MAX_BYTES" ]; then
     pass "image size $((size / 1000000)) MB < $((IMAGE_MAX_BYTES / 1000000)) MB"
   else
@@ -158,6 +168,6 @@ step_image() {
     fi
     podman stop -t 10 "$c" >/dev/null 2>&1
   fi
-  podman rm -f "$c" >/dev/null 2>&1 || true
+  podman rm -f -v "$c" >/dev/null 2>&1 || true
   podman volume rm -f "$vol" >/dev/null 2>&1 || true
 }

@@ -29,7 +29,7 @@ for d in yaml.safe_load_all(sys.stdin):
 }
 
 stack_cleanup() {
-  podman rm -f -t 2 todo-stack-frontend todo-stack-backend todo-stack-postgres >/dev/null 2>&1 || true
+  podman rm -f -v -t 2 todo-stack-frontend todo-stack-backend todo-stack-postgres >/dev/null 2>&1 || true
   podman network rm -f todo-stack >/dev/null 2>&1 || true
 }
 
