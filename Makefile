@@ -98,7 +98,7 @@ unit-asan: $(UNIT_ASAN_BINS)
 # --- black-box tests (pytest against the real binary, SQLite and PostgreSQL) -------
 VENV := build/venv
 venv: $(VENV)/.stamp
-$(VENV)/.stamp: tests/requirements.txt
+$(VENV)/.stamp: tests/requirements.txt tests/openapi/requirements.txt
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install -q --disable-pip-version-check -r tests/requirements.txt
 	@touch $@
@@ -136,6 +136,7 @@ test: test-deps
 	@$(MAKE) --no-print-directory format-check build asan
 	@$(MAKE) --no-print-directory unit unit-asan
 	@$(MAKE) --no-print-directory blackbox
+	@$(MAKE) --no-print-directory docs-test
 	@$(MAKE) --no-print-directory blackbox-asan
 	@$(MAKE) --no-print-directory deploy-test
 

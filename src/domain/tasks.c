@@ -540,9 +540,13 @@ static const char *order_by(const struct task_filter *f)
 int tasks_list(struct store_conn *c, struct arena *a, const char *uid, const struct task_filter *f,
                struct task **out, size_t *n, int64_t *total)
 {
-    struct sqlbuf *b = arena_calloc(a, 1, sizeof(*b));
+    struct sqlbuf *b = arena_alloc(a, sizeof(*b)); /* no zero-fill: 5 KiB per request */
     if (!b)
         return ERR_NOMEM;
+    b->len = 0;
+    b->np = 0;
+    b->overflow = false;
+    b->s[0] = '\0';
     sb_add(b, "SELECT count(*) FROM tasks t");
     build_where(b, a, uid, f);
     if (b->overflow)

@@ -11,7 +11,7 @@
 #include "store/store.h"
 
 #define STATIC_JSON(req, status, text)                                                             \
-    resp_raw((req), (status), "application/json", (text), sizeof(text) - 1, true)
+    resp_raw((req), (status), "application/json", (text), sizeof(text) - 1)
 
 void h_health(struct request *req)
 {

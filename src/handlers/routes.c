@@ -47,7 +47,7 @@ static const struct route api_routes[] = {
 static const struct route all_routes[] = {
     HEALTH_ROUTES,
     API_ROUTES,
-    {HTTP_GET, "/", h_static, ROUTE_PREFIX},
+    {HTTP_GET, "", h_static, ROUTE_PREFIX}, /* every other path: the UI */
 };
 
 /* The web role answers health locally, sends everything of the API's to API_URL (so the
@@ -58,7 +58,7 @@ static const struct route web_routes[] = {
     {PROXY_METHODS, "/mcp", h_proxy, ROUTE_PREFIX},
     {PROXY_METHODS, "/docs", h_proxy, ROUTE_PREFIX},
     {PROXY_METHODS, "/openapi.json", h_proxy, 0},
-    {HTTP_GET, "/", h_static, ROUTE_PREFIX},
+    {HTTP_GET, "", h_static, ROUTE_PREFIX}, /* every other path: the UI */
 };
 
 void routes_for_role(enum role role, const struct route **out, size_t *n)

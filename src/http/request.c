@@ -153,19 +153,18 @@ void resp_header(struct request *req, const char *name, const char *value)
 }
 
 void resp_raw(struct request *req, int status, const char *content_type, const char *body,
-              size_t len, bool is_static)
+              size_t len)
 {
     req->status = status;
     req->content_type = content_type;
     req->resp_body = body;
     req->resp_len = len;
-    req->resp_static = is_static;
     req->responded = true;
 }
 
 void resp_json_text(struct request *req, int status, const char *json, size_t len)
 {
-    resp_raw(req, status, "application/json", json, len, false);
+    resp_raw(req, status, "application/json", json, len);
 }
 
 void resp_json(struct request *req, int status, yyjson_mut_doc *doc)
@@ -198,12 +197,12 @@ void resp_error(struct request *req, int status, const char *detail)
         }
     }
     static const char fallback[] = "{\"detail\":\"Internal server error\"}";
-    resp_raw(req, status, "application/json", fallback, sizeof(fallback) - 1, true);
+    resp_raw(req, status, "application/json", fallback, sizeof(fallback) - 1);
 }
 
 void resp_empty(struct request *req, int status)
 {
-    resp_raw(req, status, NULL, "", 0, true);
+    resp_raw(req, status, NULL, "", 0);
 }
 
 void resp_custom(struct request *req, int status, struct MHD_Response *resp)

@@ -65,7 +65,6 @@ struct request {
     const char *content_type;
     const char *resp_body;
     size_t resp_len;
-    bool resp_static; /* resp_body outlives the request; MHD need not copy it */
     struct MHD_Response *resp_custom;
     /* Deferred answer (see resp_defer): called on the access callback that follows
      * MHD_resume_connection, it must produce the response. */
@@ -113,9 +112,10 @@ void resp_error(struct request *req, int status, const char *detail);
 /* Answers with no body (204, 304, …). */
 void resp_empty(struct request *req, int status);
 
-/* Answers with a body of any type; is_static means the bytes outlive the request. */
+/* Answers with a body of any type. body must live as long as the request: static data or
+ * the request's arena (it is sent without a copy). */
 void resp_raw(struct request *req, int status, const char *content_type, const char *body,
-              size_t len, bool is_static);
+              size_t len);
 
 /* Answers with a response the caller created (streaming); the server takes ownership. */
 void resp_custom(struct request *req, int status, struct MHD_Response *resp);

@@ -117,10 +117,11 @@ static bool is_json_type(const char *ct)
 static enum MHD_Result queue(struct http_server *srv, struct request *req)
 {
     struct MHD_Response *r = req->resp_custom;
+    /* Bodies are static or live in the request's arena, which is freed only by
+     * on_completed, after libmicrohttpd has finished with the response: no copy needed. */
     if (!r)
         r = MHD_create_response_from_buffer(req->resp_len, (void *)req->resp_body,
-                                            req->resp_static ? MHD_RESPMEM_PERSISTENT
-                                                             : MHD_RESPMEM_MUST_COPY);
+                                            MHD_RESPMEM_PERSISTENT);
     if (!r)
         return MHD_NO;
     if (req->content_type)

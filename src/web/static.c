@@ -104,7 +104,7 @@ void static_serve(struct request *req, const struct asset *a)
         resp_header(req, "Content-Security-Policy", HTML_CSP);
         resp_header(req, "Referrer-Policy", "same-origin");
     }
-    resp_raw(req, 200, a->content_type, a->bytes, a->len, true);
+    resp_raw(req, 200, a->content_type, a->bytes, a->len);
 }
 
 /* True when path is prefix itself or lies below it ("/api" covers "/api/x", not "/apix"). */
