@@ -17,9 +17,10 @@ struct jwks;
 
 struct app {
     const struct config *cfg;
-    struct store *store;  /* NULL in the web role, which has no database */
-    atomic_bool draining; /* set on SIGTERM: readiness fails, connections close */
-    struct jwks *jwks;    /* Better Auth's keys, or NULL when not configured */
+    struct store *store;      /* NULL in the web role, which has no database */
+    atomic_bool draining;     /* set on SIGTERM: readiness fails, connections close */
+    struct jwks *jwks;        /* Better Auth's keys, or NULL when not configured */
+    atomic_bool schema_ready; /* migrations applied (or not asked for): readiness may pass */
     const struct route *routes;
     size_t n_routes;
 };

@@ -23,6 +23,7 @@
 #include "core/util.h"
 #include "handlers/routes.h"
 #include "http/server.h"
+#include "store/migrator.h"
 #include "store/store.h"
 #include "web/proxy.h"
 
@@ -215,13 +216,16 @@ static int cmd_serve(int argc, char **argv, const sigset_t *sigs)
     }
     if (optind != argc)
         return usage(stderr, EXIT_USAGE);
-    struct config cfg;
-    if (load_config(&cfg) != ERR_OK) {
-        config_free(&cfg);
+    /* --role is ROLE on the command line: set it before the rules that depend on it. */
+    enum role parsed_role;
+    if (role_arg && config_role_parse(role_arg, &parsed_role) != ERR_OK) {
+        fprintf(stderr, "config error: --role: must be one of all, web, api\n");
         return EXIT_USAGE;
     }
-    if (role_arg && config_role_parse(role_arg, &cfg.role) != ERR_OK) {
-        fprintf(stderr, "config error: --role: must be one of all, web, api\n");
+    if (role_arg)
+        setenv("ROLE", role_arg, 1);
+    struct config cfg;
+    if (load_config(&cfg) != ERR_OK) {
         config_free(&cfg);
         return EXIT_USAGE;
     }
@@ -230,6 +234,7 @@ static int cmd_serve(int argc, char **argv, const sigset_t *sigs)
         log_warn("C.UTF-8 locale not found: case-insensitive matching folds ASCII letters only");
 
     struct app app = {.cfg = &cfg};
+    struct migrator *migrator = NULL;
     int rc = ERR_OK;
     if (cfg.role != ROLE_WEB) {
         char why[256];
@@ -250,8 +255,20 @@ static int cmd_serve(int argc, char **argv, const sigset_t *sigs)
             return EXIT_USAGE;
         }
         rc = open_store(&cfg, &app.store);
-        if (rc == ERR_OK && cfg.migrate_on_start)
+        if (rc == ERR_OK && cfg.migrate_on_start) {
             rc = store_migrate(app.store);
+            if (rc == ERR_UNAVAILABLE) {
+                /* Serve anyway (liveness 200, readiness 503) and keep trying: a cold
+                 * database (e.g. a serverless one) must not crash-loop the pod. */
+                log_warn("database unreachable at start; retrying migrations in the "
+                         "background, /ready is 503 until they succeed");
+                rc = migrator_start(app.store, &app.schema_ready, &migrator);
+            } else {
+                atomic_store(&app.schema_ready, rc == ERR_OK);
+            }
+        } else {
+            atomic_store(&app.schema_ready, true);
+        }
         if (rc != ERR_OK) {
             store_close(app.store);
             jwks_free(app.jwks);
@@ -269,6 +286,7 @@ static int cmd_serve(int argc, char **argv, const sigset_t *sigs)
     rc = http_server_start(&app, &srv);
     if (rc != ERR_OK) {
         proxy_shutdown();
+        migrator_stop(migrator);
         store_close(app.store);
         config_free(&cfg);
         return 1;
@@ -295,6 +313,7 @@ static int cmd_serve(int argc, char **argv, const sigset_t *sigs)
     drain(srv, sigs, cfg.shutdown_timeout_s);
     proxy_shutdown(); /* resumes suspended connections before the daemon stops */
     http_server_stop(srv);
+    migrator_stop(migrator);
     store_close(app.store);
     jwks_free(app.jwks);
     log_info("stopped");

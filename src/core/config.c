@@ -132,6 +132,13 @@ static void load_cors(struct config *c, const char *list, const char *name,
     }
 }
 
+/* True when ROLE names the web role (read early: other rules depend on it). */
+static bool role_is_web(config_get_fn fn, void *ctx)
+{
+    const char *v = get(fn, ctx, "ROLE");
+    return v && strcmp(v, "web") == 0;
+}
+
 int config_load(struct config *c, config_get_fn fn, void *ctx, struct config_errors *errs)
 {
     memset(c, 0, sizeof(*c));
@@ -188,7 +195,8 @@ int config_load(struct config *c, config_get_fn fn, void *ctx, struct config_err
                       SECRET_MAX);
         c->jwt_secret = strdup(v);
         c->secret_source = SECRET_ENV;
-    } else if (c->environment != ENV_DEVELOPMENT) {
+    } else if (c->environment != ENV_DEVELOPMENT && !role_is_web(fn, ctx)) {
+        /* The web role neither issues nor checks tokens: it needs no secret. */
         add_error(errs,
                   "JWT_SECRET: required outside development (at least %d characters; "
                   "BETTER_AUTH_SECRET is accepted as an alias)",

@@ -30,7 +30,8 @@ void h_ready(struct request *req)
         STATIC_JSON(req, 200, "{\"status\":\"ready\"}");
         return;
     }
-    if (store_ping(req->app->store, READY_PING_TIMEOUT_MS) != ERR_OK) {
+    if (!atomic_load(&req->app->schema_ready) ||
+        store_ping(req->app->store, READY_PING_TIMEOUT_MS) != ERR_OK) {
         STATIC_JSON(req, 503, "{\"status\":\"not_ready\",\"database\":\"disconnected\"}");
         return;
     }

@@ -109,6 +109,25 @@ def _secret_file_content(srv) -> str:
     return path.read_text()
 
 
+@pytest.mark.parametrize("how", ["flag", "env"])
+def test_web_role_needs_no_secret_in_production(servers, how):
+    """The web role only serves the UI and proxies: it neither issues nor checks tokens."""
+    env = {"ENVIRONMENT": "production", "JWT_SECRET": None, "BETTER_AUTH_SECRET": None,
+           "API_URL": "http://127.0.0.1:9"}
+    args = ["serve", "--role", "web"] if how == "flag" else ["serve"]
+    if how == "env":
+        env["ROLE"] = "web"
+    srv = servers.prepare(env=env, args=args).start()
+    assert srv.wait_healthy(), f"web role refused to start without a secret:\n{srv.tail()}"
+
+
+def test_api_role_flag_still_requires_the_secret_in_production(cli):
+    r = cli.run("serve", "--role", "api",
+                env={"ENVIRONMENT": "production", "JWT_SECRET": None, "BETTER_AUTH_SECRET": None},
+                timeout=15)
+    assert r.returncode == 2 and "JWT_SECRET" in r.stderr, (r.returncode, r.stderr)
+
+
 def test_dev_without_secret_generates_0600_secret_file_and_warns(servers):
     srv = servers.start(env=NO_SECRET)
     path = srv.data_dir / "jwt-secret"

@@ -67,6 +67,22 @@ def test_server_starts_while_database_is_down_and_recovers(servers, private_pg):
         "/ready not 200 within 10 s after the database came up"
 
 
+def test_database_down_at_start_with_migrations_serves_and_migrates_later(servers, private_pg):
+    """MIGRATE_ON_START (the default) with the database down: the process must not exit (a
+    cold serverless database would crash-loop the pod); it serves /health, answers /ready 503,
+    and applies the migrations once the database is back."""
+    url = private_pg.fresh_database_url()
+    private_pg.stop()
+    srv = servers.prepare(database_url=url).start()
+    assert srv.wait_healthy(timeout=10), f"not serving while the database is down:\n{srv.tail()}"
+    code, _ = _ready(srv)
+    assert code == 503, f"/ready → {code} before migrations could run"
+    private_pg.start()
+    assert wait_until(lambda: _ready(srv)[0] == 200, scaled(20), interval=0.25, max_polls=200), \
+        f"/ready not 200 within 20 s after the database came up:\n{srv.tail()}"
+    assert "applied migration 1" in srv.logs(), "the migrations were not applied"
+
+
 def test_two_servers_migrating_the_same_fresh_database_both_become_ready(servers, backend):
     url = backend.pg.fresh_database_url()
     a = servers.prepare(database_url=url).start()
