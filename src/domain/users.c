@@ -91,13 +91,13 @@ int users_create(struct store_conn *c, struct arena *a, const char *email, const
     return ERR_OK;
 }
 
-int users_by_email(struct store_conn *c, struct arena *a, const char *email, struct user *out)
+/* Runs a one-row user query with a single text parameter. */
+static int find_one(struct store_conn *c, struct arena *a, const struct sql *q, const char *v,
+                    struct user *out)
 {
-    static const struct sql q = {"SELECT " USER_COLS " FROM users WHERE lower(email) = lower($1)",
-                                 NULL};
-    struct db_param p[] = {P_TEXT(email)};
+    struct db_param p[] = {P_TEXT(v)};
     struct db_rows rows;
-    int rc = store_exec(c, &q, p, 1, a, &rows);
+    int rc = store_exec(c, q, p, 1, a, &rows);
     if (rc != ERR_OK)
         return rc;
     if (rows.nrows != 1)
@@ -106,18 +106,17 @@ int users_by_email(struct store_conn *c, struct arena *a, const char *email, str
     return ERR_OK;
 }
 
+int users_by_email(struct store_conn *c, struct arena *a, const char *email, struct user *out)
+{
+    static const struct sql q = {"SELECT " USER_COLS " FROM users WHERE lower(email) = lower($1)",
+                                 NULL};
+    return find_one(c, a, &q, email, out);
+}
+
 int users_by_id(struct store_conn *c, struct arena *a, const char *id, struct user *out)
 {
     static const struct sql q = {"SELECT " USER_COLS " FROM users WHERE id = $1", NULL};
-    struct db_param p[] = {P_TEXT(id)};
-    struct db_rows rows;
-    int rc = store_exec(c, &q, p, 1, a, &rows);
-    if (rc != ERR_OK)
-        return rc;
-    if (rows.nrows != 1)
-        return ERR_NOTFOUND;
-    row_to_user(&rows, out);
-    return ERR_OK;
+    return find_one(c, a, &q, id, out);
 }
 
 static size_t known_slot(const char *id)

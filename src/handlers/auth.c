@@ -63,6 +63,25 @@ static const char *member_str(yyjson_val *obj, const char *key, bool required, s
     return yyjson_get_str(v);
 }
 
+/* Counts the request against the client address's limit, then reads the body as a JSON
+ * object. Returns the object, or NULL after answering 429, 400 or 422. */
+static yyjson_val *limited_body(struct request *req, const char *limit_kind)
+{
+    if (!within_limit(req, limit_kind, req_client_ip(req)))
+        return NULL;
+    yyjson_doc *doc;
+    if (req_json(req, &doc) != ERR_OK)
+        return NULL;
+    yyjson_val *body = yyjson_doc_get_root(doc);
+    if (!yyjson_is_obj(body)) {
+        struct verrors errs = {0};
+        verr_add(&errs, "body", NULL, "Input should be a valid dictionary", "dict_type");
+        reply_invalid(req, &errs);
+        return NULL;
+    }
+    return body;
+}
+
 /* Answers {user, token} for u with the given status. */
 static void reply_session(struct request *req, int status, const struct user *u)
 {
@@ -85,18 +104,10 @@ static void reply_session(struct request *req, int status, const struct user *u)
 
 void h_signup(struct request *req)
 {
-    if (!within_limit(req, "signup-ip", req_client_ip(req)))
-        return;
-    yyjson_doc *doc;
-    if (req_json(req, &doc) != ERR_OK)
-        return;
-    yyjson_val *body = yyjson_doc_get_root(doc);
     struct verrors errs = {0};
-    if (!yyjson_is_obj(body)) {
-        verr_add(&errs, "body", NULL, "Input should be a valid dictionary", "dict_type");
-        reply_invalid(req, &errs);
+    yyjson_val *body = limited_body(req, "signup-ip");
+    if (!body)
         return;
-    }
     const char *email = member_str(body, "email", true, &errs);
     const char *password = member_str(body, "password", true, &errs);
     const char *name = member_str(body, "name", false, &errs);
@@ -137,18 +148,10 @@ void h_signup(struct request *req)
 
 void h_login(struct request *req)
 {
-    if (!within_limit(req, "login-ip", req_client_ip(req)))
-        return;
-    yyjson_doc *doc;
-    if (req_json(req, &doc) != ERR_OK)
-        return;
-    yyjson_val *body = yyjson_doc_get_root(doc);
     struct verrors errs = {0};
-    if (!yyjson_is_obj(body)) {
-        verr_add(&errs, "body", NULL, "Input should be a valid dictionary", "dict_type");
-        reply_invalid(req, &errs);
+    yyjson_val *body = limited_body(req, "login-ip");
+    if (!body)
         return;
-    }
     const char *email = member_str(body, "email", true, &errs);
     const char *password = member_str(body, "password", true, &errs);
     if (errs.n) {
