@@ -10,7 +10,7 @@ VERSION  := $(shell cat VERSION)
 REVISION := $(shell git rev-parse --short=7 HEAD 2>/dev/null || echo unknown)
 
 CC       ?= cc
-PKGS     := libmicrohttpd sqlite3 libpq libsodium libcrypto libcurl
+PKGS     := libmicrohttpd sqlite3 libpq libsodium libcrypto libcurl zlib
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 

@@ -1,7 +1,8 @@
 /*
  * Documentation endpoints (see docs.h). Each one serves an embedded asset through
- * static_serve, which adds the validators, caching rules and the page's
- * Content-Security-Policy; a missing asset would be a build error, so it is logged.
+ * static_serve, which picks the content coding (gzip or identity), adds the validators,
+ * caching rules and the page's Content-Security-Policy; a missing asset would be a build
+ * error, so it is logged.
  */
 #include "handlers/docs.h"
 
