@@ -139,6 +139,29 @@ static const char *search_text(struct arena *a, const struct task_input *in)
     return both ? text_fold(a, both) : NULL;
 }
 
+/* Records that the user's tasks changed (see tasks_version); call inside the write's
+ * transaction. */
+static int bump_version(struct store_conn *c, const char *uid)
+{
+    static const struct sql q = {"UPDATE users SET tasks_version = tasks_version + 1 WHERE id = $1",
+                                 NULL};
+    struct db_param p[] = {P_TEXT(uid)};
+    return store_exec(c, &q, p, 1, NULL, NULL);
+}
+
+int tasks_version(struct store_conn *c, struct arena *a, const char *uid, int64_t *out)
+{
+    static const struct sql q = {"SELECT tasks_version FROM users WHERE id = $1", NULL};
+    struct db_param p[] = {P_TEXT(uid)};
+    struct db_rows rows;
+    int rc = store_exec(c, &q, p, 1, a, &rows);
+    if (rc != ERR_OK)
+        return rc;
+    if (rows.nrows != 1)
+        return ERR_NOTFOUND;
+    return parse_int64(db_cell(&rows, 0, 0), 0, INT64_MAX, out);
+}
+
 /* Inserts a task and returns its id; times are RFC 3339 text or NULL. */
 static int insert_task(struct store_conn *c, struct arena *a, const char *uid,
                        const struct task_input *in, const char *now, int64_t *id)
@@ -181,6 +204,8 @@ int tasks_create(struct store_conn *c, struct arena *a, const char *uid,
         rc = insert_task(c, a, uid, in, now, &id);
         if (rc == ERR_OK)
             rc = write_tags(c, uid, id, in->tags, in->ntags, a, false);
+        if (rc == ERR_OK)
+            rc = bump_version(c, uid);
         if (rc == ERR_OK)
             rc = tasks_get(c, a, uid, id, out);
     });
@@ -326,6 +351,8 @@ int tasks_update(struct store_conn *c, struct arena *a, const char *uid, int64_t
                 rc = spawn_next(c, a, uid, &done, now, &next_id);
         }
         if (rc == ERR_OK)
+            rc = bump_version(c, uid);
+        if (rc == ERR_OK)
             rc = tasks_get(c, a, uid, id, out);
     });
     return rc;
@@ -335,10 +362,15 @@ int tasks_delete(struct store_conn *c, struct arena *a, const char *uid, int64_t
 {
     static const struct sql q = {"DELETE FROM tasks WHERE id = $1 AND user_id = $2", NULL};
     struct db_param p[] = {P_INT(id), P_TEXT(uid)};
-    struct db_rows rows;
-    int rc = store_exec(c, &q, p, ARRAY_LEN(p), a, &rows);
-    if (rc == ERR_OK && rows.changes == 0)
-        rc = ERR_NOTFOUND;
+    int rc;
+    IN_TRANSACTION(c, rc, {
+        struct db_rows rows;
+        rc = store_exec(c, &q, p, ARRAY_LEN(p), a, &rows);
+        if (rc == ERR_OK && rows.changes == 0)
+            rc = ERR_NOTFOUND;
+        if (rc == ERR_OK)
+            rc = bump_version(c, uid);
+    });
     return rc;
 }
 
@@ -421,6 +453,8 @@ int tasks_complete(struct store_conn *c, struct arena *a, const char *uid, int64
                 rc = tasks_get(c, a, uid, next_id, next);
             *has_next = rc == ERR_OK && next_id;
         }
+        if (rc == ERR_OK)
+            rc = bump_version(c, uid);
         if (rc == ERR_OK)
             rc = tasks_get(c, a, uid, id, out);
     });

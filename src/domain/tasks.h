@@ -145,4 +145,8 @@ int tasks_tags(struct store_conn *c, struct arena *a, const char *uid, struct db
 
 int tasks_stats(struct store_conn *c, struct arena *a, const char *uid, struct task_stats *out);
 
+/* The user's task version: it grows with every committed change to the user's tasks (in
+ * the same transaction), so equal versions mean equal task data. */
+int tasks_version(struct store_conn *c, struct arena *a, const char *uid, int64_t *out);
+
 #endif

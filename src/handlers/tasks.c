@@ -17,6 +17,7 @@
 #include "core/verror.h"
 #include "domain/tasks.h"
 #include "handlers/auth.h"
+#include "http/respcache.h"
 
 #define LINK_MAX 2048
 
@@ -339,14 +340,41 @@ static void paging_headers(struct request *req, const struct task_filter *f, int
         resp_header(req, "Link", link);
 }
 
+/* The cache key of a listing: the user and every filter field, strings length-prefixed so
+ * no two filters share a key. NULL when the arena is full. */
+static const char *list_key(struct request *req, const struct task_filter *f)
+{
+    char *key =
+        arena_printf(req->arena, "%s\n%d|%d|%d|%d|%d|%d|%lld|%lld|%zu:%s|%zu", req->user_id,
+                     (int)f->status, f->priority, (int)f->sort, f->order, f->limit, f->offset,
+                     (long long)f->due_before, (long long)f->due_after,
+                     f->search ? strlen(f->search) : 0, f->search ? f->search : "", f->ntags);
+    for (size_t i = 0; key && i < f->ntags; i++)
+        key = arena_printf(req->arena, "%s|%zu:%s", key, strlen(f->tags[i]), f->tags[i]);
+    return key;
+}
+
 void h_task_list(struct request *req)
 {
     struct task_filter f;
     if (!auth_require_path_user(req) || !read_filter(req, &f))
         return;
+    /* Read the version before the rows: a cached body is then never older than its label.
+     * "overdue" depends on the clock, not only on the data: never cached. */
+    int64_t version = -1;
+    const char *key = NULL;
+    if (f.overdue < 0 && tasks_version(req->db, req->arena, req->user_id, &version) == ERR_OK)
+        key = list_key(req, &f);
+    const char *body;
+    size_t len;
+    int64_t total;
+    if (key && respcache_get(key, version, req->arena, &body, &len, &total)) {
+        paging_headers(req, &f, total);
+        resp_json_text(req, 200, body, len);
+        return;
+    }
     struct task *tasks;
     size_t n;
-    int64_t total;
     int rc = tasks_list(req->db, req->arena, req->user_id, &f, &tasks, &n, &total);
     if (rc != ERR_OK) {
         reply_error(req, rc);
@@ -357,8 +385,17 @@ void h_task_list(struct request *req)
     yyjson_mut_doc_set_root(doc, arr);
     for (size_t i = 0; i < n; i++)
         yyjson_mut_arr_append(arr, task_to_json(doc, &tasks[i]));
+    yyjson_alc alc;
+    arena_yyjson_alc(req->arena, &alc);
+    char *json = yyjson_mut_write_opts(doc, 0, &alc, &len, NULL);
+    if (!json) {
+        resp_error(req, 500, "Internal server error");
+        return;
+    }
+    if (key)
+        respcache_put(key, version, json, len, total);
     paging_headers(req, &f, total);
-    resp_json(req, 200, doc);
+    resp_json_text(req, 200, json, len);
 }
 
 void h_task_tags(struct request *req)

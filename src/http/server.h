@@ -14,7 +14,8 @@
 #define HTTP_CONN_TIMEOUT_S    30
 #define HTTP_CONN_LIMIT        2048
 #define HTTP_PER_IP_CONN_LIMIT 512
-#define HTTP_CONN_MEMORY_LIMIT (64 * 1024)
+/* libmicrohttpd zero-fills this pool for every request: keep it to what headers need. */
+#define HTTP_CONN_MEMORY_LIMIT (16 * 1024)
 #define HTTP_LISTEN_BACKLOG    1024
 
 struct http_server;

@@ -128,6 +128,9 @@ const struct migration migrations[] = {
      " position INTEGER NOT NULL,"
      " PRIMARY KEY (task_id, name_lower));"
      "CREATE INDEX task_tags_user ON task_tags (user_id, name_lower);"},
+    {3, "per-user task version (validates cached list responses)",
+     "ALTER TABLE users ADD COLUMN tasks_version INTEGER NOT NULL DEFAULT 0;",
+     "ALTER TABLE users ADD COLUMN tasks_version BIGINT NOT NULL DEFAULT 0;"},
 };
 
 const size_t migrations_count = ARRAY_LEN(migrations);

@@ -131,3 +131,36 @@ def test_migrate_against_unreachable_database_fails_promptly(cli):
     assert r.returncode not in (0, None), f"migrate must fail when the database is unreachable: {r.describe()}"
     assert r.returncode > 0, f"migrate crashed: {r.describe()}"
     assert r.stderr.strip(), "migrate failed without saying why"
+
+
+def test_list_on_one_replica_sees_writes_made_through_another(servers, backend):
+    """Lists are served from a cache validated by a per-user version in the database: a write
+    through replica B must show on replica A's very next list (create, update, complete,
+    delete)."""
+    url = backend.pg.fresh_database_url()
+    env = {"RATE_LIMIT_PER_MINUTE": "100000"}
+    a = servers.prepare(database_url=url, env=env).start()
+    b = servers.prepare(database_url=url, env=env).start()
+    for srv in (a, b):
+        assert srv.wait_ready() == 200, srv.tail()
+    r = a.request("POST", "/api/auth/signup",
+                  json={"email": f"replica-{int(time.time()*1000)}@example.com", "password": "password123"})
+    assert r.status_code == 201, r.text
+    auth = {"Authorization": f"Bearer {r.json()['token']}"}
+
+    def titles(srv):
+        resp = srv.get("/api/me/tasks?sort=title", headers=auth)
+        assert resp.status_code == 200, resp.text
+        return [(t["title"], t["completed"]) for t in resp.json()]
+
+    assert titles(a) == [] and titles(a) == []  # second call is served from A's cache
+    created = b.request("POST", "/api/me/tasks", headers=auth, json={"title": "one"})
+    assert created.status_code == 201
+    tid = created.json()["id"]
+    assert titles(a) == [("one", False)]
+    assert b.request("PATCH", f"/api/me/tasks/{tid}", headers=auth, json={"title": "uno"}).status_code == 200
+    assert titles(a) == [("uno", False)]
+    assert b.request("PATCH", f"/api/me/tasks/{tid}/complete", headers=auth).status_code == 200
+    assert titles(a) == [("uno", True)]
+    assert b.request("DELETE", f"/api/me/tasks/{tid}", headers=auth).status_code == 204
+    assert titles(a) == []
