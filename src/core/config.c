@@ -12,6 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+
 #include <sodium.h>
 
 #include "core/err.h"
@@ -91,6 +93,61 @@ const char *config_role_name(enum role r)
 const char *config_env_name(enum environment e)
 {
     return env_names[e];
+}
+
+bool config_ip_canonical(const char *s, char out[CONFIG_IP_TEXT_MAX])
+{
+    unsigned char buf[sizeof(struct in6_addr)];
+    if (inet_pton(AF_INET, s, buf) == 1)
+        return inet_ntop(AF_INET, buf, out, CONFIG_IP_TEXT_MAX) != NULL;
+    if (inet_pton(AF_INET6, s, buf) == 1)
+        return inet_ntop(AF_INET6, buf, out, CONFIG_IP_TEXT_MAX) != NULL;
+    return false;
+}
+
+bool config_proxy_trusted(const struct config *c, const char *ip)
+{
+    if (c->trust_any_proxy)
+        return true;
+    for (size_t i = 0; i < c->n_trusted_proxies; i++)
+        if (strcmp(c->trusted_proxies[i], ip) == 0)
+            return true;
+    return false;
+}
+
+/* FORWARDED_ALLOW_IPS: "*" or a comma-separated list of IP addresses (uvicorn's name). */
+static void load_trusted_proxies(struct config *c, const char *list, struct config_errors *errs)
+{
+    const char *p = list;
+    while (p && *p) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        while (len && *p == ' ') {
+            p++;
+            len--;
+        }
+        while (len && p[len - 1] == ' ')
+            len--;
+        char item[CONFIG_IP_TEXT_MAX];
+        if (len == 1 && *p == '*') {
+            c->trust_any_proxy = true;
+        } else if (len) {
+            if (len >= sizeof(item) || c->n_trusted_proxies >= CONFIG_MAX_TRUSTED_PROXIES) {
+                add_error(errs, "FORWARDED_ALLOW_IPS: at most %d addresses, or \"*\"",
+                          CONFIG_MAX_TRUSTED_PROXIES);
+                return;
+            }
+            memcpy(item, p, len);
+            item[len] = '\0';
+            if (!config_ip_canonical(item, c->trusted_proxies[c->n_trusted_proxies])) {
+                add_error(errs, "FORWARDED_ALLOW_IPS: \"%s\" is not an IP address (or \"*\")",
+                          item);
+                return;
+            }
+            c->n_trusted_proxies++;
+        }
+        p = comma ? comma + 1 : NULL;
+    }
 }
 
 static void load_cors(struct config *c, const char *list, const char *name,
@@ -272,6 +329,9 @@ int config_load(struct config *c, config_get_fn fn, void *ctx, struct config_err
             add_error(errs, "BETTER_AUTH_URL: must be an http(s) URL");
     }
 
+    v = get(fn, ctx, "FORWARDED_ALLOW_IPS");
+    load_trusted_proxies(c, v ? v : "127.0.0.1", errs);
+
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     int64_t def_workers = cpus < 2 ? 2 : (cpus > 16 ? 16 : cpus);
     load_int(fn, ctx, errs, "WORKERS", 1, MAX_WORKERS, def_workers, &n);
@@ -367,6 +427,10 @@ void config_print(const struct config *c, FILE *out)
     fprintf(out, "MIGRATE_ON_START=%s\n", c->migrate_on_start ? "true" : "false");
     fprintf(out, "API_URL=%s\n", c->api_url);
     fprintf(out, "WORKERS=%d\n", c->workers);
+    fprintf(out, "FORWARDED_ALLOW_IPS=%s", c->trust_any_proxy ? "*" : "");
+    for (size_t i = 0; i < c->n_trusted_proxies; i++)
+        fprintf(out, "%s%s", i || c->trust_any_proxy ? "," : "", c->trusted_proxies[i]);
+    fprintf(out, "\n");
     fprintf(out, "BETTER_AUTH_JWKS_URL=%s\n", c->jwks_url ? c->jwks_url : "");
     free(db);
 }

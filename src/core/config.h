@@ -15,11 +15,13 @@
 #include "core/log.h"
 #include "core/url.h"
 
-#define CONFIG_MAX_CORS_ORIGINS 32
-#define CONFIG_ORIGIN_MAX       256
-#define CONFIG_SECRET_MIN       32
-#define CONFIG_MAX_ERRORS       32
-#define CONFIG_ERROR_LINE       256
+#define CONFIG_MAX_CORS_ORIGINS    32
+#define CONFIG_ORIGIN_MAX          256
+#define CONFIG_SECRET_MIN          32
+#define CONFIG_MAX_ERRORS          32
+#define CONFIG_ERROR_LINE          256
+#define CONFIG_MAX_TRUSTED_PROXIES 16
+#define CONFIG_IP_TEXT_MAX         46 /* INET6_ADDRSTRLEN */
 
 enum environment { ENV_DEVELOPMENT = 0, ENV_STAGING, ENV_PRODUCTION };
 
@@ -53,6 +55,10 @@ struct config {
     char *api_url;  /* web role: where the API lives */
     char *jwks_url; /* Better Auth's JWKS (from BETTER_AUTH_JWKS_URL or BETTER_AUTH_URL) */
     int workers;    /* HTTP worker threads */
+    /* FORWARDED_ALLOW_IPS: peers whose X-Forwarded-For is believed ("*": any peer). */
+    char trusted_proxies[CONFIG_MAX_TRUSTED_PROXIES][CONFIG_IP_TEXT_MAX];
+    size_t n_trusted_proxies;
+    bool trust_any_proxy;
 };
 
 /* The validation failures of one load, one line each. */
@@ -78,6 +84,12 @@ int config_resolve_secret(struct config *c, char *why, size_t why_size);
 
 /* Prints the effective configuration, secrets redacted, one KEY=value per line. */
 void config_print(const struct config *c, FILE *out);
+
+/* Writes the canonical text of an IPv4/IPv6 address (or returns false when s is none). */
+bool config_ip_canonical(const char *s, char out[CONFIG_IP_TEXT_MAX]);
+
+/* True when the canonical address ip is one of FORWARDED_ALLOW_IPS (or "*" is set). */
+bool config_proxy_trusted(const struct config *c, const char *ip);
 
 /* Parses a role name; ERR_OK or ERR_INVALID. */
 int config_role_parse(const char *s, enum role *out);

@@ -8,6 +8,7 @@
 #include <microhttpd.h>
 
 #include "app.h"
+#include "core/config.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "store/store.h"
@@ -20,6 +21,42 @@ const char *req_header(struct request *req, const char *name)
 const char *req_query(struct request *req, const char *name)
 {
     return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+/* Copies the entry of an X-Forwarded-For list that ends before `end` (trimmed). */
+static const char *xff_entry(struct arena *a, const char *start, const char *end)
+{
+    while (start < end && (*start == ' ' || *start == '\t'))
+        start++;
+    while (end > start && (end[-1] == ' ' || end[-1] == '\t'))
+        end--;
+    return arena_strndup(a, start, (size_t)(end - start));
+}
+
+const char *req_client_ip(struct request *req)
+{
+    const char *peer = req_peer_ip(req);
+    const struct config *cfg = req->app->cfg;
+    const char *xff = req_header(req, "X-Forwarded-For");
+    if (!xff || !config_proxy_trusted(cfg, peer))
+        return peer;
+    /* Walk from the right: each trusted hop vouches for the one before it. */
+    const char *end = xff + strlen(xff);
+    for (int hop = 0; hop < XFF_MAX_HOPS && end > xff; hop++) {
+        const char *comma = end;
+        while (comma > xff && comma[-1] != ',')
+            comma--;
+        const char *entry = xff_entry(req->arena, comma, end);
+        char canon[CONFIG_IP_TEXT_MAX];
+        if (!entry || !*entry)
+            return peer;
+        if (!config_ip_canonical(entry, canon))
+            return entry; /* not an address: still the client this hop reported */
+        if (cfg->trust_any_proxy || !config_proxy_trusted(cfg, canon) || comma == xff)
+            return arena_strdup(req->arena, canon);
+        end = comma - 1;
+    }
+    return peer;
 }
 
 struct query_iter {
@@ -51,7 +88,7 @@ size_t req_query_all(struct request *req, const char *name, size_t max,
     return it.seen;
 }
 
-const char *req_client_ip(struct request *req)
+const char *req_peer_ip(struct request *req)
 {
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);

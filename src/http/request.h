@@ -20,6 +20,8 @@
 /* Nesting and per-object key limits for JSON request bodies. */
 #define JSON_MAX_DEPTH 32
 #define JSON_MAX_KEYS  256
+/* How many X-Forwarded-For hops are examined at most. */
+#define XFF_MAX_HOPS 32
 
 enum http_method {
     HTTP_GET = 1 << 0,
@@ -86,7 +88,11 @@ const char *req_query(struct request *req, const char *name);
 size_t req_query_all(struct request *req, const char *name, size_t max,
                      void (*fn)(void *ctx, const char *value), void *ctx);
 
-/* The client's address as text (for rate limits and logs). */
+/* The address of the peer on the socket (what a proxy appends to X-Forwarded-For). */
+const char *req_peer_ip(struct request *req);
+
+/* The client's address (for rate limits): the peer, or, when the peer is a trusted proxy
+ * (FORWARDED_ALLOW_IPS), the rightmost X-Forwarded-For entry that is not itself one. */
 const char *req_client_ip(struct request *req);
 
 /* Parses the body as JSON (size, depth and duplicate keys checked). On failure answers

@@ -289,7 +289,7 @@ int proxy_build_headers(struct request *req, bool with_body, struct curl_slist *
         return h.rc;
     }
     struct arena *a = req->arena;
-    const char *ip = req_client_ip(req);
+    const char *ip = req_peer_ip(req);
     const char *host = req_header(req, "Host");
     bool ok =
         slist_add(&list, arena_printf(a, "X-Request-ID: %s", req->request_id)) &&

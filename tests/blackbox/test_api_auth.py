@@ -397,3 +397,40 @@ def test_login_email_limit_ignores_letter_case(limited):
     st, h, body = request_from(limited, "127.0.2.20", "POST", LOGIN,
                                {"email": email.upper(), "password": "guess-x-xxxx"})
     _assert_429(st, h, body, f"login {LIMIT + 1} for the same email in upper case")
+
+
+def test_behind_a_trusted_proxy_limits_apply_per_forwarded_client(limited):
+    """The web role and ingresses reach the API from one address: behind a trusted proxy
+    (FORWARDED_ALLOW_IPS, default 127.0.0.1) the limit must follow X-Forwarded-For, or all
+    users would share one budget."""
+    _avoid_window_edge()
+    proxy = "127.0.0.1"
+    for i in range(LIMIT):
+        st, _h, body = request_from(limited, proxy, "POST", LOGIN,
+                                    {"email": unique_email("fwd"), "password": PASSWORD},
+                                    headers={"X-Forwarded-For": "198.51.100.7"})
+        assert st == 401, f"login {i + 1} → {st} {body!r}"
+    st, h, body = request_from(limited, proxy, "POST", LOGIN,
+                               {"email": unique_email("fwd"), "password": PASSWORD},
+                               headers={"X-Forwarded-For": "198.51.100.7"})
+    _assert_429(st, h, body, "forwarded client over its limit")
+    # Another client behind the same proxy has its own budget; a client-supplied first entry
+    # cannot impersonate it (the proxy's own, rightmost entry counts).
+    st, _h, body = request_from(limited, proxy, "POST", LOGIN,
+                                {"email": unique_email("fwd"), "password": PASSWORD},
+                                headers={"X-Forwarded-For": "198.51.100.7, 198.51.100.8"})
+    assert st == 401, f"another forwarded client → {st} {body!r}"
+
+
+def test_forwarded_header_from_an_untrusted_peer_is_ignored(limited):
+    _avoid_window_edge()
+    peer = "127.0.4.9"  # not in FORWARDED_ALLOW_IPS
+    for i in range(LIMIT):
+        st, _h, body = request_from(limited, peer, "POST", LOGIN,
+                                    {"email": unique_email("spoof"), "password": PASSWORD},
+                                    headers={"X-Forwarded-For": f"203.0.113.{i}"})
+        assert st == 401, f"login {i + 1} → {st} {body!r}"
+    st, h, body = request_from(limited, peer, "POST", LOGIN,
+                               {"email": unique_email("spoof"), "password": PASSWORD},
+                               headers={"X-Forwarded-For": "203.0.113.99"})
+    _assert_429(st, h, body, "rotating X-Forwarded-For from an untrusted peer")
