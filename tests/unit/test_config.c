@@ -338,6 +338,39 @@ static void test_empty_values_count_as_unset(void **state)
     config_free(&c);
 }
 
+static void test_forwarded_allow_ips(void **state)
+{
+    (void)state;
+    static const struct unit_env list[] = {{"FORWARDED_ALLOW_IPS", " 10.0.0.7 , ::1,0:0::2"},
+                                           {NULL, NULL}};
+    static const struct unit_env any[] = {{"FORWARDED_ALLOW_IPS", "*"}, {NULL, NULL}};
+    static const struct unit_env bad[] = {{"FORWARDED_ALLOW_IPS", "10.0.0.0/8"}, {NULL, NULL}};
+    static const struct unit_env none[] = {{NULL, NULL}};
+    struct config c;
+    struct config_errors errs;
+
+    assert_int_equal(load(none, &c, &errs), ERR_OK);
+    assert_true(config_proxy_trusted(&c, "127.0.0.1")); /* the default */
+    assert_false(config_proxy_trusted(&c, "10.0.0.7"));
+    config_free(&c);
+
+    assert_int_equal(load(list, &c, &errs), ERR_OK);
+    assert_int_equal(c.n_trusted_proxies, 3);
+    assert_true(config_proxy_trusted(&c, "10.0.0.7"));
+    assert_true(config_proxy_trusted(&c, "::2")); /* compared in canonical form */
+    assert_false(config_proxy_trusted(&c, "127.0.0.1"));
+    config_free(&c);
+
+    assert_int_equal(load(any, &c, &errs), ERR_OK);
+    assert_true(c.trust_any_proxy);
+    assert_true(config_proxy_trusted(&c, "192.0.2.1"));
+    config_free(&c);
+
+    assert_int_equal(load(bad, &c, &errs), ERR_INVALID);
+    assert_true(has_line_for(&errs, "FORWARDED_ALLOW_IPS"));
+    config_free(&c);
+}
+
 static void test_frontend_url_becomes_origin(void **state)
 {
     (void)state;
@@ -603,6 +636,7 @@ int main(void)
         cmocka_unit_test(test_postgres_url_with_bad_port_rejected),
         cmocka_unit_test(test_several_bad_variables_give_several_lines),
         cmocka_unit_test(test_better_auth_secret_alias),
+        cmocka_unit_test(test_forwarded_allow_ips),
         cmocka_unit_test(test_empty_values_count_as_unset),
         cmocka_unit_test(test_frontend_url_becomes_origin),
         cmocka_unit_test(test_frontend_https_url_becomes_origin),
