@@ -98,7 +98,11 @@ int time_parse(const char *s, enum date_only date_only, int64_t *out)
 
 void time_format(int64_t t, char out[TIME_TEXT_MAX])
 {
-    unix_to_rfc3339(t, out, TIME_TEXT_MAX);
+    struct tm tm;
+    time_t tt = (time_t)t;
+    gmtime_r(&tt, &tm);
+    if (strftime(out, TIME_TEXT_MAX, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+        out[0] = '\0'; /* a year past 9999 does not fit: see TIME_MAX_UNIX */
 }
 
 int64_t time_add_months(int64_t t, int months)

@@ -74,15 +74,6 @@ void now_rfc3339_ms(char *buf, size_t size)
         snprintf(buf + n, size - n, ".%03ldZ", ts.tv_nsec / 1000000);
 }
 
-void unix_to_rfc3339(int64_t t, char *buf, size_t size)
-{
-    struct tm tm;
-    time_t tt = (time_t)t;
-    gmtime_r(&tt, &tm);
-    if (strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0 && size > 0)
-        buf[0] = '\0';
-}
-
 bool str_ieq(const char *a, const char *b)
 {
     return a && b && strcasecmp(a, b) == 0;

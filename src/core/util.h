@@ -29,9 +29,6 @@ int64_t now_unix(void);
  * into buf (at least 25 bytes). */
 void now_rfc3339_ms(char *buf, size_t size);
 
-/* Writes t (Unix seconds) as RFC 3339 UTC ("2026-01-02T03:04:05Z") into buf (≥ 21 bytes). */
-void unix_to_rfc3339(int64_t t, char *buf, size_t size);
-
 /* Case-insensitive ASCII equality. */
 bool str_ieq(const char *a, const char *b);
 

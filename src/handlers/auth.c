@@ -22,18 +22,6 @@
 
 #define LOGIN_FAILED "Invalid email or password"
 
-/* Answers 422 with the collected validation errors. */
-static void reply_invalid(struct request *req, const struct verrors *errs)
-{
-    yyjson_mut_doc *doc = req_json_doc(req);
-    if (!doc) {
-        resp_error(req, 500, "Internal server error");
-        return;
-    }
-    yyjson_mut_doc_set_root(doc, verr_to_json(errs, doc));
-    resp_json(req, 422, doc);
-}
-
 /* Counts a hit against key; answers 429 with Retry-After and returns false when over. */
 static bool within_limit(struct request *req, const char *kind, const char *who)
 {
@@ -76,7 +64,7 @@ static yyjson_val *limited_body(struct request *req, const char *limit_kind)
     if (!yyjson_is_obj(body)) {
         struct verrors errs = {0};
         verr_add(&errs, "body", NULL, "Input should be a valid dictionary", "dict_type");
-        reply_invalid(req, &errs);
+        resp_invalid(req, &errs);
         return NULL;
     }
     return body;
@@ -121,7 +109,7 @@ void h_signup(struct request *req)
         verr_add(&errs, "body", "name", "String should have at most 100 characters",
                  "string_too_long");
     if (errs.n) {
-        reply_invalid(req, &errs);
+        resp_invalid(req, &errs);
         return;
     }
     char hash[PASSWORD_HASH_MAX];
@@ -155,7 +143,7 @@ void h_login(struct request *req)
     const char *email = member_str(body, "email", true, &errs);
     const char *password = member_str(body, "password", true, &errs);
     if (errs.n) {
-        reply_invalid(req, &errs);
+        resp_invalid(req, &errs);
         return;
     }
     const char *email_key = text_fold(req->arena, email);

@@ -21,13 +21,6 @@
 
 #define LINK_MAX 2048
 
-static void reply_invalid(struct request *req, const struct verrors *errs)
-{
-    yyjson_mut_doc *doc = req_json_doc(req);
-    yyjson_mut_doc_set_root(doc, verr_to_json(errs, doc));
-    resp_json(req, 422, doc);
-}
-
 /* Maps a store error to its answer. */
 static void reply_error(struct request *req, int rc)
 {
@@ -57,7 +50,7 @@ static bool task_id(struct request *req, int64_t *id)
         return true;
     struct verrors errs = {0};
     verr_add(&errs, "path", "task_id", "Input should be a valid integer", "int_parsing");
-    reply_invalid(req, &errs);
+    resp_invalid(req, &errs);
     return false;
 }
 
@@ -77,7 +70,7 @@ static bool read_input(struct request *req, enum task_input_mode mode, struct ta
     struct verrors errs = {0};
     int rc = task_input_parse(yyjson_doc_get_root(doc), mode, req->arena, in, &errs);
     if (rc == ERR_INVALID) {
-        reply_invalid(req, &errs);
+        resp_invalid(req, &errs);
         return false;
     }
     if (rc != ERR_OK) {
@@ -173,7 +166,7 @@ void h_task_complete(struct request *req)
         else if (v && !yyjson_is_bool(v))
             verr_add(&errs, "body", "completed", "Input should be a valid boolean", "bool_type");
         if (errs.n) {
-            reply_invalid(req, &errs);
+            resp_invalid(req, &errs);
             return;
         }
         if (v)
@@ -283,7 +276,7 @@ static bool read_filter(struct request *req, struct task_filter *f)
     query_int(req, "limit", 1, TASK_LIST_MAX, &f->limit, &errs);
     query_int(req, "offset", 0, TASK_OFFSET_MAX, &f->offset, &errs);
     if (errs.n) {
-        reply_invalid(req, &errs);
+        resp_invalid(req, &errs);
         return false;
     }
     return true;

@@ -11,6 +11,7 @@
 #include "core/config.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "core/verror.h"
 #include "store/store.h"
 
 const char *req_header(struct request *req, const char *name)
@@ -235,6 +236,17 @@ void resp_error(struct request *req, int status, const char *detail)
     }
     static const char fallback[] = "{\"detail\":\"Internal server error\"}";
     resp_raw(req, status, "application/json", fallback, sizeof(fallback) - 1);
+}
+
+void resp_invalid(struct request *req, const struct verrors *errs)
+{
+    yyjson_mut_doc *doc = req_json_doc(req);
+    if (!doc) {
+        resp_error(req, 500, "Internal server error");
+        return;
+    }
+    yyjson_mut_doc_set_root(doc, verr_to_json(errs, doc));
+    resp_json(req, 422, doc);
 }
 
 void resp_empty(struct request *req, int status)

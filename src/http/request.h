@@ -112,6 +112,10 @@ void resp_json(struct request *req, int status, yyjson_mut_doc *doc);
 /* Answers with a JSON text the caller already built (arena or static memory). */
 void resp_json_text(struct request *req, int status, const char *json, size_t len);
 
+/* Answers 422 with FastAPI's validation body built from errs. */
+struct verrors;
+void resp_invalid(struct request *req, const struct verrors *errs);
+
 /* Answers {"detail": detail}. */
 void resp_error(struct request *req, int status, const char *detail);
 

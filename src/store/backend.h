@@ -44,6 +44,4 @@ struct stmt_cache_entry {
     int index[STORE_MAX_PARAMS]; /* SQLite: bind index of $i+1 */
 };
 
-uint64_t stmt_hash(const char *sql);
-
 #endif

@@ -258,7 +258,7 @@ static int map_result(struct pg_conn *c, PGresult *r)
 static int prepare(struct pg_conn *c, const char *sql, int64_t deadline_ms,
                    struct stmt_cache_entry **out)
 {
-    uint64_t h = stmt_hash(sql);
+    uint64_t h = hash_str(sql);
     struct stmt_cache_entry *e = &c->cache[h % STMT_CACHE_SLOTS];
     if (e->handle && e->hash == h && strcmp(e->sql, sql) == 0) {
         *out = e;

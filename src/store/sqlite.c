@@ -15,6 +15,7 @@
 
 #include "core/err.h"
 #include "core/log.h"
+#include "core/util.h"
 #include "store/backend.h"
 
 #define SQLITE_BUSY_TIMEOUT_MS 5000
@@ -134,7 +135,7 @@ static int map_error(sqlite3 *db, int rc)
 /* Finds or prepares the statement for sql in the connection's cache. */
 static int get_stmt(struct sqlite_conn *c, const char *sql, struct stmt_cache_entry **out)
 {
-    uint64_t h = stmt_hash(sql);
+    uint64_t h = hash_str(sql);
     size_t slot = h % STMT_CACHE_SLOTS;
     struct stmt_cache_entry *e = &c->cache[slot];
     if (e->handle && e->hash == h && strcmp(e->sql, sql) == 0) {

@@ -30,11 +30,6 @@ enum db_kind store_kind(const struct store *s)
     return s->kind;
 }
 
-enum db_kind store_conn_kind(const struct store_conn *c)
-{
-    return c->store->kind;
-}
-
 int store_acquire(struct store *s, struct store_conn **out)
 {
     return s->ops->acquire(s, out);
@@ -78,11 +73,6 @@ void store_rollback(struct store_conn *c)
 {
     static const struct sql rollback = {"ROLLBACK", NULL};
     (void)store_exec(c, &rollback, NULL, 0, NULL, NULL);
-}
-
-uint64_t stmt_hash(const char *sql)
-{
-    return hash_str(sql);
 }
 
 int store_schema_version(void)
