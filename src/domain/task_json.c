@@ -1,5 +1,5 @@
 /*
- * Task rules and JSON (see tasks.h): reading a create/replace/patch body into a validated
+ * Task rules and JSON (see tasks.h): reading a create or update body into a validated
  * task_input, and writing a stored task as the API's JSON object. Used by the REST
  * handlers and by the MCP tools, so both enforce exactly the same rules.
  */
@@ -249,7 +249,10 @@ int task_input_parse(yyjson_val *obj, enum task_input_mode mode, struct arena *a
         }
     }
     if (mode == TASK_PATCH && errs->n == before && in->present == 0)
-        verr_add(errs, "body", NULL, "At least one task field is required", "value_error");
+        verr_add(errs, "body", NULL,
+                 "The body has no known task field: send at least one of title, description, "
+                 "completed, priority, tags, due_at, remind_at, recurrence, recurrence_interval",
+                 "value_error");
     return errs->n == before ? ERR_OK : ERR_INVALID;
 }
 

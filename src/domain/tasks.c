@@ -212,7 +212,7 @@ int tasks_create(struct store_conn *c, struct arena *a, const char *uid,
     return rc;
 }
 
-/* Builds "UPDATE tasks SET …" for the fields present (all of them for a replacement). */
+/* Builds "UPDATE tasks SET …" for the given fields. */
 static int update_row(struct store_conn *c, struct arena *a, const char *uid, int64_t id,
                       const struct task_input *in, unsigned fields, const char *now)
 {
@@ -320,7 +320,7 @@ static void merge(struct task_input *base, const struct task_input *patch)
 }
 
 int tasks_update(struct store_conn *c, struct arena *a, const char *uid, int64_t id,
-                 const struct task_input *in, enum task_input_mode mode, struct task *out)
+                 const struct task_input *in, struct task *out)
 {
     const unsigned row_fields = TF_TITLE | TF_DESCRIPTION | TF_COMPLETED | TF_PRIORITY | TF_DUE |
                                 TF_REMIND | TF_RECURRENCE | TF_INTERVAL;
@@ -333,15 +333,11 @@ int tasks_update(struct store_conn *c, struct arena *a, const char *uid, int64_t
         struct task_input merged;
         rc = tasks_get(c, a, uid, id, &cur);
         if (rc == ERR_OK) {
-            if (mode == TASK_REPLACE) {
-                merged = *in;
-            } else {
-                task_as_input(a, &cur, &merged);
-                merge(&merged, in);
-            }
+            task_as_input(a, &cur, &merged);
+            merge(&merged, in);
             rc = update_row(c, a, uid, id, &merged, row_fields, now);
         }
-        if (rc == ERR_OK && (mode == TASK_REPLACE || (in->present & TF_TAGS)))
+        if (rc == ERR_OK && (in->present & TF_TAGS))
             rc = write_tags(c, uid, id, merged.tags, merged.ntags, a, true);
         if (rc == ERR_OK && merged.completed && !cur.completed && merged.recurrence != REC_NONE) {
             struct task done;

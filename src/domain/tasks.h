@@ -18,7 +18,7 @@
 #include "store/store.h"
 
 #define TASK_TITLE_MAX       200
-#define TASK_DESCRIPTION_MAX 4000
+#define TASK_DESCRIPTION_MAX 1000 /* the hackathon contract's limit */
 #define TASK_MAX_TAGS        20
 #define TASK_TAG_MAX         50
 #define TASK_INTERVAL_MAX    1000
@@ -61,7 +61,7 @@ enum task_field {
     TF_INTERVAL = 1 << 8,
 };
 
-/* A validated create/replace/patch input. Times are Unix seconds; 0 with the field
+/* A validated create or update input. Times are Unix seconds; 0 with the field
  * present means "clear". Strings are arena-owned. */
 struct task_input {
     unsigned present;
@@ -77,7 +77,9 @@ struct task_input {
     int interval;
 };
 
-enum task_input_mode { TASK_CREATE, TASK_REPLACE, TASK_PATCH };
+/* TASK_CREATE needs a title; TASK_PATCH is a partial update (PUT and PATCH alike, as the
+ * hackathon's TaskUpdate): only the fields present change, and it needs at least one. */
+enum task_input_mode { TASK_CREATE, TASK_PATCH };
 
 enum task_status { STATUS_ALL = 0, STATUS_PENDING, STATUS_COMPLETED };
 enum task_sort { SORT_CREATED = 0, SORT_UPDATED, SORT_TITLE, SORT_DUE, SORT_PRIORITY };
@@ -127,8 +129,10 @@ int task_recurrence_parse(const char *s, enum task_recurrence *out);
 int tasks_create(struct store_conn *c, struct arena *a, const char *uid,
                  const struct task_input *in, struct task *out);
 int tasks_get(struct store_conn *c, struct arena *a, const char *uid, int64_t id, struct task *out);
+/* Applies the fields present in in (a TASK_PATCH input) to the task. Completing a recurring
+ * task this way creates its next occurrence, as tasks_complete does. */
 int tasks_update(struct store_conn *c, struct arena *a, const char *uid, int64_t id,
-                 const struct task_input *in, enum task_input_mode mode, struct task *out);
+                 const struct task_input *in, struct task *out);
 int tasks_delete(struct store_conn *c, struct arena *a, const char *uid, int64_t id);
 
 /* Sets completion (set = 0/1) or toggles it (set = -1). Completing a recurring task

@@ -27,8 +27,8 @@
     {HTTP_GET, "/api/{user_id}/tasks", h_task_list, 0},                                       \
     {HTTP_POST, "/api/{user_id}/tasks", h_task_create, J},                                    \
     {HTTP_GET, "/api/{user_id}/tasks/{task_id}", h_task_get, 0},                              \
-    {HTTP_PUT, "/api/{user_id}/tasks/{task_id}", h_task_replace, J},                          \
-    {HTTP_PATCH, "/api/{user_id}/tasks/{task_id}", h_task_patch, J},                          \
+    {HTTP_PUT, "/api/{user_id}/tasks/{task_id}", h_task_update, J},                           \
+    {HTTP_PATCH, "/api/{user_id}/tasks/{task_id}", h_task_update, J},                         \
     {HTTP_DELETE, "/api/{user_id}/tasks/{task_id}", h_task_delete, 0},                        \
     {HTTP_PATCH, "/api/{user_id}/tasks/{task_id}/complete", h_task_complete, J},              \
     {HTTP_GET, "/api/{user_id}/tags", h_task_tags, 0},                                        \

@@ -7,8 +7,7 @@
 void h_task_list(struct request *req);
 void h_task_create(struct request *req);
 void h_task_get(struct request *req);
-void h_task_replace(struct request *req);
-void h_task_patch(struct request *req);
+void h_task_update(struct request *req); /* PUT and PATCH */
 void h_task_delete(struct request *req);
 void h_task_complete(struct request *req);
 void h_task_tags(struct request *req);

@@ -125,7 +125,7 @@ static int update(struct fixture *f, const struct user *u, int64_t id, const cha
                   enum task_input_mode mode, struct task *out)
 {
     struct task_input in = input(f, json, mode);
-    return tasks_update(f->c, f->a, u->id, id, &in, mode, out);
+    return tasks_update(f->c, f->a, u->id, id, &in, out);
 }
 
 static int64_t id_of(const struct task *t)
@@ -314,18 +314,13 @@ static void test_task_crud(void **state)
     assert_int_equal(update(f, &f->alice, id, "{\"tags\":[]}", TASK_PATCH, &p), ERR_OK);
     assert_string_equal(p.tags_json, "[]");
 
-    /* PUT replaces everything, absent fields taking their defaults. */
-    assert_int_equal(update(f, &f->alice, id, "{\"title\":\"Replaced\"}", TASK_REPLACE, &p),
-                     ERR_OK);
-    assert_string_equal(p.title, "Replaced");
+    /* An explicit null clears a nullable field and leaves the others. */
+    assert_int_equal(update(f, &f->alice, id, "{\"description\":null}", TASK_PATCH, &p), ERR_OK);
     assert_null(p.description);
-    assert_string_equal(p.priority, "medium");
-    assert_string_equal(p.tags_json, "[]");
-    assert_null(p.due_at);
-    assert_null(p.remind_at);
-    assert_string_equal(p.recurrence, "none");
-    assert_string_equal(p.recurrence_interval, "1");
-    assert_false(p.completed);
+    assert_string_equal(p.title, "Pay the rent");
+    assert_string_equal(p.priority, "high");
+    assert_string_equal(p.remind_at, "2026-01-30T00:00:00Z");
+    assert_string_equal(p.recurrence_interval, "2");
 
     /* Completion by PATCH sets completed_at once and clears it when reopened. */
     struct db_param old[] = {P_TEXT("2020-01-01T00:00:00Z"), P_INT(id)};
@@ -368,8 +363,6 @@ static void test_isolation(void **state)
     const char *bob = f->bob.id;
     assert_int_equal(tasks_get(f->c, f->a, bob, id, &out), ERR_NOTFOUND);
     assert_int_equal(update(f, &f->bob, id, "{\"title\":\"mine now\"}", TASK_PATCH, &out),
-                     ERR_NOTFOUND);
-    assert_int_equal(update(f, &f->bob, id, "{\"title\":\"mine now\"}", TASK_REPLACE, &out),
                      ERR_NOTFOUND);
     assert_int_equal(tasks_complete(f->c, f->a, bob, id, 1, &out, &next, &has_next), ERR_NOTFOUND);
     assert_false(has_next);

@@ -143,7 +143,7 @@ static void test_title_rules(void **state)
 {
     struct fixture *f = *state;
     expect_error(f, "{}", TASK_CREATE, "title", "missing");
-    expect_error(f, "{\"description\":\"x\"}", TASK_REPLACE, "title", "missing");
+    expect_error(f, "{\"description\":\"x\"}", TASK_CREATE, "title", "missing");
     expect_error(f, "{\"title\":\"\"}", TASK_CREATE, "title", "string_too_short");
     expect_error(f, "{\"title\":\"   \"}", TASK_CREATE, "title", "string_too_short");
     expect_error(f, "{\"title\":null}", TASK_CREATE, "title", "string_type");
