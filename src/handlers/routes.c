@@ -35,7 +35,26 @@
     {HTTP_GET, "/openapi.json", h_openapi, 0},                                                \
     {HTTP_GET, "/docs", h_docs, 0},                                                           \
     {HTTP_GET, "/docs/assets", h_docs_asset, ROUTE_PREFIX}
+
+/* The prefixes that belong to the API, MCP, the API's documents and the probes: an unknown
+ * path below them is a JSON 404 whatever the method, never the UI (listed after the real
+ * routes, before the UI's catch-all). */
+#define RESERVED_NOT_FOUND                                                                    \
+    {HTTP_ANY_METHOD, "/api", h_not_found, ROUTE_PREFIX | ROUTE_FALLBACK},                    \
+    {HTTP_ANY_METHOD, "/mcp", h_not_found, ROUTE_PREFIX | ROUTE_FALLBACK},                    \
+    {HTTP_ANY_METHOD, "/docs", h_not_found, ROUTE_PREFIX | ROUTE_FALLBACK},                   \
+    {HTTP_ANY_METHOD, "/openapi.json", h_not_found, ROUTE_PREFIX | ROUTE_FALLBACK},           \
+    {HTTP_ANY_METHOD, "/health", h_not_found, ROUTE_PREFIX | ROUTE_FALLBACK},                 \
+    {HTTP_ANY_METHOD, "/ready", h_not_found, ROUTE_PREFIX | ROUTE_FALLBACK}
+
+/* The embedded UI: GET and HEAD of every other path (its index.html for page routes). */
+#define UI_CATCH_ALL {HTTP_GET, "", h_static, ROUTE_PREFIX | ROUTE_FALLBACK}
 /* clang-format on */
+
+static void h_not_found(struct request *req)
+{
+    resp_error(req, 404, "Not Found");
+}
 
 /* The API alone (the backend component). */
 static const struct route api_routes[] = {
@@ -47,7 +66,8 @@ static const struct route api_routes[] = {
 static const struct route all_routes[] = {
     HEALTH_ROUTES,
     API_ROUTES,
-    {HTTP_GET, "", h_static, ROUTE_PREFIX}, /* every other path: the UI */
+    RESERVED_NOT_FOUND,
+    UI_CATCH_ALL,
 };
 
 /* The web role answers health locally, sends everything of the API's to API_URL (so the
@@ -58,7 +78,8 @@ static const struct route web_routes[] = {
     {PROXY_METHODS, "/mcp", h_proxy, ROUTE_PREFIX},
     {PROXY_METHODS, "/docs", h_proxy, ROUTE_PREFIX},
     {PROXY_METHODS, "/openapi.json", h_proxy, 0},
-    {HTTP_GET, "", h_static, ROUTE_PREFIX}, /* every other path: the UI */
+    RESERVED_NOT_FOUND,
+    UI_CATCH_ALL,
 };
 
 void routes_for_role(enum role role, const struct route **out, size_t *n)

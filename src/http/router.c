@@ -93,6 +93,8 @@ enum router_result router_match(const struct route *routes, size_t n, struct req
     size_t ncaps;
     for (size_t i = 0; i < n; i++) {
         const struct route *r = &routes[i];
+        if ((r->flags & ROUTE_FALLBACK) && *allowed)
+            continue; /* an earlier route serves this path with other methods: 405 */
         if (!match(r->pattern, r->flags & ROUTE_PREFIX, path, len, caps, &ncaps))
             continue;
         unsigned methods = r->methods;

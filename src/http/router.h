@@ -10,12 +10,17 @@
 #include "http/request.h"
 
 #define ROUTER_MAX_SEGMENTS 16
+/* Every method bit, for routes that answer whatever the method (HTTP_OTHER included). */
+#define HTTP_ANY_METHOD ((unsigned)HTTP_OTHER * 2u - 1u)
 
 typedef void (*handler_fn)(struct request *req);
 
 enum route_flags {
     ROUTE_JSON_BODY = 1 << 0, /* a non-empty body must be application/json */
     ROUTE_PREFIX = 1 << 1,    /* pattern matches this path and everything below it */
+    /* A catch-all listed after the real routes: taken only when no earlier route matched the
+     * path with another method (that is a 405 with Allow, never the catch-all's answer). */
+    ROUTE_FALLBACK = 1 << 2,
 };
 
 struct route {

@@ -19,11 +19,9 @@
 #include <strings.h>
 #include <zlib.h>
 
-#include "app.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "core/util.h"
-#include "http/router.h"
 
 #define CACHE_REVALIDATE "no-cache"
 #define CACHE_IMMUTABLE  "public, max-age=31536000, immutable"
@@ -34,7 +32,6 @@
     "font-src 'self'; connect-src 'self'; manifest-src 'self'; base-uri 'none'; "                  \
     "form-action 'self'; frame-ancestors 'none'"
 #define INDEX_PATH "/index.html"
-#define ALLOW_MAX  64
 /* zlib's windowBits for a gzip member only (no zlib header, no auto-detection). */
 #define GZIP_WINDOW_BITS (15 + 16)
 /* An Accept-Encoding weight in thousandths: q=1 is QVALUE_ONE, q=0 refuses the coding. */
@@ -42,11 +39,6 @@
 #define QVALUE_MAX_DIGITS 3
 /* The weight of a coding the header does not mention (a listed one without q= weighs 1). */
 #define QVALUE_UNLISTED (-1)
-
-/* Path prefixes that belong to the API and its documents: an unknown path below them is
- * a real 404, never the UI's index.html. */
-static const char *const reserved_prefixes[] = {"/api",          "/mcp",    "/docs",
-                                                "/openapi.json", "/health", "/ready"};
 
 const struct asset *asset_find(const char *path)
 {
@@ -255,13 +247,6 @@ void static_serve(struct request *req, const struct asset *a)
     resp_raw(req, 200, a->content_type, plain, a->identity_len);
 }
 
-/* True when path is prefix itself or lies below it ("/api" covers "/api/x", not "/apix"). */
-static bool under_prefix(const char *path, const char *prefix)
-{
-    size_t n = strlen(prefix);
-    return strncmp(path, prefix, n) == 0 && (path[n] == '\0' || path[n] == '/');
-}
-
 /* True when the client takes HTML: browsers navigating to a page send "Accept: text/html…",
  * while API clients, fetch() and probes send JSON or star-slash-star types. */
 static bool accepts_html(struct request *req)
@@ -277,46 +262,16 @@ static bool has_extension(const char *path)
     return strchr(last ? last : path, '.') != NULL;
 }
 
-/* The catch-all route is listed last and takes only GET, so it also catches a GET of an API
- * path that earlier routes serve with other methods (GET /api/x/tasks/1/complete). Such a
- * request deserves the router's 405 with Allow, not a file lookup: ask the routes before
- * this one. Returns true when it answered. */
-static bool answer_other_methods(struct request *req)
-{
-    const struct app *app = req->app;
-    if (!app || !req->route || req->route < app->routes ||
-        req->route >= app->routes + app->n_routes)
-        return false;
-    size_t before = (size_t)(req->route - app->routes);
-    const struct route *self = req->route;
-    unsigned allowed = 0;
-    enum router_result r = router_match(app->routes, before, req, &allowed);
-    req->route = self; /* router_match sets it only on a match, which cannot happen here */
-    if (r != ROUTER_NO_METHOD)
-        return false;
-    char *allow = arena_alloc(req->arena, ALLOW_MAX);
-    if (allow) {
-        router_allow_header(allowed, allow, ALLOW_MAX);
-        resp_header(req, "Allow", allow);
-    }
-    resp_error(req, 405, "Method Not Allowed");
-    return true;
-}
-
 void h_static(struct request *req)
 {
     const char *path = req->path;
-    if (answer_other_methods(req))
-        return;
     const struct asset *a = strcmp(path, "/") == 0 ? asset_find(INDEX_PATH) : asset_find(path);
     if (a) {
         static_serve(req, a);
         return;
     }
-    bool reserved = false;
-    for (size_t i = 0; i < ARRAY_LEN(reserved_prefixes); i++)
-        reserved = reserved || under_prefix(path, reserved_prefixes[i]);
-    bool spa_route = !reserved && !has_extension(path) && accepts_html(req);
+    /* The route table keeps the API's prefixes away from here (handlers/routes.c). */
+    bool spa_route = !has_extension(path) && accepts_html(req);
     const struct asset *index = spa_route ? asset_find(INDEX_PATH) : NULL;
     if (!index) {
         resp_error(req, 404, "Not Found");

@@ -45,8 +45,9 @@ void static_serve(struct request *req, const struct asset *a);
 
 /* The web UI: GET/HEAD of any path below "/". Serves the embedded file at the path ("/" is
  * index.html). A browser navigation (Accept: text/html) to an unknown path without a file
- * extension outside the API's prefixes gets index.html, for client-side routing; anything
- * else unknown (API clients, probes, missing files) gets a JSON 404. */
+ * extension gets index.html, for client-side routing (the route table keeps the API's
+ * prefixes away from this handler: handlers/routes.c); anything else unknown
+ * (API clients, probes, missing files) gets a JSON 404. */
 void h_static(struct request *req);
 
 #endif

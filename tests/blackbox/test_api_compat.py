@@ -3,7 +3,10 @@
 - PUT is a partial update (their TaskUpdate has every field optional): omitted fields keep
   their values, an explicit null clears a nullable field, a body without any known field is a
   422 that says so; recurring completion through PUT still creates the next occurrence;
-- the contract's limits: title 1-200, description at most 1000 characters.
+- the contract's limits: title 1-200, description at most 1000 characters;
+- an unknown path under /api, /mcp, /docs, /openapi.json, /health (and /ready) is a JSON 404
+  whatever the method, in the roles all, api and web; the UI's catch-all answers only GET/HEAD
+  of other paths.
 """
 
 from __future__ import annotations
@@ -12,8 +15,10 @@ import pytest
 
 from api_helpers import (  # noqa: F401  (fixtures are used by name)
     TASK_KEYS, _attach_module_server_logs, anon_request, assert_422, assert_error,
-    assert_status, assert_task_shape, fresh_user, module_server, signup, unique_email,
+    assert_status, assert_task_shape, fresh_user, module_server, signup, start_module_server,
+    unique_email,
 )
+from conftest import ServerFactory
 
 WHO = pytest.mark.parametrize("who", ["me", "{uid}"], ids=["me", "user_id"])
 
@@ -190,3 +195,103 @@ def test_title_limit_is_1_to_200_characters(alice):
     assert_422(alice.put(f"/api/me/tasks/{t['id']}", json={"title": "t" * 201}), ["body", "title"])
     assert_422(alice.put(f"/api/me/tasks/{t['id']}", json={"title": "   "}), ["body", "title"])
     assert alice.task(t["id"]).json() == t
+
+
+# --------------------------------------------------------------------------------------------
+# Unknown routes: JSON 404 under the API's prefixes, in every role
+# --------------------------------------------------------------------------------------------
+
+UNKNOWN = [
+    ("POST", "/api/me/chat"),
+    ("POST", "/api/{uid}/chat"),
+    ("GET", "/api/me/chat"),
+    ("DELETE", "/api/me/nothing/here"),
+    ("PUT", "/api/unknown"),
+    ("PATCH", "/api/me/tasks/1/undo"),
+    ("POST", "/api/auth/logout"),
+    ("POST", "/mcp/extra"),
+    ("GET", "/mcp/extra"),
+    ("DELETE", "/docs/extra"),
+    ("GET", "/docs/nothing"),
+    ("POST", "/openapi.json/x"),
+    ("GET", "/openapi.json/x"),
+    ("GET", "/health/deep"),
+    ("POST", "/health/deep"),
+    ("GET", "/api/health/deep"),
+    ("PATCH", "/ready/x"),
+    ("HEAD", "/api/me/chat"),
+]
+
+
+@pytest.fixture(scope="module")
+def roles(request, todo_bin, backend, tmp_path_factory, module_server):
+    """The three roles on the module's backend: all (the module server), api, and web in front
+    of that api."""
+    _f, api = start_module_server(request, todo_bin, backend, tmp_path_factory, env={"ROLE": "api"})
+    tmp = tmp_path_factory.mktemp(f"web-{backend.name}")
+    factory = ServerFactory(todo_bin, backend, tmp)
+
+    def finish():
+        problems = factory.stop_all()
+        if problems:
+            pytest.fail("web server crashed:\n" + "\n".join(problems), pytrace=False)
+
+    request.addfinalizer(finish)
+    web = factory.start(env={"ROLE": "web", "API_URL": api.base_url,
+                             "RATE_LIMIT_PER_MINUTE": "100000"})
+    return {"all": module_server, "api": api, "web": web}
+
+
+@pytest.mark.parametrize("role", ["all", "api", "web"])
+def test_unknown_paths_under_the_api_prefixes_are_json_404(roles, role):
+    srv = roles[role]
+    user = fresh_user(srv)
+    failures = []
+    for method, template in UNKNOWN:
+        path = template.replace("{uid}", user.id)
+        for auth in (True, False):
+            headers = dict(user.headers()) if auth else {}
+            headers["Accept"] = "text/html,application/xhtml+xml,*/*"  # as a browser would
+            kw = {"headers": headers}
+            if method in ("POST", "PUT", "PATCH"):
+                kw["json"] = {"message": "hello"}
+            r = anon_request(srv, method, path, **kw)
+            ctype = r.headers.get("Content-Type", "").split(";")[0].strip()
+            ok = r.status_code == 404 and (method == "HEAD" or (
+                ctype == "application/json" and isinstance(r.json().get("detail"), str)))
+            if not ok:
+                failures.append(f"{method} {path} auth={auth}: {r.status_code} {ctype} "
+                                f"{r.text[:120]!r}")
+    assert not failures, f"role {role}:\n" + "\n".join(failures)
+
+
+@pytest.mark.parametrize("role", ["all", "web"])
+def test_ui_catch_all_is_get_and_head_only_outside_the_api(roles, role):
+    srv = roles[role]
+    html = {"Accept": "text/html"}
+    r = anon_request(srv, "GET", "/some/page", headers=html)
+    assert_status(r, 200)
+    assert r.headers.get("Content-Type", "").startswith("text/html"), r.headers
+    assert_status(anon_request(srv, "HEAD", "/some/page", headers=html), 200)
+    r = anon_request(srv, "POST", "/some/page", json={})
+    assert_error(r, 405)
+    allow = {m.strip() for m in r.headers.get("Allow", "").split(",")}
+    assert allow == {"GET", "HEAD"}, r.headers.get("Allow")
+    # A missing file is a 404 even for a browser.
+    assert_error(anon_request(srv, "GET", "/missing.js", headers=html), 404)
+
+
+@pytest.mark.parametrize("role", ["all", "api", "web"])
+def test_known_paths_with_another_method_stay_405(roles, role):
+    srv = roles[role]
+    user = fresh_user(srv)
+    tid = user.create(title="x")["id"]
+    cases = [("GET", f"/api/me/tasks/{tid}/complete", {"PATCH"}),
+             ("POST", f"/api/me/tasks/{tid}/complete", {"PATCH"}),
+             ("DELETE", "/api/me/tags", {"GET", "HEAD"}),
+             ("POST", "/health", {"GET", "HEAD"})]
+    for method, path, allow in cases:
+        r = anon_request(srv, method, path, headers=user.headers())
+        assert_error(r, 405)
+        got = {m.strip() for m in r.headers.get("Allow", "").split(",") if m.strip()}
+        assert got == allow, f"role {role} {method} {path}: Allow {r.headers.get('Allow')!r}"

@@ -279,6 +279,43 @@ static void test_prefix_routes(void **state)
     assert_int_equal(f->allowed, HTTP_GET | HTTP_HEAD);
 }
 
+/* The shape of the "all" role's tail: real routes, JSON 404s under the API's prefixes, then
+ * the UI's GET catch-all (src/handlers/routes.c). */
+static void test_fallback_routes(void **state)
+{
+    struct fixture *f = *state;
+    static const struct route t[] = {
+        {HTTP_GET, "/api/{user_id}/tasks", h_list, 0},
+        {HTTP_PATCH, "/api/{user_id}/tasks/{task_id}/complete", h_list, 0},
+        {HTTP_ANY_METHOD, "/api", h_other, ROUTE_PREFIX | ROUTE_FALLBACK},
+        {HTTP_GET, "", h_other, ROUTE_PREFIX | ROUTE_FALLBACK},
+    };
+    const size_t n = ARRAY_LEN(t);
+    /* Unknown paths under /api: the 404 route, whatever the method. */
+    static const enum http_method any[] = {HTTP_GET,   HTTP_HEAD,   HTTP_POST,    HTTP_PUT,
+                                           HTTP_PATCH, HTTP_DELETE, HTTP_OPTIONS, HTTP_OTHER};
+    for (size_t i = 0; i < ARRAY_LEN(any); i++) {
+        assert_int_equal(route_in(f, t, n, any[i], "/api/u1/chat"), ROUTER_FOUND);
+        assert_ptr_equal(f->req.route, &t[2]);
+        assert_int_equal(route_in(f, t, n, any[i], "/api"), ROUTER_FOUND);
+        assert_ptr_equal(f->req.route, &t[2]);
+    }
+    /* A path a real route serves with another method stays a 405 listing only its methods. */
+    assert_int_equal(route_in(f, t, n, HTTP_GET, "/api/u1/tasks/1/complete"), ROUTER_NO_METHOD);
+    assert_int_equal(f->allowed, HTTP_PATCH);
+    assert_int_equal(route_in(f, t, n, HTTP_POST, "/api/u1/tasks/1/complete"), ROUTER_NO_METHOD);
+    assert_int_equal(f->allowed, HTTP_PATCH);
+    assert_int_equal(route_in(f, t, n, HTTP_DELETE, "/api/u1/tasks"), ROUTER_NO_METHOD);
+    assert_int_equal(f->allowed, HTTP_GET | HTTP_HEAD);
+    /* Outside the prefix: the catch-all for GET/HEAD, 405 for the rest. */
+    assert_int_equal(route_in(f, t, n, HTTP_GET, "/settings"), ROUTER_FOUND);
+    assert_ptr_equal(f->req.route, &t[3]);
+    assert_int_equal(route_in(f, t, n, HTTP_HEAD, "/apix"), ROUTER_FOUND);
+    assert_ptr_equal(f->req.route, &t[3]);
+    assert_int_equal(route_in(f, t, n, HTTP_POST, "/settings"), ROUTER_NO_METHOD);
+    assert_int_equal(f->allowed, HTTP_GET | HTTP_HEAD);
+}
+
 static void test_deep_patterns(void **state)
 {
     struct fixture *f = *state;
@@ -347,6 +384,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_capture_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_route_leaves_no_captures, setup, teardown),
         cmocka_unit_test_setup_teardown(test_prefix_routes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fallback_routes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deep_patterns, setup, teardown),
         cmocka_unit_test_setup_teardown(test_max_segments_pattern, setup, teardown),
         cmocka_unit_test(test_allow_header_and_methods),
