@@ -95,26 +95,43 @@ static const char *sqlite_prefixes[] = {"sqlite:///", "sqlite+aiosqlite:///",
 static const char *pg_prefixes[] = {"postgresql://", "postgres://", "postgresql+asyncpg://",
                                     "postgresql+psycopg://", "postgresql+psycopg2://"};
 
-/* Rewrites asyncpg's "ssl=" query parameter to libpq's "sslmode=". */
-static void map_ssl_param(char *url, size_t size)
+/* Rewrites asyncpg's "ssl=" query parameters to libpq's "sslmode=" ("ssl=true" becomes
+ * "sslmode=require") from in into out (size bytes). Each rewrite makes the text longer, so
+ * every copy is checked against the room left. Returns false when the result does not fit. */
+static bool map_ssl_param(const char *in, char *out, size_t size)
 {
-    char *q = strchr(url, '?');
-    while (q) {
-        char *key = q + 1;
-        if (strncmp(key, "ssl=", 4) == 0) {
-            size_t len = strlen(url);
-            if (len + 4 >= size)
-                return;
-            memmove(key + 7, key + 3, len - (size_t)(key + 3 - url) + 1);
-            memcpy(key, "sslmode", 7);
-            /* asyncpg allows ssl=true; libpq's nearest mode is require. */
-            if (strncmp(key + 8, "true", 4) == 0 && (key[12] == '\0' || key[12] == '&')) {
-                memmove(key + 8 + 7, key + 12, strlen(key + 12) + 1);
-                memcpy(key + 8, "require", 7);
-            }
+    size_t used = 0;
+#define PUT(p, n)                                                                                  \
+    do {                                                                                           \
+        size_t n_ = (n);                                                                           \
+        if (n_ >= size - used)                                                                     \
+            return false;                                                                          \
+        memcpy(out + used, (p), n_);                                                               \
+        used += n_;                                                                                \
+    } while (0)
+    const char *q = strchr(in, '?');
+    PUT(in, q ? (size_t)(q - in) + 1 : strlen(in));
+    for (const char *p = q ? q + 1 : NULL; p && *p;) {
+        size_t len = strcspn(p, "&");
+        if (len >= 4 && strncmp(p, "ssl=", 4) == 0) {
+            bool is_true = len == 8 && strncmp(p + 4, "true", 4) == 0;
+            PUT("sslmode=", 8);
+            if (is_true)
+                PUT("require", 7);
+            else
+                PUT(p + 4, len - 4);
+        } else {
+            PUT(p, len);
         }
-        q = strchr(key, '&');
+        p += len;
+        if (*p == '&') {
+            PUT("&", 1);
+            p++;
+        }
     }
+#undef PUT
+    out[used] = '\0';
+    return true;
 }
 
 int db_url_parse(const char *s, struct db_url *out, char *why, size_t why_size)
@@ -145,9 +162,12 @@ int db_url_parse(const char *s, struct db_url *out, char *why, size_t why_size)
     for (size_t i = 0; i < ARRAY_LEN(pg_prefixes); i++) {
         if (!str_starts(s, pg_prefixes[i]))
             continue;
-        char buf[DB_URL_MAX + 16];
-        snprintf(buf, sizeof(buf), "postgresql://%s", s + strlen(pg_prefixes[i]));
-        map_ssl_param(buf, sizeof(buf));
+        char given[DB_URL_MAX + 16], buf[DB_URL_MAX + 16];
+        snprintf(given, sizeof(given), "postgresql://%s", s + strlen(pg_prefixes[i]));
+        if (!map_ssl_param(given, buf, sizeof(buf))) {
+            snprintf(why, why_size, "must be shorter than %d characters", DB_URL_MAX);
+            return ERR_INVALID;
+        }
         char *err = NULL;
         PQconninfoOption *opts = PQconninfoParse(buf, &err);
         PQfreemem(err); /* libpq's message may quote the password: never shown */

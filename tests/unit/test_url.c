@@ -229,6 +229,43 @@ static void test_db_url_invalid(void **state)
     free(big);
 }
 
+/* Regression: map_ssl_param checked for 4 more bytes than the URL had but wrote up to 7 more
+ * per "ssl=true", so a URL under the length limit with many of them overflowed the stack
+ * buffer. Now the rewritten URL must fit, or the URL is refused as too long. */
+static void test_db_url_many_ssl_params(void **state)
+{
+    (void)state;
+    static const char head[] = "postgresql+asyncpg://u:" PASSWORD "@db/todo?application_name=";
+    char *big = malloc(4096);
+    assert_non_null(big);
+    /* Several paddings, so that the rewrite meets the end of the buffer at every offset. */
+    for (size_t pad = 0; pad < 9; pad++) {
+        size_t used = sizeof(head) - 1;
+        memcpy(big, head, used);
+        memset(big + used, 'a', pad + 1);
+        used += pad + 1;
+        while (used + 9 < 4000) { /* each "&ssl=true" grows by 7 bytes when rewritten */
+            memcpy(big + used, "&ssl=true", 9);
+            used += 9;
+        }
+        big[used] = '\0';
+        struct db_url u;
+        char why[256] = "";
+        assert_int_equal(db_url_parse(big, &u, why, sizeof(why)), ERR_INVALID);
+        assert_true(unit_contains(why, "shorter"));
+        assert_false(unit_contains(why, PASSWORD));
+        assert_null(u.pg_url);
+    }
+
+    /* A few of them still map, each one. */
+    struct db_url ok =
+        parse_ok("postgresql+asyncpg://u:p@db/todo?ssl=true&application_name=ssl&ssl=disable");
+    assert_string_equal(
+        ok.pg_url, "postgresql://u:p@db/todo?sslmode=require&application_name=ssl&sslmode=disable");
+    db_url_free(&ok);
+    free(big);
+}
+
 static void test_db_url_invalid_port(void **state)
 {
     (void)state;
@@ -309,6 +346,7 @@ int main(void)
         cmocka_unit_test(test_db_url_sqlite),
         cmocka_unit_test(test_db_url_postgres),
         cmocka_unit_test(test_db_url_invalid),
+        cmocka_unit_test(test_db_url_many_ssl_params),
         cmocka_unit_test(test_db_url_invalid_port),
         cmocka_unit_test(test_db_url_reason_never_holds_password),
         cmocka_unit_test(test_db_url_redact),
