@@ -7,12 +7,15 @@
  */
 #include "http/server.h"
 
+#include <errno.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <microhttpd.h>
@@ -275,6 +278,45 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     log_fields(LOG_WARNING, msg, (struct log_field[]){LF_S("component", "libmicrohttpd")}, 1);
 }
 
+/* Opens the listening socket for host:port. Made here rather than by libmicrohttpd so that a
+ * port in use is refused plainly: SO_REUSEADDR only (a restart may bind over connections in
+ * TIME_WAIT), never SO_REUSEPORT, which would let a second server share the port and take
+ * half of the traffic. Returns the socket or -1 after logging why. */
+static int listen_socket(const char *host, int port, int *family)
+{
+    char port_text[8];
+    snprintf(port_text, sizeof(port_text), "%d", port);
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+    struct addrinfo *ai = NULL;
+    int gai = getaddrinfo(host, port_text, &hints, &ai);
+    if (gai != 0 || !ai) {
+        log_error("cannot resolve HOST %s: %s", host, gai_strerror(gai));
+        return -1;
+    }
+    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    int one = 1, err = 0;
+    /* An IPv6 address serves IPv6 only, as libmicrohttpd's own socket did. */
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+        (ai->ai_family == AF_INET6 &&
+         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) != 0) ||
+        bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, HTTP_LISTEN_BACKLOG) != 0)
+        err = errno;
+    *family = ai->ai_family;
+    freeaddrinfo(ai);
+    if (err == 0)
+        return fd;
+    if (fd >= 0)
+        close(fd);
+    if (err == EADDRINUSE)
+        log_error("cannot listen on %s:%d: address in use (another process is listening there)",
+                  host, port);
+    else
+        log_error("cannot listen on %s:%d: %s", host, port, strerror(err));
+    return -1;
+}
+
 int http_server_start(struct app *app, struct http_server **out)
 {
     const struct config *cfg = app->cfg;
@@ -282,37 +324,29 @@ int http_server_start(struct app *app, struct http_server **out)
     if (!srv)
         return ERR_NOMEM;
     srv->app = app;
-    char port[8];
-    snprintf(port, sizeof(port), "%d", cfg->port);
-    struct addrinfo hints = {.ai_family = AF_UNSPEC,
-                             .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
-    struct addrinfo *ai = NULL;
-    int gai = getaddrinfo(cfg->host, port, &hints, &ai);
-    if (gai != 0 || !ai) {
-        log_error("cannot resolve HOST %s: %s", cfg->host, gai_strerror(gai));
+    int family = AF_INET;
+    int fd = listen_socket(cfg->host, cfg->port, &family);
+    if (fd < 0) {
         free(srv);
-        return ERR_INVALID;
+        return ERR_IO;
     }
     /* Suspend/resume (streaming handlers) implies MHD_USE_ITC, which quiesce needs. */
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_USE_ERROR_LOG;
-    if (ai->ai_family == AF_INET6)
+    if (family == AF_INET6)
         flags |= MHD_USE_IPv6;
     srv->daemon = MHD_start_daemon(
         flags, (uint16_t)cfg->port, NULL, NULL, on_access, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
-        NULL, MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_THREAD_POOL_SIZE,
+        NULL, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd, MHD_OPTION_THREAD_POOL_SIZE,
         (unsigned)cfg->workers, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_CONN_TIMEOUT_S,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_CONN_LIMIT, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
         (unsigned)HTTP_PER_IP_CONN_LIMIT, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)HTTP_CONN_MEMORY_LIMIT, MHD_OPTION_LISTEN_BACKLOG_SIZE,
-        (unsigned)HTTP_LISTEN_BACKLOG, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
-        MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
-        srv, MHD_OPTION_END);
-    freeaddrinfo(ai);
+        (size_t)HTTP_CONN_MEMORY_LIMIT, MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_END);
     if (!srv->daemon) {
-        log_error("cannot listen on %s:%d (in use, or not an address of this host)", cfg->host,
-                  cfg->port);
+        /* Not closed here: some of libmicrohttpd's failure paths close it already, and the
+         * process exits after this failure anyway. */
+        log_error("cannot start the HTTP server on %s:%d", cfg->host, cfg->port);
         free(srv);
         return ERR_IO;
     }

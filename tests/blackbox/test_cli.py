@@ -130,3 +130,29 @@ def test_healthcheck_default_url_uses_PORT(cli, server):
     env = cli.env({"PORT": str(server.port)})
     r = cli.run("healthcheck", full_env=env, timeout=20)
     assert r.returncode == 0, f"`todo healthcheck` without --url (PORT={server.port}): {r.describe()}"
+
+
+def test_second_serve_on_a_port_in_use_exits_1_saying_address_in_use(cli, server):
+    """A second `todo serve` on the port of a running one must not start: with SO_REUSEPORT it
+    would bind too and take half of the traffic. It exits 1 with "address in use" on stderr, and
+    the first server keeps every connection."""
+    env = cli.env({"PORT": str(server.port)})
+    r = cli.run("serve", full_env=env, timeout=20)
+    assert not r.timed_out, f"a second `todo serve` on port {server.port} kept running: {r.describe()}"
+    assert r.returncode == 1, r.describe()
+    assert "address in use" in r.stderr.lower(), f"no clear reason on stderr: {r.describe()}"
+    # Every connection still reaches the first server (no second listener took any).
+    for _ in range(20):
+        assert server.get("/health").status_code == 200
+    assert server.alive()
+
+
+def test_serve_on_an_ipv4_port_in_use_by_another_program_exits_1(cli):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen(1)
+        port = s.getsockname()[1]
+        r = cli.run("serve", env={"PORT": str(port)}, timeout=20)
+    assert not r.timed_out, r.describe()
+    assert r.returncode == 1, r.describe()
+    assert "address in use" in r.stderr.lower(), r.describe()
