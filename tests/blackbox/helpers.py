@@ -233,12 +233,14 @@ SIGNUP = "/api/auth/signup"
 
 
 def require_route(srv, method: str, path: str, **kw):
-    """Probe a route; skip the test when it answers 404 (not implemented yet)."""
+    """Probe a route the test depends on; fail (never skip) when it answers 404: a route
+    that disappears is a regression, not a reason to stop testing."""
     import pytest
 
     r = srv.request(method, path, **kw)
     if r.status_code == 404:
-        pytest.skip(f"{method} {path} answers 404: route not implemented yet")
+        pytest.fail(f"{method} {path} answers 404: the route this test needs is missing",
+                    pytrace=False)
     return r
 
 

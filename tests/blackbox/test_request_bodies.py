@@ -1,6 +1,6 @@
 """Request bodies on a JSON route (POST /api/auth/signup): 413, 415, 400.
 
-The route lands in a later issue; while it answers 404 these tests skip with that reason.
+A 404 from the route fails these tests (require_route): the route must exist.
 """
 
 import json

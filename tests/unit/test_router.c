@@ -1,68 +1,46 @@
 /*
- * Unit tests for path routing (src/http/router.c): exact matches, captures copied into the
- * request's arena, the tolerated trailing slash, 405 with the allowed method set, HEAD on
- * GET routes, table order ("stats" before "{task_id}"), the capture limit, prefix routes,
- * and the Allow header text. Requests are built by hand; no server runs.
+ * Unit tests for path routing (src/http/router.c) against the real route tables of each role
+ * (src/handlers/routes.c, through routes_for_role): exact matches to the right handler,
+ * captures copied into the request's arena, the tolerated trailing slash, 405 with the allowed
+ * method set, HEAD on GET routes, table order ("stats" before "{task_id}"), prefix routes and
+ * the Allow header text; small synthetic tables pin the matcher's own limits (capture count,
+ * depth). Requests are built by hand; no server runs and no handler is called.
  */
 #include "unit.h"
 
 #include <stdio.h>
 
+#include "core/config.h"
 #include "core/util.h"
+#include "handlers/auth.h"
+#include "handlers/docs.h"
+#include "handlers/health.h"
+#include "handlers/routes.h"
+#include "handlers/tasks.h"
 #include "http/request.h"
 #include "http/router.h"
-
-/* Distinct handlers so a match can be told apart by route, not only by position. */
-static void h_list(struct request *req)
-{
-    (void)req;
-}
+#include "web/proxy.h"
+#include "web/static.h"
 
 static void h_other(struct request *req)
 {
     (void)req;
 }
 
-/* The shape of the real API table (src/handlers/routes.c). */
-static const struct route routes[] = {
-    {HTTP_GET, "/health", h_other, 0},
-    {HTTP_POST, "/api/auth/login", h_other, ROUTE_JSON_BODY},
-    {HTTP_GET, "/api/{user_id}/tasks/stats", h_other, 0},
-    {HTTP_GET, "/api/{user_id}/tasks", h_list, 0},
-    {HTTP_POST, "/api/{user_id}/tasks", h_other, ROUTE_JSON_BODY},
-    {HTTP_GET, "/api/{user_id}/tasks/{task_id}", h_other, 0},
-    {HTTP_PUT, "/api/{user_id}/tasks/{task_id}", h_other, ROUTE_JSON_BODY},
-    {HTTP_PATCH, "/api/{user_id}/tasks/{task_id}", h_other, ROUTE_JSON_BODY},
-    {HTTP_DELETE, "/api/{user_id}/tasks/{task_id}", h_other, 0},
-    {HTTP_PATCH, "/api/{user_id}/tasks/{task_id}/complete", h_other, ROUTE_JSON_BODY},
-    {HTTP_GET | HTTP_POST, "/mcp", h_other, 0},
-    {HTTP_GET, "/static", h_other, ROUTE_PREFIX},
-    {HTTP_GET, "/", h_other, 0},
-};
-
-enum {
-    R_HEALTH,
-    R_LOGIN,
-    R_STATS,
-    R_LIST,
-    R_CREATE,
-    R_GET,
-    R_PUT,
-    R_PATCH,
-    R_DELETE,
-    R_COMPLETE,
-    R_MCP,
-    R_STATIC,
-    R_ROOT,
-};
+static void h_list(struct request *req)
+{
+    (void)req;
+}
 
 struct fixture {
     struct arena *arena;
     struct request req;
     unsigned allowed;
+    const struct route *table; /* the role under test */
+    size_t n;
 };
 
-static int setup(void **state)
+static int setup_role(void **state, enum role role)
 {
     struct fixture *f = calloc(1, sizeof(*f));
     if (!f)
@@ -72,8 +50,24 @@ static int setup(void **state)
         free(f);
         return -1;
     }
+    routes_for_role(role, &f->table, &f->n);
     *state = f;
     return 0;
+}
+
+static int setup(void **state)
+{
+    return setup_role(state, ROLE_API);
+}
+
+static int setup_all(void **state)
+{
+    return setup_role(state, ROLE_ALL);
+}
+
+static int setup_web(void **state)
+{
+    return setup_role(state, ROLE_WEB);
 }
 
 static int teardown(void **state)
@@ -96,38 +90,64 @@ static enum router_result route_in(struct fixture *f, const struct route *t, siz
     return router_match(t, n, &f->req, &f->allowed);
 }
 
+/* Matches against the role's real table. */
 static enum router_result route(struct fixture *f, enum http_method method, const char *path)
 {
-    return route_in(f, routes, ARRAY_LEN(routes), method, path);
+    return route_in(f, f->table, f->n, method, path);
 }
 
-static void expect_found(struct fixture *f, enum http_method method, const char *path, int which)
+/* Expects method and path to reach handler fn through the role's table. */
+#define expect_found(f, method, path, fn) expect_handler((f), (method), (path), (fn), #fn)
+
+static void expect_handler(struct fixture *f, enum http_method method, const char *path,
+                           handler_fn fn, const char *fn_name)
 {
     enum router_result r = route(f, method, path);
     if (r != ROUTER_FOUND)
-        fail_msg("%s: result %d, want found", path, r);
-    if (f->req.route != &routes[which])
-        fail_msg("%s: matched \"%s\" (#%d), want \"%s\"", path,
-                 f->req.route ? f->req.route->pattern : "(none)",
-                 f->req.route ? (int)(f->req.route - routes) : -1, routes[which].pattern);
+        fail_msg("%s: result %d, want found (%s)", path, r, fn_name);
+    if (f->req.route->fn != fn)
+        fail_msg("%s: matched \"%s\", not the route of %s", path, f->req.route->pattern, fn_name);
+}
+
+/* The handlers that act on a user's account or tasks. */
+static bool is_api_handler(handler_fn fn)
+{
+    static const handler_fn api[] = {h_signup,      h_login,         h_me,           h_task_list,
+                                     h_task_create, h_task_get,      h_task_replace, h_task_patch,
+                                     h_task_delete, h_task_complete, h_task_tags,    h_task_stats};
+    for (size_t i = 0; i < ARRAY_LEN(api); i++)
+        if (api[i] == fn)
+            return true;
+    return false;
 }
 
 static void test_exact_matches(void **state)
 {
     struct fixture *f = *state;
-    expect_found(f, HTTP_GET, "/health", R_HEALTH);
+    expect_found(f, HTTP_GET, "/health", h_health);
     assert_int_equal(f->req.n_params, 0);
-    expect_found(f, HTTP_POST, "/api/auth/login", R_LOGIN);
+    expect_found(f, HTTP_GET, "/api/health", h_health);
+    expect_found(f, HTTP_GET, "/ready", h_ready);
+    expect_found(f, HTTP_POST, "/api/auth/signup", h_signup);
     assert_int_equal(f->req.route->flags, ROUTE_JSON_BODY);
-    assert_ptr_equal(f->req.route->fn, h_other);
-    expect_found(f, HTTP_GET, "/", R_ROOT);
-    expect_found(f, HTTP_POST, "/mcp", R_MCP);
-    expect_found(f, HTTP_GET, "/mcp", R_MCP);
+    expect_found(f, HTTP_POST, "/api/auth/login", h_login);
+    assert_int_equal(f->req.route->flags, ROUTE_JSON_BODY);
+    expect_found(f, HTTP_GET, "/api/auth/me", h_me);
+    expect_found(f, HTTP_GET, "/api/u1/tasks", h_task_list);
+    expect_found(f, HTTP_POST, "/api/u1/tasks", h_task_create);
+    assert_true(f->req.route->flags & ROUTE_JSON_BODY);
+    expect_found(f, HTTP_GET, "/api/u1/tasks/7", h_task_get);
+    expect_found(f, HTTP_PUT, "/api/u1/tasks/7", h_task_replace);
+    assert_true(f->req.route->flags & ROUTE_JSON_BODY);
+    expect_found(f, HTTP_PATCH, "/api/u1/tasks/7", h_task_patch);
+    assert_true(f->req.route->flags & ROUTE_JSON_BODY);
+    expect_found(f, HTTP_DELETE, "/api/u1/tasks/7", h_task_delete);
+    expect_found(f, HTTP_PATCH, "/api/u1/tasks/7/complete", h_task_complete);
+    expect_found(f, HTTP_GET, "/api/u1/tags", h_task_tags);
+    expect_found(f, HTTP_GET, "/openapi.json", h_openapi);
+    expect_found(f, HTTP_GET, "/docs", h_docs);
 
-    static const char *missing[] = {
-        "/healthz", "/health/x",     "/api/auth", "/api/auth/login/x", "/Health", "/api",
-        "/api/u1",  "/api/u1/taskz", "",          "/api//tasks",       "/mcpx",
-    };
+    static const char *missing[] = {"/healthz", "/health/x", "/Health", "", "/mcpx", "/index.html"};
     for (size_t i = 0; i < ARRAY_LEN(missing); i++) {
         enum router_result r = route(f, HTTP_GET, missing[i]);
         if (r != ROUTER_NO_PATH)
@@ -135,41 +155,55 @@ static void test_exact_matches(void **state)
         assert_int_equal(f->allowed, 0);
         assert_null(f->req.route);
     }
+    /* Near misses of the API's paths never reach an account or task handler. */
+    static const char *near[] = {"/api/auth",
+                                 "/api/auth/login/x",
+                                 "/api",
+                                 "/api/u1",
+                                 "/api/u1/taskz",
+                                 "/api//tasks",
+                                 "/api/u1/tasks/7/completed",
+                                 "/api/u1/tasks/7/x/y"};
+    for (size_t i = 0; i < ARRAY_LEN(near); i++) {
+        enum router_result r = route(f, HTTP_GET, near[i]);
+        if (r == ROUTER_FOUND && is_api_handler(f->req.route->fn))
+            fail_msg("\"%s\" reached the route \"%s\"", near[i], f->req.route->pattern);
+    }
 }
 
 static void test_captures(void **state)
 {
     struct fixture *f = *state;
-    expect_found(f, HTTP_GET, "/api/user-1/tasks/42", R_GET);
+    expect_found(f, HTTP_GET, "/api/user-1/tasks/42", h_task_get);
     assert_int_equal(f->req.n_params, 2);
     assert_string_equal(f->req.params[0], "user-1");
     assert_string_equal(f->req.params[1], "42");
     /* The captures are arena copies, not pointers into the path. */
     char path[] = "/api/abc/tasks/7/complete";
-    expect_found(f, HTTP_PATCH, path, R_COMPLETE);
+    expect_found(f, HTTP_PATCH, path, h_task_complete);
     assert_int_equal(f->req.n_params, 2);
     memset(path, 'x', sizeof(path) - 1);
     assert_string_equal(f->req.params[0], "abc");
     assert_string_equal(f->req.params[1], "7");
     /* A capture takes one whole segment, whatever it holds. */
-    expect_found(f, HTTP_GET, "/api/a.b@c%20d/tasks", R_LIST);
+    expect_found(f, HTTP_GET, "/api/a.b@c%20d/tasks", h_task_list);
     assert_int_equal(f->req.n_params, 1);
     assert_string_equal(f->req.params[0], "a.b@c%20d");
-    assert_ptr_equal(f->req.route->fn, h_list);
 }
 
 static void test_trailing_slash(void **state)
 {
     struct fixture *f = *state;
-    expect_found(f, HTTP_GET, "/api/u1/tasks/", R_LIST);
+    expect_found(f, HTTP_GET, "/api/u1/tasks/", h_task_list);
     assert_int_equal(f->req.n_params, 1);
     assert_string_equal(f->req.params[0], "u1");
-    expect_found(f, HTTP_GET, "/health/", R_HEALTH);
-    expect_found(f, HTTP_DELETE, "/api/u1/tasks/9/", R_DELETE);
+    expect_found(f, HTTP_GET, "/health/", h_health);
+    expect_found(f, HTTP_DELETE, "/api/u1/tasks/9/", h_task_delete);
     assert_string_equal(f->req.params[1], "9");
     /* Only one slash is forgiven. */
-    assert_int_equal(route(f, HTTP_GET, "/api/u1/tasks//"), ROUTER_NO_PATH);
     assert_int_equal(route(f, HTTP_GET, "/health//"), ROUTER_NO_PATH);
+    enum router_result r = route(f, HTTP_GET, "/api/u1/tasks//");
+    assert_false(r == ROUTER_FOUND && f->req.route->fn == h_task_list);
 }
 
 static void test_method_not_allowed(void **state)
@@ -202,23 +236,86 @@ static void test_method_not_allowed(void **state)
 static void test_head_on_get_routes(void **state)
 {
     struct fixture *f = *state;
-    expect_found(f, HTTP_HEAD, "/health", R_HEALTH);
-    expect_found(f, HTTP_HEAD, "/api/u1/tasks", R_LIST);
-    expect_found(f, HTTP_HEAD, "/api/u1/tasks/3", R_GET);
+    expect_found(f, HTTP_HEAD, "/health", h_health);
+    expect_found(f, HTTP_HEAD, "/api/u1/tasks", h_task_list);
+    expect_found(f, HTTP_HEAD, "/api/u1/tasks/3", h_task_get);
     assert_string_equal(f->req.params[1], "3");
     /* Not on routes without GET. */
     assert_int_equal(route(f, HTTP_HEAD, "/api/auth/login"), ROUTER_NO_METHOD);
     assert_int_equal(f->allowed, HTTP_POST);
 }
 
+/* Role "all": the API and, under every other path, the embedded UI. */
+static void test_role_all(void **state)
+{
+    struct fixture *f = *state;
+    expect_found(f, HTTP_GET, "/health", h_health);
+    expect_found(f, HTTP_GET, "/api/u1/tasks", h_task_list);
+    expect_found(f, HTTP_POST, "/api/auth/login", h_login);
+    expect_found(f, HTTP_GET, "/docs", h_docs);
+    expect_found(f, HTTP_GET, "/", h_static);
+    expect_found(f, HTTP_GET, "/index.html", h_static);
+    expect_found(f, HTTP_GET, "/assets/app.js", h_static);
+    /* The UI catch-all never shadows an API route declared before it. */
+    expect_found(f, HTTP_GET, "/api/u1/tasks/stats", h_task_stats);
+    expect_found(f, HTTP_PATCH, "/api/u1/tasks/2/complete", h_task_complete);
+}
+
+/* Role "web": health locally, the API's paths to the proxy, the UI for the rest. */
+static void test_role_web(void **state)
+{
+    struct fixture *f = *state;
+    expect_found(f, HTTP_GET, "/health", h_health);
+    expect_found(f, HTTP_GET, "/ready", h_ready);
+    expect_found(f, HTTP_GET, "/api/u1/tasks", h_proxy);
+    expect_found(f, HTTP_DELETE, "/api/u1/tasks/3", h_proxy);
+    expect_found(f, HTTP_POST, "/api/auth/signup", h_proxy);
+    expect_found(f, HTTP_POST, "/mcp", h_proxy);
+    expect_found(f, HTTP_GET, "/docs", h_proxy);
+    expect_found(f, HTTP_GET, "/openapi.json", h_proxy);
+    expect_found(f, HTTP_GET, "/", h_static);
+    expect_found(f, HTTP_GET, "/some/page", h_static);
+    /* No API handler runs in the web process. */
+    for (size_t i = 0; i < f->n; i++)
+        assert_false(is_api_handler(f->table[i].fn));
+}
+
+/* Every role's table is well formed: patterns start with "/" (or are the empty UI
+ * prefix), no pattern is listed twice for the same method, captures fit. */
+static void test_tables_are_well_formed(void **state)
+{
+    (void)state;
+    static const enum role roles[] = {ROLE_ALL, ROLE_API, ROLE_WEB};
+    for (size_t r = 0; r < ARRAY_LEN(roles); r++) {
+        const struct route *t;
+        size_t n;
+        routes_for_role(roles[r], &t, &n);
+        assert_true(n > 0);
+        for (size_t i = 0; i < n; i++) {
+            assert_non_null(t[i].fn);
+            assert_true(t[i].methods != 0);
+            assert_true(t[i].pattern[0] == '/' ||
+                        (t[i].pattern[0] == '\0' && (t[i].flags & ROUTE_PREFIX)));
+            size_t captures = 0;
+            for (const char *c = t[i].pattern; *c; c++)
+                captures += *c == '{';
+            assert_true(captures <= REQ_MAX_PATH_PARAMS);
+            for (size_t j = 0; j < i; j++)
+                if (strcmp(t[i].pattern, t[j].pattern) == 0 && (t[i].methods & t[j].methods))
+                    fail_msg("role %d: \"%s\" listed twice for one method", (int)roles[r],
+                             t[i].pattern);
+        }
+    }
+}
+
 static void test_stats_before_task_id(void **state)
 {
     struct fixture *f = *state;
-    expect_found(f, HTTP_GET, "/api/u1/tasks/stats", R_STATS);
+    expect_found(f, HTTP_GET, "/api/u1/tasks/stats", h_task_stats);
     assert_int_equal(f->req.n_params, 1);
     assert_string_equal(f->req.params[0], "u1");
     /* Other methods on ".../stats" fall through to the {task_id} routes. */
-    expect_found(f, HTTP_DELETE, "/api/u1/tasks/stats", R_DELETE);
+    expect_found(f, HTTP_DELETE, "/api/u1/tasks/stats", h_task_delete);
     assert_string_equal(f->req.params[1], "stats");
     /* Order is the table's: with {task_id} first it would win. */
     static const struct route reversed[] = {
@@ -265,17 +362,21 @@ static void test_prefix_routes(void **state)
 {
     struct fixture *f = *state;
     static const char *under[] = {
-        "/static", "/static/", "/static/app.js", "/static/css/site.css", "/static/a/b/c/d/e/f/g/h",
+        "/docs/assets",
+        "/docs/assets/",
+        "/docs/assets/swagger-ui.css",
+        "/docs/assets/a/b/c/d/e/f/g/h",
     };
     for (size_t i = 0; i < ARRAY_LEN(under); i++)
-        expect_found(f, HTTP_GET, under[i], R_STATIC);
-    static const char *outside[] = {"/staticx", "/stati", "/statics/app.js", "/x/static"};
+        expect_found(f, HTTP_GET, under[i], h_docs_asset);
+    static const char *outside[] = {"/docs/assetsx", "/docs/asset", "/docs/assetz/app.js",
+                                    "/x/docs/assets"};
     for (size_t i = 0; i < ARRAY_LEN(outside); i++) {
         enum router_result r = route(f, HTTP_GET, outside[i]);
-        if (r == ROUTER_FOUND && f->req.route == &routes[R_STATIC])
+        if (r == ROUTER_FOUND && f->req.route->fn == h_docs_asset)
             fail_msg("prefix route matched %s", outside[i]);
     }
-    assert_int_equal(route(f, HTTP_POST, "/static/app.js"), ROUTER_NO_METHOD);
+    assert_int_equal(route(f, HTTP_POST, "/docs/assets/app.js"), ROUTER_NO_METHOD);
     assert_int_equal(f->allowed, HTTP_GET | HTTP_HEAD);
 }
 
@@ -387,6 +488,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_fallback_routes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deep_patterns, setup, teardown),
         cmocka_unit_test_setup_teardown(test_max_segments_pattern, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_role_all, setup_all, teardown),
+        cmocka_unit_test_setup_teardown(test_role_web, setup_web, teardown),
+        cmocka_unit_test(test_tables_are_well_formed),
         cmocka_unit_test(test_allow_header_and_methods),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
