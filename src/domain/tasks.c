@@ -162,31 +162,54 @@ int tasks_version(struct store_conn *c, struct arena *a, const char *uid, int64_
     return parse_int64(db_cell(&rows, 0, 0), 0, INT64_MAX, out);
 }
 
-/* Inserts a task and returns its id; times are RFC 3339 text or NULL. */
+/* The columns insert_task writes, in the order of its parameters $1..$13. */
+#define INSERT_COLS                                                                                \
+    "user_id, title, description, completed, completed_at, priority, due_at, remind_at, "          \
+    "recurrence, recurrence_interval, created_at, search_text, updated_at"
+
+/* What a re-inserted row keeps from its earlier life (tasks_restore); NULL for a new task. */
+struct row_origin {
+    int64_t id;
+    const char *created_at;   /* RFC 3339 */
+    const char *completed_at; /* RFC 3339 or NULL */
+};
+
+/* Inserts a task and returns its id; times are RFC 3339 text or NULL. A new task gets the
+ * next id and now as its creation time; a restored one (origin) gets its own back. */
 static int insert_task(struct store_conn *c, struct arena *a, const char *uid,
-                       const struct task_input *in, const char *now, int64_t *id)
+                       const struct task_input *in, const char *now,
+                       const struct row_origin *origin, int64_t *id)
 {
-    static const struct sql q = {
-        "INSERT INTO tasks (user_id, title, description, completed, completed_at, priority, "
-        "due_at, remind_at, recurrence, recurrence_interval, created_at, updated_at, search_text) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12) RETURNING id",
+    static const struct sql fresh = {
+        "INSERT INTO tasks (" INSERT_COLS ") "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $11) RETURNING id",
         NULL};
+    static const struct sql again = {
+        "INSERT INTO tasks (" INSERT_COLS ", id) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id",
+        NULL};
+    const char *completed_at = in->completed ? now : NULL;
+    if (origin && in->completed && origin->completed_at)
+        completed_at = origin->completed_at;
     struct db_param p[] = {
         P_TEXT(uid),
         P_TEXT(in->title),
         P_TEXT(in->description),
         P_BOOL(in->completed),
-        P_TEXT(in->completed ? now : NULL),
+        P_TEXT(completed_at),
         P_TEXT(task_priority_name(in->priority)),
         P_TEXT(time_text(a, in->due_at)),
         P_TEXT(time_text(a, in->remind_at)),
         P_TEXT(task_recurrence_name(in->recurrence)),
         P_INT(in->interval),
-        P_TEXT(now),
+        P_TEXT(origin ? origin->created_at : now),
         P_TEXT(search_text(a, in)),
+        P_TEXT(now),
+        P_INT(origin ? origin->id : 0),
     };
     struct db_rows rows;
-    int rc = store_exec(c, &q, p, ARRAY_LEN(p), a, &rows);
+    int rc = origin ? store_exec(c, &again, p, ARRAY_LEN(p), a, &rows)
+                    : store_exec(c, &fresh, p, ARRAY_LEN(p) - 2, a, &rows);
     if (rc == ERR_OK && rows.nrows != 1)
         rc = ERR_DB;
     if (rc == ERR_OK)
@@ -201,7 +224,7 @@ int tasks_create(struct store_conn *c, struct arena *a, const char *uid,
     int64_t id = 0;
     int rc;
     IN_TRANSACTION(c, rc, {
-        rc = insert_task(c, a, uid, in, now, &id);
+        rc = insert_task(c, a, uid, in, now, NULL, &id);
         if (rc == ERR_OK)
             rc = write_tags(c, uid, id, in->tags, in->ntags, a, false);
         if (rc == ERR_OK)
@@ -354,19 +377,129 @@ int tasks_update(struct store_conn *c, struct arena *a, const char *uid, int64_t
     return rc;
 }
 
+/* Reads the user's task id and locks its row until the transaction ends (PostgreSQL; a
+ * SQLite write transaction holds the whole database already). */
+static int get_for_update(struct store_conn *c, struct arena *a, const char *uid, int64_t id,
+                          struct task *out)
+{
+    static const struct sql q = {
+        "SELECT " TASK_COLS " FROM tasks t WHERE t.id = $1 AND t.user_id = $2",
+        "SELECT " TASK_COLS " FROM tasks t WHERE t.id = $1 AND t.user_id = $2 FOR UPDATE"};
+    struct db_param p[] = {P_INT(id), P_TEXT(uid)};
+    struct db_rows rows;
+    int rc = store_exec(c, &q, p, ARRAY_LEN(p), a, &rows);
+    if (rc != ERR_OK)
+        return rc;
+    if (rows.nrows != 1 || rows.ncols != TASK_NCOLS)
+        return ERR_NOTFOUND;
+    row_to_task(&rows, 0, out);
+    return ERR_OK;
+}
+
+/* Keeps t's API JSON in deleted_tasks, so tasks_restore can bring it back. */
+static int trash_put(struct store_conn *c, struct arena *a, const char *uid, const struct task *t,
+                     const char *now)
+{
+    static const struct sql ins = {"INSERT INTO deleted_tasks (task_id, user_id, snapshot, "
+                                   "deleted_at) VALUES ($1, $2, $3, $4)",
+                                   NULL};
+    yyjson_alc alc;
+    arena_yyjson_alc(a, &alc);
+    yyjson_mut_doc *doc = yyjson_mut_doc_new(&alc);
+    if (!doc)
+        return ERR_NOMEM;
+    yyjson_mut_doc_set_root(doc, task_to_json(doc, t));
+    const char *json = yyjson_mut_write_opts(doc, 0, &alc, NULL, NULL);
+    if (!json)
+        return ERR_NOMEM;
+    struct db_param p[] = {P_INT(strtoll(t->id, NULL, 10)), P_TEXT(uid), P_TEXT(json), P_TEXT(now)};
+    return store_exec(c, &ins, p, ARRAY_LEN(p), a, NULL);
+}
+
+/* Forgets every deleted task (any user's) past the restore window. Best effort, in its own
+ * statement after the caller's transaction (so concurrent purges never deadlock with the
+ * caller's row locks): a failure only delays the clean-up. */
+static void trash_purge(struct store_conn *c, struct arena *a)
+{
+    static const struct sql q = {"DELETE FROM deleted_tasks WHERE deleted_at < $1", NULL};
+    struct db_param p[] = {P_TEXT(time_text(a, now_unix() - TASK_RESTORE_SECONDS))};
+    store_exec(c, &q, p, ARRAY_LEN(p), a, NULL);
+}
+
 int tasks_delete(struct store_conn *c, struct arena *a, const char *uid, int64_t id)
 {
-    static const struct sql q = {"DELETE FROM tasks WHERE id = $1 AND user_id = $2", NULL};
+    static const struct sql del = {"DELETE FROM tasks WHERE id = $1 AND user_id = $2", NULL};
+    static const struct sql forget = {"DELETE FROM deleted_tasks WHERE task_id = $1", NULL};
+    const char *now = now_text(a);
     struct db_param p[] = {P_INT(id), P_TEXT(uid)};
     int rc;
     IN_TRANSACTION(c, rc, {
+        struct task t;
         struct db_rows rows;
-        rc = store_exec(c, &q, p, ARRAY_LEN(p), a, &rows);
+        rc = get_for_update(c, a, uid, id, &t);
+        if (rc == ERR_OK)
+            rc = store_exec(c, &del, p, ARRAY_LEN(p), a, &rows);
         if (rc == ERR_OK && rows.changes == 0)
             rc = ERR_NOTFOUND;
+        if (rc == ERR_OK) /* a stale entry for this id (expired, not yet purged) */
+            rc = store_exec(c, &forget, p, 1, a, NULL);
+        if (rc == ERR_OK)
+            rc = trash_put(c, a, uid, &t, now);
         if (rc == ERR_OK)
             rc = bump_version(c, uid);
     });
+    trash_purge(c, a);
+    return rc;
+}
+
+/* Reads a deleted task's snapshot back: the fields a client can set through the task rules
+ * (so a field added to them is restored with no change here), the rest into origin. */
+static int snapshot_read(struct arena *a, const char *json, int64_t id, struct task_input *in,
+                         struct row_origin *origin)
+{
+    yyjson_alc alc;
+    arena_yyjson_alc(a, &alc);
+    yyjson_doc *doc = yyjson_read_opts((char *)json, strlen(json), 0, &alc, NULL);
+    yyjson_val *root = yyjson_doc_get_root(doc);
+    struct verrors errs = {0};
+    if (!root || task_input_parse(root, TASK_CREATE, a, in, &errs) != ERR_OK)
+        return ERR_INVALID;
+    origin->id = id;
+    origin->created_at = yyjson_get_str(yyjson_obj_get(root, "created_at"));
+    origin->completed_at = yyjson_get_str(yyjson_obj_get(root, "completed_at"));
+    return origin->created_at ? ERR_OK : ERR_INVALID;
+}
+
+int tasks_restore(struct store_conn *c, struct arena *a, const char *uid, int64_t id,
+                  struct task *out)
+{
+    static const struct sql take = {"DELETE FROM deleted_tasks WHERE task_id = $1 AND "
+                                    "user_id = $2 AND deleted_at >= $3 RETURNING snapshot",
+                                    NULL};
+    const char *now = now_text(a);
+    const char *cutoff = time_text(a, now_unix() - TASK_RESTORE_SECONDS);
+    struct db_param p[] = {P_INT(id), P_TEXT(uid), P_TEXT(cutoff)};
+    int rc;
+    IN_TRANSACTION(c, rc, {
+        struct db_rows rows;
+        struct task_input in;
+        struct row_origin origin;
+        int64_t got = 0;
+        rc = store_exec(c, &take, p, ARRAY_LEN(p), a, &rows);
+        if (rc == ERR_OK && rows.nrows != 1)
+            rc = ERR_NOTFOUND;
+        if (rc == ERR_OK)
+            rc = snapshot_read(a, db_cell(&rows, 0, 0), id, &in, &origin);
+        if (rc == ERR_OK)
+            rc = insert_task(c, a, uid, &in, now, &origin, &got);
+        if (rc == ERR_OK)
+            rc = write_tags(c, uid, id, in.tags, in.ntags, a, false);
+        if (rc == ERR_OK)
+            rc = bump_version(c, uid);
+        if (rc == ERR_OK)
+            rc = tasks_get(c, a, uid, id, out);
+    });
+    trash_purge(c, a);
     return rc;
 }
 
@@ -414,7 +547,7 @@ static int spawn_next(struct store_conn *c, struct arena *a, const char *uid, co
         return ERR_OK; /* past year 9999 the series simply ends */
     if (t->remind_at && time_parse(t->remind_at, DATE_ONLY_REJECT, &remind) == ERR_OK)
         in.remind_at = remind + (in.due_at - base);
-    int rc = insert_task(c, a, uid, &in, now, next_id);
+    int rc = insert_task(c, a, uid, &in, now, NULL, next_id);
     if (rc == ERR_OK) {
         int64_t old_id = strtoll(t->id, NULL, 10);
         struct db_param p[] = {P_INT(*next_id), P_INT(old_id)};

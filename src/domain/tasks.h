@@ -26,6 +26,8 @@
 #define TASK_LIST_MAX        200
 #define TASK_SEARCH_MAX      200
 #define TASK_OFFSET_MAX      1000000000
+/* How long a deleted task can be restored (tasks_restore). */
+#define TASK_RESTORE_SECONDS 30
 
 enum task_priority { PRIO_HIGH = 0, PRIO_MEDIUM, PRIO_LOW };
 enum task_recurrence { REC_NONE = 0, REC_DAILY, REC_WEEKLY, REC_MONTHLY, REC_YEARLY };
@@ -133,7 +135,15 @@ int tasks_get(struct store_conn *c, struct arena *a, const char *uid, int64_t id
  * task this way creates its next occurrence, as tasks_complete does. */
 int tasks_update(struct store_conn *c, struct arena *a, const char *uid, int64_t id,
                  const struct task_input *in, struct task *out);
+/* Deletes the task, keeping a snapshot that tasks_restore can bring back for
+ * TASK_RESTORE_SECONDS; older snapshots (anyone's) are purged by each delete and restore. */
 int tasks_delete(struct store_conn *c, struct arena *a, const char *uid, int64_t id);
+
+/* Brings back a task the user deleted less than TASK_RESTORE_SECONDS ago, with its id, fields,
+ * tags, completion and creation time; ERR_NOTFOUND when there is none (never deleted, another
+ * user's, already restored, or too old). */
+int tasks_restore(struct store_conn *c, struct arena *a, const char *uid, int64_t id,
+                  struct task *out);
 
 /* Sets completion (set = 0/1) or toggles it (set = -1). Completing a recurring task
  * creates its next occurrence in the same transaction (*has_next then true). */

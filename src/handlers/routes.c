@@ -31,6 +31,7 @@
     {HTTP_PATCH, "/api/{user_id}/tasks/{task_id}", h_task_update, J},                         \
     {HTTP_DELETE, "/api/{user_id}/tasks/{task_id}", h_task_delete, 0},                        \
     {HTTP_PATCH, "/api/{user_id}/tasks/{task_id}/complete", h_task_complete, J},              \
+    {HTTP_POST, "/api/{user_id}/tasks/{task_id}/restore", h_task_restore, J},                 \
     {HTTP_GET, "/api/{user_id}/tags", h_task_tags, 0},                                        \
     {HTTP_GET, "/openapi.json", h_openapi, 0},                                                \
     {HTTP_GET, "/docs", h_docs, 0},                                                           \

@@ -140,6 +140,27 @@ void h_task_delete(struct request *req)
     resp_empty(req, 204);
 }
 
+void h_task_restore(struct request *req)
+{
+    int64_t id;
+    if (!auth_require_path_user(req) || !task_id(req, &id))
+        return;
+    struct task t;
+    int rc = tasks_restore(req->db, req->arena, req->user_id, id, &t);
+    if (rc == ERR_NOTFOUND) {
+        const char *why =
+            arena_printf(req->arena, "No task to restore: none was deleted in the last %d seconds",
+                         TASK_RESTORE_SECONDS);
+        resp_error(req, 404, why ? why : "Task not found");
+        return;
+    }
+    if (rc != ERR_OK) {
+        reply_error(req, rc);
+        return;
+    }
+    reply_task(req, 200, &t);
+}
+
 void h_task_complete(struct request *req)
 {
     int64_t id;
@@ -339,6 +360,24 @@ static const char *list_key(struct request *req, const struct task_filter *f)
     return key;
 }
 
+/* Labels a cacheable listing with an ETag made of the user's task version and the hash of
+ * its key (which holds the user id and every filter), so a client polling the same URL
+ * revalidates for the price of one version read. Answers 304 and returns true when the
+ * client's copy is current. */
+static bool list_validators(struct request *req, const char *key, int64_t version)
+{
+    const char *etag = arena_printf(req->arena, "\"%llx-%016llx\"", (unsigned long long)version,
+                                    (unsigned long long)hash_str(key));
+    if (!etag)
+        return false;
+    resp_header(req, "ETag", etag);
+    resp_header(req, "Cache-Control", "private, no-cache");
+    if (!req_etag_matches(req, etag))
+        return false;
+    resp_empty(req, 304);
+    return true;
+}
+
 void h_task_list(struct request *req)
 {
     struct task_filter f;
@@ -350,6 +389,8 @@ void h_task_list(struct request *req)
     const char *key = NULL;
     if (f.overdue < 0 && tasks_version(req->db, req->arena, req->user_id, &version) == ERR_OK)
         key = list_key(req, &f);
+    if (key && list_validators(req, key, version))
+        return;
     const char *body;
     size_t len;
     int64_t total;

@@ -1,4 +1,4 @@
-/* Task routes: /api/{user_id}/tasks[/{task_id}[/complete]], /tags, /tasks/stats. */
+/* Task routes: /api/{user_id}/tasks[/{task_id}[/complete|/restore]], /tags, /tasks/stats. */
 #ifndef TODO_HANDLERS_TASKS_H
 #define TODO_HANDLERS_TASKS_H
 
@@ -10,6 +10,7 @@ void h_task_get(struct request *req);
 void h_task_update(struct request *req); /* PUT and PATCH */
 void h_task_delete(struct request *req);
 void h_task_complete(struct request *req);
+void h_task_restore(struct request *req);
 void h_task_tags(struct request *req);
 void h_task_stats(struct request *req);
 

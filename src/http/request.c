@@ -24,6 +24,44 @@ const char *req_query(struct request *req, const char *name)
     return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
+/* Skips spaces, tabs and commas: the separators of an If-None-Match list. */
+static const char *skip_separators(const char *s)
+{
+    while (*s == ' ' || *s == '\t' || *s == ',')
+        s++;
+    return s;
+}
+
+/* True when the If-None-Match header value lists etag or is "*". Comparison is weak, as
+ * RFC 9110 prescribes for If-None-Match: a W/ prefix is ignored. */
+static bool etag_listed(const char *header, const char *etag)
+{
+    size_t etag_len = strlen(etag);
+    const char *s = skip_separators(header);
+    while (*s) {
+        if (*s == '*')
+            return true;
+        if (s[0] == 'W' && s[1] == '/')
+            s += 2;
+        if (*s != '"')
+            return false; /* malformed: treat as no match */
+        const char *end = strchr(s + 1, '"');
+        if (!end)
+            return false;
+        size_t len = (size_t)(end - s) + 1;
+        if (len == etag_len && memcmp(s, etag, len) == 0)
+            return true;
+        s = skip_separators(end + 1);
+    }
+    return false;
+}
+
+bool req_etag_matches(struct request *req, const char *etag)
+{
+    const char *inm = req_header(req, "If-None-Match");
+    return inm && etag && etag_listed(inm, etag);
+}
+
 /* Copies the entry of an X-Forwarded-For list that ends before `end` (trimmed). */
 static const char *xff_entry(struct arena *a, const char *start, const char *end)
 {

@@ -80,6 +80,10 @@ struct request {
 /* A request header, or NULL. */
 const char *req_header(struct request *req, const char *name);
 
+/* True when the request's If-None-Match lists etag (a quoted entity tag) or is "*": the
+ * client's copy is current and deserves a 304. */
+bool req_etag_matches(struct request *req, const char *etag);
+
 /* A query argument, or NULL. */
 const char *req_query(struct request *req, const char *name);
 

@@ -5,7 +5,8 @@
  * task_tags (for filters and counts) and, as the JSON array the API returns, in
  * tasks.tags_json (so reading a page of tasks needs no join); both are written together.
  * Case-insensitive matching uses text the application folded (core/text.h): task_tags.
- * name_lower and tasks.search_text, so both dialects fold Unicode alike.
+ * name_lower and tasks.search_text, so both dialects fold Unicode alike. A deleted task
+ * leaves its API JSON in deleted_tasks for a short while, so the delete can be undone.
  */
 #include "store/migrations.h"
 
@@ -131,6 +132,19 @@ const struct migration migrations[] = {
     {3, "per-user task version (validates cached list responses)",
      "ALTER TABLE users ADD COLUMN tasks_version INTEGER NOT NULL DEFAULT 0;",
      "ALTER TABLE users ADD COLUMN tasks_version BIGINT NOT NULL DEFAULT 0;"},
+    {4, "recently deleted tasks (undo a delete within TASK_RESTORE_SECONDS)",
+     "CREATE TABLE deleted_tasks ("
+     " task_id INTEGER PRIMARY KEY,"
+     " user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+     " snapshot TEXT NOT NULL,"
+     " deleted_at TEXT NOT NULL);"
+     "CREATE INDEX deleted_tasks_deleted_at ON deleted_tasks (deleted_at);",
+     "CREATE TABLE deleted_tasks ("
+     " task_id BIGINT PRIMARY KEY,"
+     " user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+     " snapshot TEXT NOT NULL,"
+     " deleted_at TIMESTAMPTZ NOT NULL);"
+     "CREATE INDEX deleted_tasks_deleted_at ON deleted_tasks (deleted_at);"},
 };
 
 const size_t migrations_count = ARRAY_LEN(migrations);

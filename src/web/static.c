@@ -58,36 +58,12 @@ const struct asset *asset_find(const char *path)
     return NULL;
 }
 
-/* Skips spaces, tabs and commas: the separators of an If-None-Match list. */
+/* Skips spaces, tabs and commas: the separators of a header's list. */
 static const char *skip_separators(const char *s)
 {
     while (*s == ' ' || *s == '\t' || *s == ',')
         s++;
     return s;
-}
-
-/* True when the If-None-Match header value lists etag or is "*". Comparison is weak, as
- * RFC 9110 prescribes for If-None-Match: a W/ prefix is ignored. */
-static bool etag_listed(const char *header, const char *etag)
-{
-    size_t etag_len = strlen(etag);
-    const char *s = skip_separators(header);
-    while (*s) {
-        if (*s == '*')
-            return true;
-        if (s[0] == 'W' && s[1] == '/')
-            s += 2;
-        if (*s != '"')
-            return false; /* malformed: treat as no match */
-        const char *end = strchr(s + 1, '"');
-        if (!end)
-            return false;
-        size_t len = (size_t)(end - s) + 1;
-        if (len == etag_len && memcmp(s, etag, len) == 0)
-            return true;
-        s = skip_separators(end + 1);
-    }
-    return false;
 }
 
 /* Skips optional white space (spaces and tabs). */
@@ -222,8 +198,7 @@ void static_serve(struct request *req, const struct asset *a)
                 content_addressed(req, a) ? CACHE_IMMUTABLE : CACHE_REVALIDATE);
     if (a->encoding)
         resp_header(req, "Vary", "Accept-Encoding");
-    const char *inm = req_header(req, "If-None-Match");
-    if (inm && etag_listed(inm, etag)) {
+    if (req_etag_matches(req, etag)) {
         resp_empty(req, 304);
         return;
     }

@@ -47,6 +47,7 @@ TASK_ROUTES = [
     ("PATCH", "/api/{uid}/tasks/{tid}"),
     ("DELETE", "/api/{uid}/tasks/{tid}"),
     ("PATCH", "/api/{uid}/tasks/{tid}/complete"),
+    ("POST", "/api/{uid}/tasks/{tid}/restore"),
     ("GET", "/api/{uid}/tags"),
 ]
 
