@@ -101,6 +101,8 @@ def test_server_with_migrate_on_start_false_is_ready_after_cli_migrate(cli, serv
 def test_healthcheck_exits_0_when_endpoint_answers_200(cli, server):
     r = cli.run("healthcheck", "--url", server.url("/health"), timeout=20)
     assert r.returncode == 0, r.describe()
+    # The line `helm test --logs` shows for the chart's test pods.
+    assert f"healthcheck: {server.url('/health')} answered 200" in r.stdout, r.describe()
 
 
 def test_healthcheck_non_zero_when_endpoint_answers_404(cli, server):
