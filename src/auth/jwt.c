@@ -14,6 +14,7 @@
 #include "auth/b64url.h"
 #include "auth/jwks.h"
 #include "core/err.h"
+#include "core/json.h"
 #include "yyjson.h"
 
 #define JWT_HEADER_MAX  1024
@@ -86,7 +87,8 @@ int jwt_issue(const char *secret, const char *sub, const char *email, int64_t no
 static int check_signature(const struct jwt_verifier *v, yyjson_val *header, const char *token,
                            size_t signed_len, const unsigned char *sig, size_t sig_len)
 {
-    const char *alg = yyjson_get_str(yyjson_obj_get(header, "alg"));
+    /* json_cstr: "HS256\u0000x" must not compare equal to "HS256". */
+    const char *alg = json_cstr(yyjson_obj_get(header, "alg"));
     if (!alg)
         return ERR_AUTH;
     if (strcmp(alg, "HS256") == 0) {
@@ -100,10 +102,10 @@ static int check_signature(const struct jwt_verifier *v, yyjson_val *header, con
         if (!v->jwks)
             return ERR_AUTH;
         yyjson_val *kid = yyjson_obj_get(header, "kid");
-        if (kid && (!yyjson_is_str(kid) || strlen(yyjson_get_str(kid)) != yyjson_get_len(kid)))
+        if (kid && !json_cstr(kid))
             return ERR_AUTH; /* not a string, or cut short by an embedded NUL */
-        return jwks_verify(v->jwks, alg, kid ? yyjson_get_str(kid) : NULL,
-                           (const unsigned char *)token, signed_len, sig, sig_len);
+        return jwks_verify(v->jwks, alg, kid ? json_cstr(kid) : NULL, (const unsigned char *)token,
+                           signed_len, sig, sig_len);
     }
     return ERR_AUTH; /* "none" and every other algorithm */
 }
@@ -155,7 +157,7 @@ int jwt_verify(const struct jwt_verifier *v, const char *token, int64_t now, str
         return ERR_AUTH;
     yyjson_val *typ = yyjson_obj_get(header, "typ");
     if (yyjson_obj_get(header, "crit") ||
-        (typ && !(yyjson_is_str(typ) && strcasecmp(yyjson_get_str(typ), "JWT") == 0)))
+        (typ && !(json_cstr(typ) && strcasecmp(json_cstr(typ), "JWT") == 0)))
         return ERR_AUTH;
     int rc = check_signature(v, header, token, (size_t)(dot2 - token), sig, (size_t)slen);
     if (rc != ERR_OK)
@@ -166,8 +168,7 @@ int jwt_verify(const struct jwt_verifier *v, const char *token, int64_t now, str
     if (!yyjson_is_obj(claims))
         return ERR_AUTH;
     yyjson_val *sub = yyjson_obj_get(claims, "sub");
-    if (!yyjson_is_str(sub) || yyjson_get_len(sub) == 0 || yyjson_get_len(sub) > JWT_SUB_MAX ||
-        strlen(yyjson_get_str(sub)) != yyjson_get_len(sub))
+    if (!json_cstr(sub) || yyjson_get_len(sub) == 0 || yyjson_get_len(sub) > JWT_SUB_MAX)
         return ERR_AUTH;
     int64_t exp = 0, nbf = 0, iat = 0;
     if (claim_int(claims, "exp", true, &exp) != ERR_OK)
@@ -185,7 +186,7 @@ int jwt_verify(const struct jwt_verifier *v, const char *token, int64_t now, str
     memset(out, 0, sizeof(*out));
     memcpy(out->sub, yyjson_get_str(sub), yyjson_get_len(sub));
     yyjson_val *email = yyjson_obj_get(claims, "email");
-    if (yyjson_is_str(email) && yyjson_get_len(email) <= JWT_EMAIL_MAX)
+    if (json_cstr(email) && yyjson_get_len(email) <= JWT_EMAIL_MAX)
         memcpy(out->email, yyjson_get_str(email), yyjson_get_len(email));
     out->exp = exp;
     out->iat = iat;

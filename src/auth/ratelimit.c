@@ -25,6 +25,9 @@ int ratelimit_hit(const char *key, int limit, int64_t now)
     if (h == 0)
         h = 1; /* 0 marks an empty slot */
     int64_t window = now - now % RATELIMIT_WINDOW_S;
+    int wait_window = (int)(window + RATELIMIT_WINDOW_S - now);
+    if (wait_window < 1)
+        wait_window = 1;
     pthread_mutex_lock(&mu);
     struct rl_entry *victim = NULL;
     struct rl_entry *e = NULL;
@@ -34,8 +37,14 @@ int ratelimit_hit(const char *key, int limit, int64_t now)
             e = cand;
             break;
         }
-        if (!victim || cand->window < victim->window)
-            victim = cand; /* empty slots have window 0: taken first */
+        /* Only empty slots (window 0) and slots of past windows may be reused, oldest
+         * first: an entry of the current window may be limiting someone right now. */
+        if (cand->window < window && (!victim || cand->window < victim->window))
+            victim = cand;
+    }
+    if (!e && !victim) {
+        pthread_mutex_unlock(&mu);
+        return wait_window; /* full for this window: refuse rather than forget */
     }
     if (!e) {
         e = victim;
@@ -49,13 +58,10 @@ int ratelimit_hit(const char *key, int limit, int64_t now)
         e->count = 0;
     }
     int wait = 0;
-    if (e->count >= limit) {
-        wait = (int)(window + RATELIMIT_WINDOW_S - now);
-        if (wait < 1)
-            wait = 1;
-    } else {
+    if (e->count >= limit)
+        wait = wait_window;
+    else
         e->count++;
-    }
     pthread_mutex_unlock(&mu);
     return wait;
 }

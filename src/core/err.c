@@ -28,6 +28,8 @@ const char *err_str(int err)
         return "forbidden";
     case ERR_LIMIT:
         return "too many requests";
+    case ERR_RANGE:
+        return "out of range";
     default:
         return "internal error";
     }

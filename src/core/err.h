@@ -19,6 +19,7 @@ enum {
     ERR_AUTH = -9,        /* missing or bad credentials */
     ERR_FORBIDDEN = -10,  /* authenticated, but not allowed */
     ERR_LIMIT = -11,      /* rate limited */
+    ERR_RANGE = -12,      /* a computed value would leave its range (a time past year 9999) */
 };
 
 /* A short, static, client-safe description of an ERR_* code. */

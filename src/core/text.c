@@ -1,4 +1,5 @@
-/* Case folding (see text.h) with mbrtowc/towlower_l/wcrtomb in the C.UTF-8 locale. */
+/* The text rule and case folding (see text.h); folding uses mbrtowc/towlower_l/wcrtomb in the
+ * C.UTF-8 locale. */
 #include "core/text.h"
 
 #include <locale.h>
@@ -7,6 +8,94 @@
 #include <string.h>
 #include <wchar.h>
 #include <wctype.h>
+
+#include "core/err.h"
+
+/* True when s holds a control character: C0 (tab, and CR/LF when allowed, aside), DEL, or a
+ * C1 control (U+0080..U+009F, encoded C2 80..C2 9F). */
+static bool has_control(const char *s, size_t len, bool allow_newlines)
+{
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch == '\t' || (allow_newlines && (ch == '\n' || ch == '\r')))
+            continue;
+        if (ch < 0x20 || ch == 0x7f)
+            return true;
+        if (ch == 0xc2 && i + 1 < len && (unsigned char)s[i + 1] >= 0x80 &&
+            (unsigned char)s[i + 1] <= 0x9f)
+            return true;
+    }
+    return false;
+}
+
+static bool is_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/* Counts UTF-8 code points (the text is valid UTF-8). */
+static size_t utf8_len(const char *s, size_t bytes)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < bytes; i++)
+        if (((unsigned char)s[i] & 0xC0) != 0x80)
+            n++;
+    return n;
+}
+
+int text_clean(struct arena *a, const char *s, size_t len, const struct text_rule *rule,
+               const char **out, enum text_problem *why)
+{
+    *why = TEXT_OK;
+    if (has_control(s, len, rule->multiline)) {
+        *why = TEXT_CONTROL;
+        return ERR_INVALID;
+    }
+    while (len && is_space(*s)) {
+        s++;
+        len--;
+    }
+    while (len && is_space(s[len - 1]))
+        len--;
+    size_t n = utf8_len(s, len);
+    if (n < rule->min || n > rule->max) {
+        *why = n < rule->min ? TEXT_TOO_SHORT : TEXT_TOO_LONG;
+        return ERR_INVALID;
+    }
+    *out = arena_strndup(a, s, len);
+    return *out ? ERR_OK : ERR_NOMEM;
+}
+
+const char *text_problem_msg(struct arena *a, enum text_problem p, const struct text_rule *rule)
+{
+    const char *m = NULL;
+    switch (p) {
+    case TEXT_CONTROL:
+        return "Control characters are not allowed";
+    case TEXT_TOO_SHORT:
+        if (rule->min == 1)
+            return "String should have at least 1 character";
+        m = arena_printf(a, "String should have at least %zu characters", rule->min);
+        return m ? m : "String is too short";
+    case TEXT_TOO_LONG:
+        m = arena_printf(a, "String should have at most %zu characters", rule->max);
+        return m ? m : "String is too long";
+    default:
+        return "";
+    }
+}
+
+const char *text_problem_type(enum text_problem p)
+{
+    switch (p) {
+    case TEXT_TOO_SHORT:
+        return "string_too_short";
+    case TEXT_TOO_LONG:
+        return "string_too_long";
+    default:
+        return "value_error";
+    }
+}
 
 static locale_t utf8 = (locale_t)0;
 static pthread_once_t once = PTHREAD_ONCE_INIT;

@@ -1,13 +1,40 @@
 /*
- * Unicode-aware text helpers: case folding for case-insensitive comparisons (tags, search),
- * using the C library's wide-character tables in the C.UTF-8 locale.
+ * Unicode-aware text helpers: the one rule for text that users name things with, and case
+ * folding for case-insensitive comparisons (tags, search), using the C library's
+ * wide-character tables in the C.UTF-8 locale.
  */
 #ifndef TODO_TEXT_H
 #define TODO_TEXT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "core/arena.h"
+
+/* What a text rule allows: a length in characters (code points, after trimming) and
+ * whether line breaks are allowed (descriptions) or not (titles, tags, names). */
+struct text_rule {
+    size_t min;
+    size_t max;
+    bool multiline;
+};
+
+/* Why a text breaks its rule. */
+enum text_problem { TEXT_OK = 0, TEXT_CONTROL, TEXT_TOO_SHORT, TEXT_TOO_LONG };
+
+/* The one rule for user-supplied names and texts (task titles, descriptions and tags, user
+ * names): s holds len bytes of valid UTF-8 (as a JSON parser delivers it, NULs included);
+ * control characters (C0, DEL, C1; NUL always) are refused except tab, and line breaks
+ * where the rule allows them; ASCII white space is trimmed from both ends; the trimmed text
+ * must have rule->min..rule->max characters. Returns ERR_OK with the trimmed copy in *out
+ * (arena-owned), ERR_INVALID with *why set, or ERR_NOMEM. */
+int text_clean(struct arena *a, const char *s, size_t len, const struct text_rule *rule,
+               const char **out, enum text_problem *why);
+
+/* The 422 message (static or in the arena) and error type of a problem, for
+ * {loc, msg, type}. */
+const char *text_problem_msg(struct arena *a, enum text_problem p, const struct text_rule *rule);
+const char *text_problem_type(enum text_problem p);
 
 /* Loads the C.UTF-8 character tables; false (with ASCII-only folding from then on) when
  * the locale is not installed. Called once at start-up; safe to call again. */

@@ -92,7 +92,10 @@ int time_parse(const char *s, enum date_only date_only, int64_t *out)
                     .tm_hour = h,
                     .tm_min = mi,
                     .tm_sec = sec};
-    *out = (int64_t)timegm(&tm) - offset;
+    int64_t t = (int64_t)timegm(&tm) - offset;
+    if (t > TIME_MAX_UNIX)
+        return ERR_INVALID;
+    *out = t;
     return ERR_OK;
 }
 

@@ -17,7 +17,8 @@ enum date_only { DATE_ONLY_REJECT = 0, DATE_START_OF_DAY, DATE_END_OF_DAY };
 
 /* Parses s as RFC 3339 date-time (fraction ignored, offset applied) or, when allowed, a
  * date alone, taken as the start or the end of that day in UTC. Writes Unix seconds.
- * Returns ERR_OK or ERR_INVALID. */
+ * Returns ERR_OK, or ERR_INVALID also for an instant past TIME_MAX_UNIX (a negative offset
+ * can push 9999-12-31 into year 10000, which the output format cannot write). */
 int time_parse(const char *s, enum date_only date_only, int64_t *out);
 
 /* Formats Unix seconds as "YYYY-MM-DDTHH:MM:SSZ" into out (TIME_TEXT_MAX bytes). */

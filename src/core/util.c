@@ -27,6 +27,16 @@ int parse_int64(const char *s, int64_t min, int64_t max, int64_t *out)
     return ERR_OK;
 }
 
+int parse_id(const char *s, int64_t *out)
+{
+    if (!s || s[0] < '1' || s[0] > '9')
+        return ERR_INVALID;
+    size_t n = strspn(s, "0123456789");
+    if (s[n] != '\0' || n > 19)
+        return ERR_INVALID;
+    return parse_int64(s, 1, INT64_MAX, out);
+}
+
 int parse_bool(const char *s, bool *out)
 {
     static const char *yes[] = {"true", "1", "yes", "on"};

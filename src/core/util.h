@@ -13,6 +13,10 @@
 /* Parses all of s as a base-10 integer within [min, max]. Returns ERR_OK or ERR_INVALID. */
 int parse_int64(const char *s, int64_t min, int64_t max, int64_t *out);
 
+/* Parses s as a canonical positive id: decimal digits only, no sign, space or leading zero
+ * ("7", not "+7", "07" or " 7"), at most INT64_MAX. Returns ERR_OK or ERR_INVALID. */
+int parse_id(const char *s, int64_t *out);
+
 /* Parses true/false/1/0/yes/no/on/off (case-insensitive). Returns ERR_OK or ERR_INVALID. */
 int parse_bool(const char *s, bool *out);
 

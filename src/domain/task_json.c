@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "core/err.h"
+#include "core/json.h"
 #include "core/text.h"
 #include "core/timefmt.h"
 #include "core/util.h"
@@ -56,44 +57,9 @@ void task_filter_defaults(struct task_filter *f)
     f->limit = TASK_LIST_DEFAULT;
 }
 
-/* Counts UTF-8 code points (the input was validated as UTF-8 by the parser). */
-static size_t utf8_len(const char *s, size_t bytes)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < bytes; i++)
-        if (((unsigned char)s[i] & 0xC0) != 0x80)
-            n++;
-    return n;
-}
-
-/* Trims ASCII white space; returns an arena copy, or NULL when out of memory. */
-static const char *trimmed(struct arena *a, const char *s, size_t len)
-{
-    while (len && (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')) {
-        s++;
-        len--;
-    }
-    while (len &&
-           (s[len - 1] == ' ' || s[len - 1] == '\t' || s[len - 1] == '\n' || s[len - 1] == '\r'))
-        len--;
-    return arena_strndup(a, s, len);
-}
-
-/* True when the string holds a control character other than tab/newline (or a NUL). */
-static bool has_control(const char *s, size_t len, bool allow_newlines)
-{
-    for (size_t i = 0; i < len; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        if (ch == '\t' || (allow_newlines && (ch == '\n' || ch == '\r')))
-            continue;
-        if (ch < 0x20 || ch == 0x7f)
-            return true;
-    }
-    return false;
-}
-
-/* Reads a bounded text field. Returns ERR_OK with *out set (NULL for JSON null when
- * nullable), or ERR_INVALID after recording the problem. */
+/* Reads a bounded text field under the text rule (core/text.h). Returns ERR_OK with *out
+ * set (NULL for JSON null, or an empty text, when nullable), or ERR_INVALID after recording
+ * the problem. */
 static int read_text(yyjson_val *v, const char *field, size_t min, size_t max, bool nullable,
                      bool multiline, struct arena *a, const char **out, struct verrors *errs)
 {
@@ -105,27 +71,15 @@ static int read_text(yyjson_val *v, const char *field, size_t min, size_t max, b
         verr_add(errs, "body", field, "Input should be a valid string", "string_type");
         return ERR_INVALID;
     }
-    const char *s = yyjson_get_str(v);
-    size_t len = yyjson_get_len(v);
-    if (has_control(s, len, multiline)) {
-        verr_add(errs, "body", field, "Control characters are not allowed", "value_error");
-        return ERR_INVALID;
-    }
-    const char *t = trimmed(a, s, len);
-    if (!t)
-        return ERR_NOMEM;
-    size_t n = utf8_len(t, strlen(t));
-    if (n < min) {
-        verr_add(errs, "body", field,
-                 min == 1 ? "String should have at least 1 character" : "String is too short",
-                 "string_too_short");
-        return ERR_INVALID;
-    }
-    if (n > max) {
-        verr_add(errs, "body", field, "String is too long", "string_too_long");
-        return ERR_INVALID;
-    }
-    *out = (nullable && n == 0) ? NULL : t;
+    const struct text_rule rule = {min, max, multiline};
+    enum text_problem why;
+    const char *t = NULL;
+    int rc = text_clean(a, yyjson_get_str(v), yyjson_get_len(v), &rule, &t, &why);
+    if (rc == ERR_INVALID)
+        verr_add(errs, "body", field, text_problem_msg(a, why, &rule), text_problem_type(why));
+    if (rc != ERR_OK)
+        return rc;
+    *out = (nullable && !*t) ? NULL : t;
     return ERR_OK;
 }
 
@@ -173,7 +127,7 @@ static void read_time(yyjson_val *v, const char *field, enum date_only date_only
         *present |= flag;
         return;
     }
-    if (!yyjson_is_str(v) || time_parse(yyjson_get_str(v), date_only, out) != ERR_OK || *out <= 0) {
+    if (!json_cstr(v) || time_parse(json_cstr(v), date_only, out) != ERR_OK || *out <= 0) {
         verr_add(errs, "body", field,
                  "Input should be an RFC 3339 date-time (2026-01-31T17:00:00Z) or a date "
                  "(2026-01-31)",
@@ -215,7 +169,7 @@ int task_input_parse(yyjson_val *obj, enum task_input_mode mode, struct arena *a
         }
     }
     if ((v = yyjson_obj_get(obj, "priority"))) {
-        if (yyjson_is_str(v) && task_priority_parse(yyjson_get_str(v), &in->priority) == ERR_OK)
+        if (json_cstr(v) && task_priority_parse(json_cstr(v), &in->priority) == ERR_OK)
             in->present |= TF_PRIORITY;
         else
             verr_add(errs, "body", "priority", "Input should be 'high', 'medium' or 'low'", "enum");
@@ -230,8 +184,7 @@ int task_input_parse(yyjson_val *obj, enum task_input_mode mode, struct arena *a
         if (yyjson_is_null(v)) {
             in->recurrence = REC_NONE;
             in->present |= TF_RECURRENCE;
-        } else if (yyjson_is_str(v) &&
-                   task_recurrence_parse(yyjson_get_str(v), &in->recurrence) == ERR_OK) {
+        } else if (json_cstr(v) && task_recurrence_parse(json_cstr(v), &in->recurrence) == ERR_OK) {
             in->present |= TF_RECURRENCE;
         } else {
             verr_add(errs, "body", "recurrence",

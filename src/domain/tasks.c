@@ -43,10 +43,11 @@ static void row_to_task(const struct db_rows *r, size_t i, struct task *t)
     t->updated_at = db_cell(r, i, 13);
 }
 
-/* Formats t into the arena, or NULL for 0 ("no time"). */
+/* Formats t into the arena, or NULL for 0 ("no time"). Inputs are validated to lie in
+ * 1970..9999 (time_parse, spawn_next), so the text is never empty. */
 static const char *time_text(struct arena *a, int64_t t)
 {
-    if (!t)
+    if (t <= 0 || t > TIME_MAX_UNIX)
         return NULL;
     char buf[TIME_TEXT_MAX];
     time_format(t, buf);
@@ -521,7 +522,8 @@ static int64_t advance(int64_t base, enum task_recurrence r, int interval)
 }
 
 /* Creates the next occurrence of t (already completed) and returns its id, or 0 when the
- * series has ended (its next date would pass year 9999). */
+ * series has ended (its next due date would pass year 9999). ERR_RANGE when only its
+ * reminder (set after the due date) would pass year 9999. */
 static int spawn_next(struct store_conn *c, struct arena *a, const char *uid, const struct task *t,
                       const char *now, int64_t *next_id)
 {
@@ -547,6 +549,8 @@ static int spawn_next(struct store_conn *c, struct arena *a, const char *uid, co
         return ERR_OK; /* past year 9999 the series simply ends */
     if (t->remind_at && time_parse(t->remind_at, DATE_ONLY_REJECT, &remind) == ERR_OK)
         in.remind_at = remind + (in.due_at - base);
+    if (in.remind_at > TIME_MAX_UNIX)
+        return ERR_RANGE; /* a reminder after the due date, pushed past year 9999: refused */
     int rc = insert_task(c, a, uid, &in, now, NULL, next_id);
     if (rc == ERR_OK) {
         int64_t old_id = strtoll(t->id, NULL, 10);

@@ -146,7 +146,9 @@ int tasks_restore(struct store_conn *c, struct arena *a, const char *uid, int64_
                   struct task *out);
 
 /* Sets completion (set = 0/1) or toggles it (set = -1). Completing a recurring task
- * creates its next occurrence in the same transaction (*has_next then true). */
+ * creates its next occurrence in the same transaction (*has_next then true); past year 9999
+ * the series ends, and ERR_RANGE (nothing changed) when only the next reminder would pass
+ * it. tasks_update's completions follow the same rules. */
 int tasks_complete(struct store_conn *c, struct arena *a, const char *uid, int64_t id, int set,
                    struct task *out, struct task *next, bool *has_next);
 

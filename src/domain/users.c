@@ -20,6 +20,8 @@ static pthread_mutex_t known_mu = PTHREAD_MUTEX_INITIALIZER;
 
 #define USER_COLS "id, email, name, hashed_password, rfc3339(created_at)"
 
+const struct text_rule users_name_rule = {0, USER_NAME_MAX, false};
+
 bool users_email_valid(const char *s)
 {
     size_t len = strnlen(s, USER_EMAIL_MAX + 1);

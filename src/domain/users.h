@@ -7,11 +7,15 @@
 #include "yyjson.h"
 
 #include "core/arena.h"
+#include "core/text.h"
 #include "store/store.h"
 
 #define USER_EMAIL_MAX 254
 #define USER_NAME_MAX  100
 #define USER_ID_MAX    128
+
+/* A display name: the text rule of core/text.h, one line of at most USER_NAME_MAX characters. */
+extern const struct text_rule users_name_rule;
 
 /* A user row (arena-owned text). */
 struct user {

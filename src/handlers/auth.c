@@ -14,6 +14,7 @@
 #include "auth/password.h"
 #include "auth/ratelimit.h"
 #include "core/err.h"
+#include "core/json.h"
 #include "core/log.h"
 #include "core/text.h"
 #include "core/util.h"
@@ -35,7 +36,8 @@ static bool within_limit(struct request *req, const char *kind, const char *who)
     return false;
 }
 
-/* Reads a required string member; records "missing"/"string_type" errors. */
+/* Reads a string member as a C string (json_cstr: a NUL inside is refused); records
+ * "missing"/"string_type" errors. */
 static const char *member_str(yyjson_val *obj, const char *key, bool required, struct verrors *errs)
 {
     yyjson_val *v = yyjson_obj_get(obj, key);
@@ -44,11 +46,32 @@ static const char *member_str(yyjson_val *obj, const char *key, bool required, s
             verr_add(errs, "body", key, "Field required", "missing");
         return NULL;
     }
-    if (!yyjson_is_str(v) || strlen(yyjson_get_str(v)) != yyjson_get_len(v)) {
+    const char *s = json_cstr(v);
+    if (!s)
         verr_add(errs, "body", key, "Input should be a valid string", "string_type");
+    return s;
+}
+
+/* Reads the optional display name under the users' name rule (the text rule every
+ * user-supplied name follows). Returns the trimmed name, or NULL when absent, empty or
+ * refused (then recorded in errs). */
+static const char *member_name(struct request *req, yyjson_val *obj, struct verrors *errs)
+{
+    yyjson_val *v = yyjson_obj_get(obj, "name");
+    if (!v || yyjson_is_null(v))
+        return NULL;
+    if (!yyjson_is_str(v)) {
+        verr_add(errs, "body", "name", "Input should be a valid string", "string_type");
         return NULL;
     }
-    return yyjson_get_str(v);
+    const char *name = NULL;
+    enum text_problem why;
+    int rc =
+        text_clean(req->arena, yyjson_get_str(v), yyjson_get_len(v), &users_name_rule, &name, &why);
+    if (rc == ERR_INVALID)
+        verr_add(errs, "body", "name", text_problem_msg(req->arena, why, &users_name_rule),
+                 text_problem_type(why));
+    return rc == ERR_OK && *name ? name : NULL;
 }
 
 /* Counts the request against the client address's limit, then reads the body as a JSON
@@ -98,20 +121,21 @@ void h_signup(struct request *req)
         return;
     const char *email = member_str(body, "email", true, &errs);
     const char *password = member_str(body, "password", true, &errs);
-    const char *name = member_str(body, "name", false, &errs);
+    const char *name = member_name(req, body, &errs);
     if (email && !users_email_valid(email))
         verr_add(&errs, "body", "email", "Value is not a valid email address", "value_error");
     if (password &&
         (strlen(password) < PASSWORD_MIN_CHARS || strlen(password) > PASSWORD_MAX_BYTES))
         verr_add(&errs, "body", "password", "Password must be 8 to 128 characters",
                  "string_too_short");
-    if (name && strlen(name) > USER_NAME_MAX)
-        verr_add(&errs, "body", "name", "String should have at most 100 characters",
-                 "string_too_long");
     if (errs.n) {
         resp_invalid(req, &errs);
         return;
     }
+    /* Per email as well as per address (README): many addresses cannot probe one email. */
+    const char *email_key = text_fold(req->arena, email);
+    if (!email_key || !within_limit(req, "signup-email", email_key))
+        return;
     char hash[PASSWORD_HASH_MAX];
     if (password_hash(password, hash) != ERR_OK) {
         resp_error(req, 503, "Server busy, try again shortly");
@@ -121,7 +145,7 @@ void h_signup(struct request *req)
     if (!db)
         return;
     struct user u;
-    int rc = users_create(db, req->arena, email, hash, name && *name ? name : NULL, &u);
+    int rc = users_create(db, req->arena, email, hash, name, &u);
     if (rc == ERR_CONFLICT) {
         resp_error(req, 409, "Email already registered");
         return;

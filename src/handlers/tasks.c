@@ -37,16 +37,25 @@ static void reply_error(struct request *req, int rc)
     case ERR_INVALID:
         resp_error(req, 400, "Invalid task data");
         break;
+    case ERR_RANGE: {
+        struct verrors errs = {0};
+        verr_add(&errs, "body", "remind_at",
+                 "The next occurrence's reminder would fall after 9999-12-31T23:59:59Z",
+                 "value_error");
+        resp_invalid(req, &errs);
+        break;
+    }
     default:
         resp_error(req, 500, "Internal server error");
         break;
     }
 }
 
-/* Reads {task_id}; answers 422 and returns false when it is not a positive integer. */
+/* Reads {task_id}; answers 422 and returns false unless it is a canonical positive integer
+ * (one spelling per task: "+2", "02" and " 2" are refused, not read as 2). */
 static bool task_id(struct request *req, int64_t *id)
 {
-    if (req->n_params >= 2 && parse_int64(req->params[1], 1, INT64_MAX, id) == ERR_OK)
+    if (req->n_params >= 2 && parse_id(req->params[1], id) == ERR_OK)
         return true;
     struct verrors errs = {0};
     verr_add(&errs, "path", "task_id", "Input should be a valid integer", "int_parsing");

@@ -112,6 +112,33 @@ def test_signup_missing_fields_is_422(module_server):
     assert_422(r, ["body", "password"])
 
 
+@pytest.mark.parametrize("name", ["a\x01b", "line\nbreak", "tab\r", "del\x7f", "nul\x00x",
+                                  "c1\x85x", "x" * 101, "\u00e9" * 101],
+                         ids=["soh", "lf", "cr", "del", "nul", "c1", "101-ascii", "101-accented"])
+def test_signup_name_follows_the_title_text_rule(module_server, name):
+    """One text rule for every user-supplied name: control characters are refused in user
+    names as in task titles, and the limit counts characters."""
+    r = anon_request(module_server, "POST", SIGNUP,
+                     json={"email": unique_email("name"), "password": PASSWORD, "name": name})
+    assert_422(r, ["body", "name"])
+
+
+def test_signup_name_is_trimmed_and_counted_in_characters(module_server):
+    r = anon_request(module_server, "POST", SIGNUP,
+                     json={"email": unique_email("name"), "password": PASSWORD,
+                           "name": "  \u00e9" * 1 + "\u00e9" * 99 + "\t "})
+    assert r.status_code == 201, r.text
+    assert r.json()["user"]["name"] == "\u00e9" * 100
+    r = anon_request(module_server, "POST", SIGNUP,
+                     json={"email": unique_email("name"), "password": PASSWORD, "name": "Ann\tLee"})
+    assert r.status_code == 201, r.text
+    assert r.json()["user"]["name"] == "Ann\tLee"
+    r = anon_request(module_server, "POST", SIGNUP,
+                     json={"email": unique_email("name"), "password": PASSWORD, "name": "   "})
+    assert r.status_code == 201, r.text
+    assert r.json()["user"]["name"] is None
+
+
 def test_signup_wrong_types_are_422(module_server):
     r = anon_request(module_server, "POST", SIGNUP, json={"email": 42, "password": PASSWORD})
     assert_422(r, ["body", "email"])
@@ -215,6 +242,9 @@ def test_alg_none_is_rejected(module_server, alice, alg, signature):
 @pytest.mark.parametrize("header", [
     {"alg": "HS512", "typ": "JWT"}, {"alg": "HS384", "typ": "JWT"}, {"alg": "RS256", "typ": "JWT"},
     {"alg": "ES256", "typ": "JWT"}, {"alg": "EdDSA", "typ": "JWT"}, {"typ": "JWT"}, {"alg": ["HS256"]},
+    # A NUL inside the JSON string: C string compares used to stop there and accept these.
+    {"alg": "HS256\x00x", "typ": "JWT"}, {"alg": "HS256\x00", "typ": "JWT"},
+    {"alg": "HS256", "typ": "JWT\x00junk"},
 ])
 def test_algorithms_outside_the_allow_list_are_rejected(module_server, alice, header):
     # signed with HMAC-SHA256 and the right secret: only the header's alg is wrong
@@ -354,6 +384,26 @@ def test_signup_is_rate_limited_per_address(limited):
     st, _h, body = request_from(limited, "127.0.0.2", "POST", SIGNUP,
                                 {"email": unique_email("rl"), "password": PASSWORD})
     assert st == 201, f"sign-up from another address → {st} {body!r}"
+
+
+def test_signup_is_rate_limited_per_email(limited):
+    """README: sign-up and login are limited per address and per email. Sign-ups for one email
+    from many addresses (409 once it exists, which tells whether an email is registered) stop
+    at the limit; other emails are not affected."""
+    _avoid_window_edge()
+    email = unique_email("signup-victim")
+    statuses = []
+    for i in range(LIMIT):
+        st, _h, body = request_from(limited, f"127.0.3.{10 + i}", "POST", SIGNUP,
+                                    {"email": email, "password": PASSWORD})
+        statuses.append(st)
+    assert statuses == [201] + [409] * (LIMIT - 1), statuses
+    st, h, body = request_from(limited, "127.0.3.20", "POST", SIGNUP,
+                               {"email": email.upper(), "password": PASSWORD})
+    _assert_429(st, h, body, f"sign-up {LIMIT + 1} for one email from a fresh address")
+    st, _h, body = request_from(limited, "127.0.3.21", "POST", SIGNUP,
+                                {"email": unique_email("other"), "password": PASSWORD})
+    assert st == 201, f"sign-up for another email → {st} {body!r}"
 
 
 def test_login_is_rate_limited_per_address(limited):

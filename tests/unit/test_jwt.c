@@ -182,6 +182,11 @@ static void test_header_rules(void **state)
     expect_accepted(sign(token, "{\"alg\":\"HS256\"}", p), &c);
     expect_accepted(sign(token, "{\"alg\":\"HS256\",\"typ\":\"jwt\"}", p), &c);
     expect_refused(sign(token, "{\"alg\":\"HS256\",\"typ\":\"JWS\"}", p), "Invalid token");
+    /* Regression: C string compares stopped at an escaped NUL, so these verified. */
+    expect_refused(sign(token, "{\"alg\":\"HS256\\u0000x\"}", p), "Invalid token");
+    expect_refused(sign(token, "{\"alg\":\"HS256\\u0000\"}", p), "Invalid token");
+    expect_refused(sign(token, "{\"alg\":\"HS256\",\"typ\":\"JWT\\u0000junk\"}", p),
+                   "Invalid token");
     expect_refused(sign(token, "{\"alg\":\"HS256\",\"typ\":1}", p), "Invalid token");
     expect_refused(sign(token, "{\"alg\":\"HS256\",\"crit\":[\"exp\"]}", p), "Invalid token");
     expect_refused(sign(token, "[\"HS256\"]", p), "Invalid token");

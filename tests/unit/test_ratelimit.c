@@ -1,7 +1,8 @@
 /*
  * Unit tests for the fixed-window rate limiter (src/auth/ratelimit.c): the limit, the
  * Retry-After value (1..60 s, counting down within the window), the reset at the next
- * window, independent keys, and a flooded table that stays bounded and keeps answering.
+ * window, independent keys, and a flooded table that stays bounded and never forgets a key it
+ * is limiting (new keys are refused when there is no room; expired slots are reused first).
  * Time is passed in, so no test sleeps.
  */
 #include "unit.h"
@@ -107,30 +108,66 @@ static void test_table_full_stays_bounded(void **state)
     /* A victim key, limited in the current window. */
     assert_int_equal(ratelimit_hit("victim", 1, T0), 0);
     assert_true(ratelimit_hit("victim", 1, T0) > 0);
-    /* Flood with three times as many keys as there are slots, all in one window. */
+    /* Flood with three times as many keys as there are slots, all in one window: once the
+     * table has no free slot for a key, the key is refused, never admitted by forgetting. */
+    int admitted = 0, refused = 0;
     for (int i = 0; i < 3 * RATELIMIT_SLOTS; i++) {
         char key[32];
         snprintf(key, sizeof(key), "flood:%d", i);
         int wait = ratelimit_hit(key, 1, T0 + 1);
-        if (wait != 0)
-            fail_msg("first hit of %s refused (%d)", key, wait);
+        assert_true(wait >= 0 && wait <= RATELIMIT_WINDOW_S);
+        if (wait == 0)
+            admitted++;
+        else
+            refused++;
     }
-    /* The most recent key is still remembered. */
-    assert_true(ratelimit_hit("flood:24575", 1, T0 + 1) > 0);
-    /* Every answer stays in range, for old and new keys alike. */
+    assert_true(admitted <= RATELIMIT_SLOTS);
+    assert_true(refused >= 2 * RATELIMIT_SLOTS);
+    /* Regression: the flood used to evict the victim's entry, resetting its limit within the
+     * same minute. It is still limited, and so is every admitted flood key. */
+    assert_true(ratelimit_hit("victim", 1, T0 + 2) > 0);
     for (int i = 0; i < 3 * RATELIMIT_SLOTS; i += 97) {
         char key[32];
         snprintf(key, sizeof(key), "flood:%d", i);
         int wait = ratelimit_hit(key, 1, T0 + 2);
-        assert_true(wait >= 0 && wait <= RATELIMIT_WINDOW_S);
+        assert_true(wait >= 1 && wait <= RATELIMIT_WINDOW_S);
     }
-    int wait = ratelimit_hit("victim", 1, T0 + 2);
-    assert_true(wait >= 0 && wait <= RATELIMIT_WINDOW_S);
-    /* A new key after the flood is admitted, then limited. */
-    assert_int_equal(ratelimit_hit("after-flood", 1, T0 + 3), 0);
-    assert_true(ratelimit_hit("after-flood", 1, T0 + 3) > 0);
-    /* The next window admits a flooded key again. */
-    assert_int_equal(ratelimit_hit("flood:24575", 1, T0 + 60), 0);
+    /* The next window: the stale entries make room again, and the victim is admitted. */
+    assert_int_equal(ratelimit_hit("after-flood", 1, T0 + 60), 0);
+    assert_true(ratelimit_hit("after-flood", 1, T0 + 60) > 0);
+    assert_int_equal(ratelimit_hit("flood:24575", 1, T0 + 61), 0);
+    assert_int_equal(ratelimit_hit("victim", 1, T0 + 61), 0);
+}
+
+/* Slots of past windows make room for new keys, and an active key is never evicted. */
+static void test_expired_entries_make_room_locked_ones_stay(void **state)
+{
+    (void)state;
+    /* Fill the whole table across two windows: the first half in window 0, the rest in 1. */
+    for (int i = 0; i < RATELIMIT_SLOTS / 2; i++) {
+        char key[32];
+        snprintf(key, sizeof(key), "old:%d", i);
+        ratelimit_hit(key, 5, T0);
+    }
+    for (int i = 0; i < RATELIMIT_SLOTS / 2; i++) {
+        char key[32];
+        snprintf(key, sizeof(key), "newer:%d", i);
+        ratelimit_hit(key, 5, T0 + 60);
+    }
+    /* A locked key in the current window (T0 + 120). */
+    assert_int_equal(ratelimit_hit("locked", 1, T0 + 120), 0);
+    assert_true(ratelimit_hit("locked", 1, T0 + 120) > 0);
+    /* New keys in the current window take expired slots; the locked key stays locked. */
+    int admitted = 0;
+    for (int i = 0; i < 2 * RATELIMIT_SLOTS; i++) {
+        char key[32];
+        snprintf(key, sizeof(key), "fresh:%d", i);
+        if (ratelimit_hit(key, 5, T0 + 121) == 0)
+            admitted++;
+        assert_true(ratelimit_hit("locked", 1, T0 + 121) > 0);
+    }
+    assert_true(admitted > RATELIMIT_SLOTS / 2);
+    assert_true(admitted < RATELIMIT_SLOTS);
 }
 
 int main(void)
@@ -143,6 +180,7 @@ int main(void)
         cmocka_unit_test_setup(test_reset_forgets, setup),
         cmocka_unit_test_setup(test_long_keys, setup),
         cmocka_unit_test_setup(test_table_full_stays_bounded, setup),
+        cmocka_unit_test_setup(test_expired_entries_make_room_locked_ones_stay, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

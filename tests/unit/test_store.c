@@ -548,6 +548,38 @@ static void test_recurring_past_year_9999(void **state)
     assert_string_equal(scalar(f, "SELECT count(*) FROM tasks", NULL, 0), "1");
 }
 
+static void test_recurring_reminder_past_year_9999(void **state)
+{
+    struct fixture *f = *state;
+    /* Regression: a reminder after the due date moved past 9999-12-31 with a yearly series and
+     * was stored as "". Completing is refused (ERR_RANGE: 422) and nothing changes. */
+    struct task t, out, next;
+    bool has_next = false;
+    int64_t id = create(f, &f->alice,
+                        "{\"title\":\"far\",\"due_at\":\"9998-12-01T00:00:00Z\","
+                        "\"remind_at\":\"9999-06-01T00:00:00Z\",\"recurrence\":\"yearly\"}",
+                        &t);
+    assert_int_equal(tasks_complete(f->c, f->a, f->alice.id, id, 1, &out, &next, &has_next),
+                     ERR_RANGE);
+    assert_false(has_next);
+    struct task g;
+    assert_int_equal(tasks_get(f->c, f->a, f->alice.id, id, &g), ERR_OK);
+    assert_false(g.completed);
+    assert_string_equal(scalar(f, "SELECT count(*) FROM tasks", NULL, 0), "1");
+    assert_string_equal(
+        scalar(f, "SELECT count(*) FROM tasks WHERE due_at = '' OR remind_at = ''", NULL, 0), "0");
+    /* A reminder before the due date moves along and stays in range. */
+    id = create(f, &f->alice,
+                "{\"title\":\"near\",\"due_at\":\"9998-12-01T00:00:00Z\","
+                "\"remind_at\":\"9998-11-01T00:00:00Z\",\"recurrence\":\"yearly\"}",
+                &t);
+    assert_int_equal(tasks_complete(f->c, f->a, f->alice.id, id, 1, &out, &next, &has_next),
+                     ERR_OK);
+    assert_true(has_next);
+    assert_string_equal(next.due_at, "9999-12-01T00:00:00Z");
+    assert_string_equal(next.remind_at, "9999-11-01T00:00:00Z");
+}
+
 static void test_recurring_completed_twice(void **state)
 {
     struct fixture *f = *state;
@@ -912,6 +944,7 @@ int main(void)
         T(test_complete_toggle),
         T(test_recurring_completion),
         T(test_recurring_past_year_9999),
+        T(test_recurring_reminder_past_year_9999),
         T(test_recurring_completed_twice),
         T(test_list_filters),
         T(test_list_sort_and_pages),

@@ -154,6 +154,10 @@ static void test_title_rules(void **state)
     expect_error(f, "{\"title\":\"a\\u0000b\"}", TASK_CREATE, "title", "value_error");
     expect_error(f, "{\"title\":\"a\\nb\"}", TASK_CREATE, "title", "value_error");
     expect_error(f, "{\"title\":\"a\\u007fb\"}", TASK_CREATE, "title", "value_error");
+    /* C1 controls (U+0080..U+009F) are control characters too; U+00A0 is not. */
+    expect_error(f, "{\"title\":\"a\\u0085b\"}", TASK_CREATE, "title", "value_error");
+    expect_error(f, "{\"title\":\"a\\u009fb\"}", TASK_CREATE, "title", "value_error");
+    expect_ok(f, "{\"title\":\"a\\u00a0b\"}", TASK_CREATE);
     /* Tabs are allowed inside. */
     expect_ok(f, "{\"title\":\"a\\tb\"}", TASK_CREATE);
     assert_string_equal(f->in.title, "a\tb");
@@ -278,6 +282,9 @@ static void test_enums(void **state)
     expect_error(f, "{\"priority\":1}", TASK_PATCH, "priority", "enum");
     expect_error(f, "{\"priority\":null}", TASK_PATCH, "priority", "enum");
     expect_error(f, "{\"priority\":\"\"}", TASK_PATCH, "priority", "enum");
+    /* Regression: a NUL cut the C string short, so "high\u0000x" read as "high". */
+    expect_error(f, "{\"priority\":\"high\\u0000x\"}", TASK_PATCH, "priority", "enum");
+    expect_error(f, "{\"recurrence\":\"daily\\u0000\"}", TASK_PATCH, "recurrence", "enum");
 
     static const struct {
         const char *text;
@@ -362,8 +369,12 @@ static void test_times(void **state)
     assert_int_equal(f->in.remind_at, 0);
 
     static const char *bad[] = {
-        "\"tomorrow\"", "\"2026-02-30\"",           "\"2026-01-31T17:00:00\"",      "1769903999",
-        "\"\"",         "\"1970-01-01T00:00:00Z\"", "\"2026-01-31T17:00:00Zjunk\"", "true"};
+        "\"tomorrow\"", "\"2026-02-30\"", "\"2026-01-31T17:00:00\"", "1769903999", "\"\"",
+        "\"1970-01-01T00:00:00Z\"", "\"2026-01-31T17:00:00Zjunk\"", "true",
+        /* Regression: stored with the junk after a NUL dropped. */
+        "\"2026-01-31T17:00:00Z\\u0000junk\"", "\"2026-01-31\\u0000\"",
+        /* Regression: past year 9999 once a negative offset applies, stored as "". */
+        "\"9999-12-31T23:00:00-05:00\"", "\"10000-01-01T00:00:00Z\""};
     for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
         char *json = arena_printf(f->arena, "{\"due_at\":%s}", bad[i]);
         expect_error(f, json, TASK_PATCH, "due_at", "datetime_parsing");

@@ -164,6 +164,24 @@ static void test_short_offset_no_overread(void **state)
     }
 }
 
+/* Regression: a negative offset pushed 9999-12-31 into year 10000, which was accepted and
+ * then written as "" (strftime cannot fit a five-digit year). Past TIME_MAX_UNIX is refused. */
+static void test_past_year_9999_refused(void **state)
+{
+    (void)state;
+    expect_invalid("9999-12-31T23:00:00-05:00", DATE_ONLY_REJECT);
+    expect_invalid("9999-12-31T23:59:59-00:01", DATE_ONLY_REJECT);
+    expect_invalid("9999-12-31T20:00:00-23:59", DATE_END_OF_DAY);
+    /* The last representable second, and the same instant written with an offset. */
+    expect_utc("9999-12-31T23:59:59Z", DATE_ONLY_REJECT, "9999-12-31T23:59:59Z");
+    expect_utc("9999-12-31T23:59:59+01:00", DATE_ONLY_REJECT, "9999-12-31T22:59:59Z");
+    expect_utc("9999-12-31T18:59:59-05:00", DATE_ONLY_REJECT, "9999-12-31T23:59:59Z");
+    expect_utc("9999-12-31", DATE_END_OF_DAY, "9999-12-31T23:59:59Z");
+    int64_t t = 0;
+    assert_int_equal(time_parse("9999-12-31T23:59:59Z", DATE_ONLY_REJECT, &t), ERR_OK);
+    assert_int_equal(t, TIME_MAX_UNIX);
+}
+
 static void test_leap_years(void **state)
 {
     (void)state;
@@ -240,6 +258,7 @@ int main(void)
         cmocka_unit_test(test_date_only),
         cmocka_unit_test(test_invalid_dates),
         cmocka_unit_test(test_short_offset_no_overread),
+        cmocka_unit_test(test_past_year_9999_refused),
         cmocka_unit_test(test_leap_years),
         cmocka_unit_test(test_leap_second_clamped),
         cmocka_unit_test(test_format),
