@@ -1,7 +1,7 @@
 # Embedded static assets: scripts/embed-assets turns them into $(BUILD)/gen/assets.c, which
 # the binary serves through src/web/static.c and src/handlers/docs.c.
 #
-#   web/<file>            -> /<file>               the web UI (web/index.html also at /)
+#   build/ui/<file>       -> /<file>               the web UI, built by mk/ui.mk (index.html also at /)
 #   web/docs.html         -> /docs                 the API reference page
 #   web/docs/<file>       -> /docs/assets/<file>   the page's own script
 #   swagger-ui-dist files -> /docs/assets/<file>   vendored from npm (package-lock.json)
@@ -30,14 +30,12 @@ ASSETS_IMMUTABLE := /docs/assets/ /assets/
 
 WEB_FILES      := $(shell find web -type f ! -name '.*' 2>/dev/null | LC_ALL=C sort)
 WEB_DOCS_FILES := $(filter web/docs/%,$(WEB_FILES))
-WEB_UI_FILES   := $(filter-out web/docs/% web/docs.html,$(WEB_FILES))
 SWAGGER_PATHS  := $(addprefix $(SWAGGER_DIR)/,$(SWAGGER_FILES))
 # Extra npm ci flags; an image build that needs only the embedded files can pass --omit=dev
 # (skips playwright-core, which only the docs-page test uses).
 NPM_CI_FLAGS   ?=
 
-ASSET_SPECS := $(foreach f,$(WEB_UI_FILES),$(patsubst web/%,/%,$(f))=$(f)) \
-               /docs=web/docs.html \
+ASSET_SPECS := /docs=web/docs.html \
                $(foreach f,$(WEB_DOCS_FILES),$(patsubst web/docs/%,/docs/assets/%,$(f))=$(f)) \
                $(foreach f,$(SWAGGER_FILES),/docs/assets/$(f)=$(SWAGGER_DIR)/$(f)) \
                /openapi.json=docs/openapi.json
@@ -67,10 +65,12 @@ $(ASSETS_LIST): assets-list-check
 	@echo '$(ASSET_SPECS)' | cmp -s - $@ 2>/dev/null || echo '$(ASSET_SPECS)' > $@
 assets-list-check: ;
 
+# ASSET_TREES (directories embedded whole, "/prefix/=dir") come from mk/ui.mk, which also
+# makes this file depend on the build that fills them.
 $(ASSETS_C): scripts/embed-assets mk/assets.mk $(ASSETS_LIST) $(ASSET_FILES)
 	@echo "  EMBED   $@"
 	@python3 scripts/embed-assets -o $@ $(addprefix --immutable-prefix ,$(ASSETS_IMMUTABLE)) \
-	    $(ASSET_SPECS)
+	    $(addprefix --tree ,$(ASSET_TREES)) $(ASSET_SPECS)
 
 # The OpenAPI contract tests (tests/openapi): the document's validity, the live server
 # against it (schemathesis) and the /docs page rendered by Debian's chromium. Needs the

@@ -1,0 +1,150 @@
+// Sign in and create an account. Errors appear next to the form in plain words and the
+// fields keep what was typed. After an expiry, it says so and offers the same email.
+import { useEffect, useRef, useState } from "preact/hooks";
+import { type Api, ApiError } from "./api";
+import type { Session } from "./session";
+
+interface Props {
+  api: Api;
+  expired: boolean;
+  lastEmail: string;
+  onSignedIn: (s: Session) => void;
+}
+
+export function AuthScreen({ api, expired, lastEmail, onSignedIn }: Props) {
+  const [mode, setMode] = useState<"signin" | "signup">("signin");
+  const [email, setEmail] = useState(lastEmail);
+  const [password, setPassword] = useState("");
+  const [name, setName] = useState("");
+  const [error, setError] = useState<ApiError | null>(null);
+  const [busy, setBusy] = useState(false);
+  const heading = useRef<HTMLHeadingElement>(null);
+  const passwordInput = useRef<HTMLInputElement>(null);
+
+  useEffect(() => {
+    if (expired && lastEmail) passwordInput.current?.focus();
+    else heading.current?.focus();
+  }, [expired, lastEmail]);
+
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      const a = mode === "signin" ? await api.login(email.trim(), password) : await api.signup(email.trim(), password, name.trim());
+      setPassword("");
+      onSignedIn({ token: a.token, user: a.user });
+    } catch (err) {
+      setError(err instanceof ApiError ? err : new ApiError(0, "Something went wrong. Try again."));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const switchTo = (m: "signin" | "signup") => {
+    setMode(m);
+    setError(null);
+  };
+
+  const fieldError = (f: string) => error?.fields[f];
+  const title = mode === "signin" ? "Sign in" : "Create your account";
+  return (
+    <div class="auth-page">
+      <header class="auth-brand">
+        <span class="logo" aria-hidden="true" />
+        <span class="brand-name">todo</span>
+      </header>
+      <main class="auth-card" aria-labelledby="auth-title">
+        <h1 id="auth-title" tabIndex={-1} ref={heading}>
+          {title}
+        </h1>
+        {expired && (
+          <p class="notice" role="status">
+            Your session has expired. Sign in again to carry on: everything you typed is still there.
+          </p>
+        )}
+        <form onSubmit={submit} noValidate={false}>
+          {mode === "signup" && (
+            <div class="field">
+              <label for="auth-name">Name (optional)</label>
+              <input id="auth-name" name="name" autocomplete="name" maxLength={100} value={name} onInput={(e) => setName(e.currentTarget.value)} />
+            </div>
+          )}
+          <div class="field">
+            <label for="auth-email">Email</label>
+            <input
+              id="auth-email"
+              name="email"
+              type="email"
+              autocomplete="email"
+              required
+              maxLength={254}
+              value={email}
+              aria-invalid={fieldError("email") ? true : undefined}
+              aria-describedby={fieldError("email") ? "auth-email-error" : undefined}
+              onInput={(e) => setEmail(e.currentTarget.value)}
+            />
+            {fieldError("email") && (
+              <p class="field-error" id="auth-email-error">
+                {fieldError("email")}
+              </p>
+            )}
+          </div>
+          <div class="field">
+            <label for="auth-password">Password</label>
+            <input
+              id="auth-password"
+              name="password"
+              type="password"
+              ref={passwordInput}
+              autocomplete={mode === "signin" ? "current-password" : "new-password"}
+              required
+              minLength={mode === "signup" ? 8 : undefined}
+              maxLength={128}
+              value={password}
+              aria-invalid={fieldError("password") ? true : undefined}
+              aria-describedby={mode === "signup" ? "auth-password-hint" : undefined}
+              onInput={(e) => setPassword(e.currentTarget.value)}
+            />
+            {mode === "signup" && (
+              <p class="hint" id="auth-password-hint">
+                At least 8 characters.
+              </p>
+            )}
+            {fieldError("password") && <p class="field-error">{fieldError("password")}</p>}
+          </div>
+          {error && !Object.keys(error.fields).length && (
+            <p class="form-error" role="alert">
+              {error.message}
+            </p>
+          )}
+          {error && Object.keys(error.fields).length > 0 && (
+            <p class="form-error" role="alert">
+              Please check the highlighted fields.
+            </p>
+          )}
+          <button type="submit" class="primary wide" disabled={busy}>
+            {busy ? "Please wait…" : mode === "signin" ? "Sign in" : "Create account"}
+          </button>
+        </form>
+        <p class="switch">
+          {mode === "signin" ? (
+            <>
+              New here?{" "}
+              <button type="button" class="link" onClick={() => switchTo("signup")}>
+                Create an account
+              </button>
+            </>
+          ) : (
+            <>
+              Already have an account?{" "}
+              <button type="button" class="link" onClick={() => switchTo("signin")}>
+                Sign in
+              </button>
+            </>
+          )}
+        </p>
+      </main>
+    </div>
+  );
+}

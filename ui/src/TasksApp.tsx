@@ -1,0 +1,545 @@
+// The signed-in screen: counts, quick add, filters, the task list with paging, the editor,
+// undo, reminders and the assistant beside the list. The list stays fresh without reloads: it
+// refetches on focus, on a short poll (a 304 from the list's ETag costs almost nothing), when
+// another tab says it changed something, and after every change made here.
+import { useCallback, useEffect, useMemo, useRef, useState } from "preact/hooks";
+import { type Api, ApiError, type Stats, type TagCount, type Task, type TaskInput, type User } from "./api";
+import { Assistant } from "./Assistant";
+import { Editor } from "./Editor";
+import { DEFAULT_FILTERS, type Filters, loadFilters, narrowed, PAGE_SIZE, saveFilters, SORTS, type Status, toQuery } from "./filters";
+import { QuickAdd } from "./QuickAdd";
+import { Reminders } from "./Reminders";
+import { tellTabs } from "./session";
+import { TaskRow } from "./TaskRow";
+import { friendly } from "./time";
+import { type Toast, Toasts } from "./Toasts";
+
+const POLL_MS = 5000;
+const SEARCH_DELAY_MS = 250;
+
+interface Props {
+  api: Api;
+  user: User;
+  hidden: boolean;
+  tabChange: number;
+  onSignOut: () => void;
+}
+
+type EditorState = { task: Task | null; draft?: TaskInput } | null;
+
+function isTyping(el: EventTarget | null): boolean {
+  if (!(el instanceof HTMLElement)) return false;
+  if (el.isContentEditable) return true;
+  const tag = el.tagName;
+  if (tag === "TEXTAREA" || tag === "SELECT") return true;
+  if (tag !== "INPUT") return false;
+  const type = (el as HTMLInputElement).type;
+  return !["checkbox", "radio", "button", "submit", "reset"].includes(type);
+}
+
+export function TasksApp({ api, user, hidden, tabChange, onSignOut }: Props) {
+  const [filters, setFiltersState] = useState<Filters>(loadFilters);
+  const [searchText, setSearchText] = useState(filters.search);
+  const [tasks, setTasks] = useState<Task[]>([]);
+  const [total, setTotal] = useState(0);
+  const [loaded, setLoaded] = useState(false);
+  const [listError, setListError] = useState("");
+  const [stats, setStats] = useState<Stats | null>(null);
+  const [tags, setTags] = useState<TagCount[]>([]);
+  const [selected, setSelected] = useState(-1);
+  const [rowErrors, setRowErrors] = useState<Record<number, string>>({});
+  const [editor, setEditor] = useState<EditorState>(null);
+  const [toasts, setToasts] = useState<Toast[]>([]);
+  const [assistantOpen, setAssistantOpen] = useState(false);
+  const [assistantAvailable, setAssistantAvailable] = useState(false);
+  const [filtersOpen, setFiltersOpen] = useState(false);
+  const [dataVersion, setDataVersion] = useState(0);
+  const [now, setNow] = useState(() => new Date());
+  const [announce, setAnnounce] = useState("");
+
+  const listRef = useRef<HTMLUListElement>(null);
+  const etag = useRef<string | null>(null);
+  const etagKey = useRef("");
+  const seq = useRef(0);
+  const mutating = useRef(0);
+  const toastId = useRef(0);
+  const focusAfterLoad = useRef<number | null>(null);
+
+  const setFilters = useCallback((f: Partial<Filters>, keepPage = false) => {
+    setFiltersState((cur) => {
+      const next = { ...cur, ...f, page: keepPage ? (f.page ?? cur.page) : (f.page ?? 0) };
+      saveFilters(next);
+      return next;
+    });
+    setSelected(-1);
+  }, []);
+
+  // The day boundaries of "due today" move at midnight; re-render the relative dates too.
+  useEffect(() => {
+    const timer = setInterval(() => setNow(new Date()), 60_000);
+    return () => clearInterval(timer);
+  }, []);
+
+  const query = useMemo(() => toQuery(filters, now), [filters, now]);
+
+  const toast = useCallback((t: Omit<Toast, "id">) => {
+    const id = ++toastId.current;
+    setToasts((ts) => [...ts.slice(-2), { ...t, id }]);
+  }, []);
+
+  /** Fetches the page (conditionally when the query is unchanged), then counts and tags. */
+  const load = useCallback(
+    async (force = false) => {
+      if (hidden) return;
+      const key = JSON.stringify(query);
+      const my = ++seq.current;
+      try {
+        const r = await api.list(query, !force && key === etagKey.current ? etag.current : null);
+        if (my !== seq.current || (!force && mutating.current > 0)) return;
+        if (!r.changed) return;
+        etagKey.current = key;
+        etag.current = r.etag;
+        if (r.tasks.length === 0 && r.total > 0 && query.offset > 0) {
+          setFilters({ page: Math.max(0, Math.ceil(r.total / PAGE_SIZE) - 1) }, true);
+          return;
+        }
+        setTasks(r.tasks);
+        setTotal(r.total);
+        setLoaded(true);
+        setListError("");
+        setDataVersion((v) => v + 1);
+        const [s, t] = await Promise.all([api.stats(), api.tags()]);
+        if (my !== seq.current) return;
+        setStats(s);
+        setTags(t);
+      } catch (e) {
+        if (e instanceof ApiError && e.status !== 401 && my === seq.current) setListError(e.message);
+      }
+    },
+    [api, query, hidden, setFilters],
+  );
+
+  useEffect(() => {
+    void load();
+  }, [load]);
+
+  useEffect(() => {
+    if (tabChange) void load();
+  }, [tabChange, load]);
+
+  // Fresh on focus and on a short poll while visible.
+  useEffect(() => {
+    const onVisible = () => {
+      if (document.visibilityState === "visible") void load();
+    };
+    const timer = setInterval(onVisible, POLL_MS);
+    window.addEventListener("focus", onVisible);
+    document.addEventListener("visibilitychange", onVisible);
+    return () => {
+      clearInterval(timer);
+      window.removeEventListener("focus", onVisible);
+      document.removeEventListener("visibilitychange", onVisible);
+    };
+  }, [load]);
+
+  // Debounced search.
+  useEffect(() => {
+    if (searchText === filters.search) return;
+    const timer = setTimeout(() => setFilters({ search: searchText }), SEARCH_DELAY_MS);
+    return () => clearTimeout(timer);
+  }, [searchText, filters.search, setFilters]);
+
+  // After a load, put focus where a keyboard user expects it.
+  useEffect(() => {
+    const id = focusAfterLoad.current;
+    if (id === null) return;
+    const i = tasks.findIndex((t) => t.id === id);
+    if (i >= 0) {
+      focusAfterLoad.current = null;
+      setSelected(i);
+      listRef.current?.querySelectorAll<HTMLButtonElement>(".task-title")[i]?.focus();
+    }
+  }, [tasks]);
+
+  /** Runs a change, then reloads and tells the other tabs. */
+  const mutate = useCallback(
+    async <T,>(run: () => Promise<T>): Promise<T> => {
+      mutating.current++;
+      try {
+        return await run();
+      } finally {
+        mutating.current--;
+        tellTabs({ t: "changed" });
+        void load(true);
+      }
+    },
+    [load],
+  );
+
+  const setRowError = (id: number, msg: string) => setRowErrors((m) => ({ ...m, [id]: msg }));
+  const clearRowError = (id: number) =>
+    setRowErrors((m) => {
+      if (!(id in m)) return m;
+      const { [id]: _gone, ...rest } = m;
+      return rest;
+    });
+
+  const create = useCallback(
+    async (input: TaskInput) => {
+      const t = await mutate(() => api.create(input));
+      setAnnounce(`Added “${t.title}”.`);
+    },
+    [api, mutate],
+  );
+
+  const toggle = useCallback(
+    async (task: Task) => {
+      const done = !task.completed;
+      clearRowError(task.id);
+      setTasks((ts) => ts.map((t) => (t.id === task.id ? { ...t, completed: done } : t)));
+      try {
+        const r = await mutate(() => api.complete(task.id, done));
+        if (done && r.next_task) {
+          const next = r.next_task;
+          toast({ text: `Completed “${task.title}”. Next one ${next.due_at ? `due ${friendly(next.due_at)}` : "added"}.` });
+        } else if (done) {
+          toast({ text: `Completed “${task.title}”.`, action: { label: "Undo", run: () => void mutate(() => api.complete(task.id, false)) } });
+        }
+      } catch (e) {
+        setTasks((ts) => ts.map((t) => (t.id === task.id ? { ...t, completed: task.completed } : t)));
+        setRowError(task.id, e instanceof ApiError ? e.message : "Could not save that. Try again.");
+      }
+    },
+    [api, mutate, toast],
+  );
+
+  const remove = useCallback(
+    async (task: Task) => {
+      clearRowError(task.id);
+      setTasks((ts) => ts.filter((t) => t.id !== task.id));
+      try {
+        await mutate(() => api.remove(task.id));
+        toast({
+          text: `Deleted “${task.title}”.`,
+          action: {
+            label: "Undo",
+            run: () => {
+              focusAfterLoad.current = task.id;
+              mutate(() => api.restore(task.id)).then(
+                () => setAnnounce(`Restored “${task.title}”.`),
+                (e: unknown) => toast({ text: e instanceof ApiError && e.status === 404 ? `Too late to undo: “${task.title}” is gone.` : `Could not restore “${task.title}”. ${e instanceof ApiError ? e.message : ""}`, error: true }),
+              );
+            },
+          },
+        });
+      } catch (e) {
+        setTasks((ts) => (ts.some((t) => t.id === task.id) ? ts : [...ts, task]));
+        setRowError(task.id, e instanceof ApiError ? e.message : "Could not delete that. Try again.");
+      }
+    },
+    [api, mutate, toast],
+  );
+
+  const save = useCallback(
+    async (task: Task | null, input: TaskInput) => {
+      if (task) {
+        const t = await mutate(() => api.patch(task.id, input));
+        focusAfterLoad.current = t.id;
+        setAnnounce(`Saved “${t.title}”.`);
+      } else {
+        await create(input);
+      }
+    },
+    [api, mutate, create],
+  );
+
+  const openTask = useCallback(
+    async (id: number) => {
+      const local = tasks.find((t) => t.id === id);
+      if (local) {
+        setEditor({ task: local });
+        return;
+      }
+      try {
+        setEditor({ task: await api.get(id) });
+      } catch (e) {
+        toast({ text: e instanceof ApiError ? e.message : "Could not open that task.", error: true });
+      }
+    },
+    [api, tasks, toast],
+  );
+
+  // Keyboard: n new task, / search, j/k move, x complete, Enter open, Esc close.
+  useEffect(() => {
+    const focusRow = (i: number) => {
+      setSelected(i);
+      listRef.current?.querySelectorAll<HTMLButtonElement>(".task-title")[i]?.focus();
+    };
+    const onKey = (e: KeyboardEvent) => {
+      if (hidden || editor || e.defaultPrevented || e.ctrlKey || e.metaKey || e.altKey) return;
+      if (e.key === "Escape") {
+        if (assistantOpen) setAssistantOpen(false);
+        else if (isTyping(e.target)) (e.target as HTMLElement).blur();
+        return;
+      }
+      if (isTyping(e.target)) return;
+      const inAssistant = e.target instanceof HTMLElement && e.target.closest(".assistant");
+      if (inAssistant) return;
+      switch (e.key) {
+        case "n":
+          e.preventDefault();
+          document.getElementById("quick-add")?.focus();
+          break;
+        case "/":
+          e.preventDefault();
+          document.getElementById("search")?.focus();
+          break;
+        case "j":
+          e.preventDefault();
+          if (tasks.length) focusRow(Math.min(tasks.length - 1, selected + 1));
+          break;
+        case "k":
+          e.preventDefault();
+          if (tasks.length) focusRow(Math.max(0, selected - 1));
+          break;
+        case "x": {
+          const t = tasks[selected];
+          if (t) {
+            e.preventDefault();
+            void toggle(t);
+          }
+          break;
+        }
+        case "Enter": {
+          const t = tasks[selected];
+          const onControl = e.target instanceof HTMLElement && e.target.closest("button, a, input, select, textarea");
+          if (t && !onControl) {
+            e.preventDefault();
+            setEditor({ task: t });
+          }
+          break;
+        }
+        default:
+      }
+    };
+    document.addEventListener("keydown", onKey);
+    return () => document.removeEventListener("keydown", onKey);
+  }, [hidden, editor, tasks, selected, toggle, assistantOpen]);
+
+  const statusButton = (label: string, count: number | undefined, active: boolean, apply: Partial<Filters>, cls = "") => (
+    <li>
+      <button type="button" class={`count ${cls}`} aria-pressed={active} onClick={() => setFilters({ ...DEFAULT_FILTERS, sort: filters.sort, ...apply })}>
+        <span class="count-num">{count ?? "–"}</span> <span class="count-label">{label}</span>
+      </button>
+    </li>
+  );
+
+  const from = total === 0 ? 0 : filters.page * PAGE_SIZE + 1;
+  const to = Math.min(total, filters.page * PAGE_SIZE + tasks.length);
+  const pages = Math.max(1, Math.ceil(total / PAGE_SIZE));
+  const onlyStatus = !narrowed(filters);
+  const statusLabel: Record<Status, string> = { all: "All", pending: "To do", completed: "Done" };
+
+  return (
+    <div class={["shell", assistantAvailable ? "with-assistant" : "", assistantOpen ? "assistant-open" : ""].filter(Boolean).join(" ")} hidden={hidden} inert={hidden}>
+      <a class="skip-link" href="#tasks-heading">
+        Skip to tasks
+      </a>
+      <header class="topbar">
+        <div class="brand">
+          <span class="logo" aria-hidden="true" />
+          <span class="brand-name">todo</span>
+        </div>
+        <nav aria-label="Counts">
+          <ul class="counts">
+            {statusButton("to do", stats?.pending, onlyStatus && filters.status === "pending", { status: "pending" })}
+            {statusButton("overdue", stats?.overdue, filters.due === "overdue" && !filters.priority && !filters.tag && !filters.search, { status: "pending", due: "overdue" }, stats?.overdue ? "warn" : "")}
+            {statusButton("due today", stats?.due_today, filters.due === "today" && !filters.priority && !filters.tag && !filters.search, { status: "pending", due: "today" })}
+            {statusButton("done", stats?.completed, onlyStatus && filters.status === "completed", { status: "completed" })}
+          </ul>
+        </nav>
+        <div class="top-actions">
+          {assistantAvailable && (
+            <button type="button" class="assistant-toggle" aria-expanded={assistantOpen} aria-controls="assistant" onClick={() => setAssistantOpen((o) => !o)}>
+              Assistant
+            </button>
+          )}
+          <span class="who" title={user.email}>
+            {user.name || user.email}
+          </span>
+          <button type="button" onClick={onSignOut}>
+            Sign out
+          </button>
+        </div>
+      </header>
+      <div class="layout">
+        <main class="tasks-pane" aria-labelledby="tasks-heading">
+          <h1 id="tasks-heading" class="sr-only" tabIndex={-1}>
+            Tasks
+          </h1>
+          <QuickAdd api={api} onCreate={create} onDetails={(draft) => setEditor({ task: null, draft })} />
+          <search class={filtersOpen ? "filters expanded" : "filters"} aria-label="Filter tasks">
+            <div class="filter search-filter">
+              <label for="search">Search</label>
+              <input id="search" type="search" value={searchText} placeholder="Search titles and descriptions" maxLength={200} onInput={(e) => setSearchText(e.currentTarget.value)} />
+            </div>
+            <button type="button" class="filters-toggle" aria-expanded={filtersOpen} onClick={() => setFiltersOpen((o) => !o)}>
+              Filters{narrowed(filters) || filters.status !== "pending" ? " •" : ""}
+            </button>
+            <div class="filter">
+              <label for="filter-status">Show</label>
+              <select id="filter-status" value={filters.status} onChange={(e) => setFilters({ status: e.currentTarget.value as Status })}>
+                <option value="pending">To do</option>
+                <option value="completed">Done</option>
+                <option value="all">All</option>
+              </select>
+            </div>
+            <div class="filter">
+              <label for="filter-priority">Priority</label>
+              <select id="filter-priority" value={filters.priority} onChange={(e) => setFilters({ priority: e.currentTarget.value as Filters["priority"] })}>
+                <option value="">Any</option>
+                <option value="high">High</option>
+                <option value="medium">Medium</option>
+                <option value="low">Low</option>
+              </select>
+            </div>
+            <div class="filter">
+              <label for="filter-tag">Tag</label>
+              <select id="filter-tag" value={filters.tag} onChange={(e) => setFilters({ tag: e.currentTarget.value })}>
+                <option value="">Any</option>
+                {filters.tag && !tags.some((t) => t.name.toLowerCase() === filters.tag.toLowerCase()) && <option value={filters.tag}>{filters.tag}</option>}
+                {tags.map((t) => (
+                  <option key={t.name} value={t.name}>
+                    {t.name} ({t.count})
+                  </option>
+                ))}
+              </select>
+            </div>
+            <div class="filter">
+              <label for="filter-due">When</label>
+              <select id="filter-due" value={filters.due} onChange={(e) => setFilters({ due: e.currentTarget.value as Filters["due"] })}>
+                <option value="">Any time</option>
+                <option value="overdue">Overdue</option>
+                <option value="today">Due today</option>
+                <option value="week">Next 7 days</option>
+              </select>
+            </div>
+            <div class="filter">
+              <label for="filter-sort">Sort</label>
+              <select id="filter-sort" value={filters.sort} onChange={(e) => setFilters({ sort: e.currentTarget.value as Filters["sort"] })}>
+                {SORTS.map((s) => (
+                  <option key={s.key} value={s.key}>
+                    {s.label}
+                  </option>
+                ))}
+              </select>
+            </div>
+            {narrowed(filters) && (
+              <button
+                type="button"
+                class="link clear"
+                onClick={() => {
+                  setSearchText("");
+                  setFilters({ priority: "", tag: "", search: "", due: "" });
+                }}
+              >
+                Clear filters
+              </button>
+            )}
+          </search>
+          <section class="list-section" aria-labelledby="list-heading">
+            <h2 id="list-heading" class="list-heading">
+              {statusLabel[filters.status]}
+              {filters.tag ? ` · #${filters.tag}` : ""}
+              {loaded && <span class="list-count"> {total === 1 ? "1 task" : `${total.toLocaleString()} tasks`}</span>}
+            </h2>
+            {listError && (
+              <p class="form-error" role="alert">
+                {listError}{" "}
+                <button type="button" class="link" onClick={() => void load(true)}>
+                  Try again
+                </button>
+              </p>
+            )}
+            {loaded && tasks.length === 0 && !listError && (
+              <div class="empty">
+                {stats && stats.total === 0 ? (
+                  <>
+                    <p class="empty-title">No tasks yet.</p>
+                    <p>Type one above and press Enter, for example “Call mom tomorrow 6pm #family”.</p>
+                  </>
+                ) : narrowed(filters) ? (
+                  <>
+                    <p class="empty-title">Nothing matches these filters.</p>
+                    <button
+                      type="button"
+                      class="link"
+                      onClick={() => {
+                        setSearchText("");
+                        setFilters({ priority: "", tag: "", search: "", due: "" });
+                      }}
+                    >
+                      Clear filters
+                    </button>
+                  </>
+                ) : filters.status === "pending" ? (
+                  <p class="empty-title">All done. Nothing left to do.</p>
+                ) : (
+                  <p class="empty-title">Nothing here yet.</p>
+                )}
+              </div>
+            )}
+            <ul class="task-list" ref={listRef} aria-labelledby="list-heading">
+              {tasks.map((t, i) => (
+                <TaskRow
+                  key={t.id}
+                  task={t}
+                  now={now}
+                  selected={i === selected}
+                  error={rowErrors[t.id]}
+                  onFocus={() => setSelected(i)}
+                  onToggle={() => void toggle(t)}
+                  onOpen={() => setEditor({ task: t })}
+                  onDelete={() => void remove(t)}
+                  onTag={(tag) => setFilters({ tag })}
+                />
+              ))}
+            </ul>
+            {total > PAGE_SIZE && (
+              <nav class="pager" aria-label="Pages">
+                <button type="button" disabled={filters.page === 0} onClick={() => setFilters({ page: filters.page - 1 }, true)}>
+                  Previous
+                </button>
+                <span>
+                  {from.toLocaleString()}–{to.toLocaleString()} of {total.toLocaleString()} · page {filters.page + 1} of {pages.toLocaleString()}
+                </span>
+                <button type="button" disabled={filters.page + 1 >= pages} onClick={() => setFilters({ page: filters.page + 1 }, true)}>
+                  Next
+                </button>
+              </nav>
+            )}
+          </section>
+          <p class="shortcuts" aria-hidden="true">
+            <kbd>n</kbd> new · <kbd>/</kbd> search · <kbd>j</kbd>/<kbd>k</kbd> move · <kbd>x</kbd> done · <kbd>Enter</kbd> open · <kbd>Esc</kbd> close
+          </p>
+        </main>
+        <Assistant api={api} open={assistantOpen} onClose={() => setAssistantOpen(false)} onTasksChanged={() => void load(true)} onOpenTask={(id) => void openTask(id)} onAvailability={setAssistantAvailable} />
+      </div>
+      <Reminders api={api} dataVersion={dataVersion} onOpen={(id) => void openTask(id)} onDone={(t) => void toggle(t)} />
+      <Toasts toasts={toasts} onClose={(id) => setToasts((ts) => ts.filter((t) => t.id !== id))} />
+      <div class="sr-only" aria-live="polite">
+        {announce}
+      </div>
+      {editor && (
+        <Editor
+          task={editor.task}
+          draft={editor.draft}
+          suspended={hidden}
+          onSave={(input) => save(editor.task, input)}
+          onDelete={editor.task ? () => void remove(editor.task as Task) : undefined}
+          onClose={() => setEditor(null)}
+        />
+      )}
+    </div>
+  );
+}
