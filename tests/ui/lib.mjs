@@ -38,8 +38,8 @@ export function freePort() {
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** Starts `todo serve` (role all unless given) and waits for /health. */
-export async function startServer({ role = "all", env = {}, dir } = {}) {
-  const port = await freePort();
+export async function startServer({ role = "all", env = {}, dir, port: fixedPort } = {}) {
+  const port = fixedPort || (await freePort());
   const work = dir || mkdtempSync(join(tmpdir(), "todo-ui-"));
   const log = [];
   const child = spawn(TODO_BIN, ["serve", "--role", role], {
@@ -234,3 +234,22 @@ con.commit()
 }
 
 export { sleep };
+
+/** Polls cond until it is true; fails with `what` after the timeout. */
+export async function waitFor(cond, what, timeout = T(10000)) {
+  const end = Date.now() + timeout;
+  for (;;) {
+    if (await cond()) return;
+    if (Date.now() > end) throw new Error(`timed out waiting until ${what}`);
+    await sleep(50);
+  }
+}
+
+/** The list row of the task with this exact title. */
+export function row(page, title) {
+  return page.locator("li.task", { has: page.getByRole("button", { name: title, exact: true }) });
+}
+
+export async function titles(page) {
+  return page.locator("li.task .task-title").allInnerTexts();
+}

@@ -114,7 +114,8 @@ export function Editor({ task, draft, onSave, onDelete, onClose, suspended }: Pr
       await onSave(inputOf(form));
       dialog.current?.close();
     } catch (err) {
-      setError(err instanceof ApiError ? err : new ApiError(0, "Something went wrong. Try again."));
+      // After a 401 the sign-in screen explains; the form stays as typed for another Save.
+      if (!(err instanceof ApiError && err.status === 401)) setError(err instanceof ApiError ? err : new ApiError(0, "Something went wrong. Try again."));
     } finally {
       setBusy(false);
     }

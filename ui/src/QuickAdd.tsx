@@ -96,7 +96,8 @@ export function QuickAdd({ api, onCreate, onDetails }: Props) {
       await onCreate(await read(line));
       setText("");
     } catch (err) {
-      setError(err instanceof ApiError ? err.message : "Something went wrong. Try again.");
+      // A 401 sends the app to the sign-in screen, which says why; the line stays as typed.
+      if (!(err instanceof ApiError && err.status === 401)) setError(err instanceof ApiError ? err.message : "Something went wrong. Try again.");
     } finally {
       setBusy(false);
     }

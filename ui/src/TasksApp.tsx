@@ -46,7 +46,13 @@ export function TasksApp({ api, user, hidden, tabChange, onSignOut }: Props) {
   const [listError, setListError] = useState("");
   const [stats, setStats] = useState<Stats | null>(null);
   const [tags, setTags] = useState<TagCount[]>([]);
-  const [selected, setSelected] = useState(-1);
+  const [selected, setSelectedState] = useState(-1);
+  // The key handler reads the selection from a ref: keys can arrive faster than re-renders.
+  const selectedRef = useRef(-1);
+  const setSelected = useCallback((i: number) => {
+    selectedRef.current = i;
+    setSelectedState(i);
+  }, []);
   const [rowErrors, setRowErrors] = useState<Record<number, string>>({});
   const [editor, setEditor] = useState<EditorState>(null);
   const [toasts, setToasts] = useState<Toast[]>([]);
@@ -176,7 +182,10 @@ export function TasksApp({ api, user, hidden, tabChange, onSignOut }: Props) {
     [load],
   );
 
-  const setRowError = (id: number, msg: string) => setRowErrors((m) => ({ ...m, [id]: msg }));
+  const setRowError = (id: number, e: unknown, fallback: string) => {
+    if (e instanceof ApiError && e.status === 401) return; // the sign-in screen explains
+    setRowErrors((m) => ({ ...m, [id]: e instanceof ApiError ? e.message : fallback }));
+  };
   const clearRowError = (id: number) =>
     setRowErrors((m) => {
       if (!(id in m)) return m;
@@ -207,7 +216,7 @@ export function TasksApp({ api, user, hidden, tabChange, onSignOut }: Props) {
         }
       } catch (e) {
         setTasks((ts) => ts.map((t) => (t.id === task.id ? { ...t, completed: task.completed } : t)));
-        setRowError(task.id, e instanceof ApiError ? e.message : "Could not save that. Try again.");
+        setRowError(task.id, e, "Could not save that. Try again.");
       }
     },
     [api, mutate, toast],
@@ -234,7 +243,7 @@ export function TasksApp({ api, user, hidden, tabChange, onSignOut }: Props) {
         });
       } catch (e) {
         setTasks((ts) => (ts.some((t) => t.id === task.id) ? ts : [...ts, task]));
-        setRowError(task.id, e instanceof ApiError ? e.message : "Could not delete that. Try again.");
+        setRowError(task.id, e, "Could not delete that. Try again.");
       }
     },
     [api, mutate, toast],
@@ -296,14 +305,14 @@ export function TasksApp({ api, user, hidden, tabChange, onSignOut }: Props) {
           break;
         case "j":
           e.preventDefault();
-          if (tasks.length) focusRow(Math.min(tasks.length - 1, selected + 1));
+          if (tasks.length) focusRow(Math.min(tasks.length - 1, selectedRef.current + 1));
           break;
         case "k":
           e.preventDefault();
-          if (tasks.length) focusRow(Math.max(0, selected - 1));
+          if (tasks.length) focusRow(Math.max(0, selectedRef.current - 1));
           break;
         case "x": {
-          const t = tasks[selected];
+          const t = tasks[selectedRef.current];
           if (t) {
             e.preventDefault();
             void toggle(t);
@@ -311,7 +320,7 @@ export function TasksApp({ api, user, hidden, tabChange, onSignOut }: Props) {
           break;
         }
         case "Enter": {
-          const t = tasks[selected];
+          const t = tasks[selectedRef.current];
           const onControl = e.target instanceof HTMLElement && e.target.closest("button, a, input, select, textarea");
           if (t && !onControl) {
             e.preventDefault();
@@ -324,7 +333,7 @@ export function TasksApp({ api, user, hidden, tabChange, onSignOut }: Props) {
     };
     document.addEventListener("keydown", onKey);
     return () => document.removeEventListener("keydown", onKey);
-  }, [hidden, editor, tasks, selected, toggle, assistantOpen]);
+  }, [hidden, editor, tasks, toggle, assistantOpen, setSelected]);
 
   const statusButton = (label: string, count: number | undefined, active: boolean, apply: Partial<Filters>, cls = "") => (
     <li>
