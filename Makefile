@@ -2,7 +2,7 @@
 #
 #   make run     install missing system packages, build, serve on http://127.0.0.1:8000
 #   make test    the same set-up, then every test layer (unit, black-box on SQLite and
-#                PostgreSQL, the sanitizer run, chart and image)
+#                PostgreSQL, the web UI in a browser, the sanitizer run, chart and image)
 #
 # System libraries come from pkg-config; yyjson is vendored in third_party/.
 
@@ -137,6 +137,7 @@ test: test-deps
 	@$(MAKE) --no-print-directory unit unit-asan
 	@$(MAKE) --no-print-directory blackbox
 	@$(MAKE) --no-print-directory docs-test
+	@$(MAKE) --no-print-directory ui-test
 	@$(MAKE) --no-print-directory blackbox-asan
 	@$(MAKE) --no-print-directory deploy-test
 

@@ -17,6 +17,7 @@ export default tseslint.config(
   },
   {
     files: ["tests/ui/**/*.mjs", "ui/*.mjs"],
-    languageOptions: { globals: { ...globals.node } },
+    // Test code also runs in the page (page.evaluate): browser globals too.
+    languageOptions: { globals: { ...globals.node, ...globals.browser } },
   },
 );

@@ -115,4 +115,17 @@ describe("accessibility (axe-core)", () => {
       }
     });
   }
+
+  test("the check can fail: a planted violation is reported", { timeout: T(30000) }, async () => {
+    const { ctx, page } = await newPage({ viewport: DESKTOP });
+    try {
+      await page.goto(`${srv.base}/`);
+      await page.getByRole("heading", { name: "Sign in" }).waitFor();
+      await page.evaluate(() => document.querySelector("form")?.append(document.createElement("button")));
+      const bad = await axeSerious(page);
+      assert.ok(bad.some((v) => v.id === "button-name"), JSON.stringify(bad));
+    } finally {
+      await ctx.close();
+    }
+  });
 });

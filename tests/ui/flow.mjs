@@ -75,7 +75,7 @@ describe("main flow", () => {
         await waitFor(async () => (await titles(page)).length === 3, "all three tasks back");
 
         // Complete the recurring task: the next occurrence (a week later) takes its place.
-        await water.getByRole("checkbox").check();
+        await water.getByRole("checkbox").click();
         await page.getByText(/Completed “Water the plants”\. Next one due/).waitFor();
         await waitFor(async () => (await titles(page)).filter((t) => t === "Water the plants").length === 1, "the next occurrence is listed");
         const nextMeta = await row(page, "Water the plants").locator(".due").innerText();
