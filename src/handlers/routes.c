@@ -22,8 +22,9 @@
     {HTTP_POST, "/api/auth/signup", h_signup, J},                                             \
     {HTTP_POST, "/api/auth/login", h_login, J},                                               \
     {HTTP_GET, "/api/auth/me", h_me, 0},                                                      \
-    /* "stats" before "{task_id}" so it is not read as an id. */                              \
+    /* "stats" and "parse" before "{task_id}" so they are not read as ids. */                 \
     {HTTP_GET, "/api/{user_id}/tasks/stats", h_task_stats, 0},                                \
+    {HTTP_POST, "/api/{user_id}/tasks/parse", h_task_parse, J},                               \
     {HTTP_GET, "/api/{user_id}/tasks", h_task_list, 0},                                       \
     {HTTP_POST, "/api/{user_id}/tasks", h_task_create, J},                                    \
     {HTTP_GET, "/api/{user_id}/tasks/{task_id}", h_task_get, 0},                              \

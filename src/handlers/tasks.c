@@ -11,6 +11,7 @@
 #include <curl/curl.h>
 #include <microhttpd.h>
 
+#include "assistant/offline.h"
 #include "core/err.h"
 #include "core/timefmt.h"
 #include "core/util.h"
@@ -20,6 +21,8 @@
 #include "http/respcache.h"
 
 #define LINK_MAX 2048
+/* The quick-add text: a title, a description and the shorthands around them. */
+#define PARSE_TEXT_MAX 2000
 
 /* Maps a store error to its answer. */
 static void reply_error(struct request *req, int rc)
@@ -103,6 +106,94 @@ void h_task_create(struct request *req)
     resp_header(req, "Location",
                 arena_printf(req->arena, "/api/%s/tasks/%s", req->params[0], t.id));
     reply_task(req, 201, &t);
+}
+
+/* Reads {text, utc_offset_minutes?} of a parse request; records problems in errs. */
+static void parse_request(yyjson_val *root, struct offline_input *in, struct verrors *errs)
+{
+    if (!yyjson_is_obj(root)) {
+        verr_add(errs, "body", NULL, "Input should be a valid dictionary", "dict_type");
+        return;
+    }
+    yyjson_val *text = yyjson_obj_get(root, "text");
+    yyjson_val *offset = yyjson_obj_get(root, "utc_offset_minutes");
+    if (!text) {
+        verr_add(errs, "body", "text", "Field required", "missing");
+    } else if (!yyjson_is_str(text)) {
+        verr_add(errs, "body", "text", "Input should be a valid string", "string_type");
+    } else {
+        in->message = yyjson_get_str(text);
+        in->len = yyjson_get_len(text);
+        size_t chars = 0;
+        for (size_t i = 0; i < in->len; i++)
+            chars += ((unsigned char)in->message[i] & 0xC0) != 0x80;
+        if (chars == 0)
+            verr_add(errs, "body", "text", "String should have at least 1 character",
+                     "string_too_short");
+        else if (chars > PARSE_TEXT_MAX || in->len > OFFLINE_MESSAGE_MAX)
+            verr_add(errs, "body", "text", "String should have at most 2000 characters",
+                     "string_too_long");
+    }
+    if (offset && !yyjson_is_null(offset)) {
+        if (yyjson_is_int(offset) && yyjson_get_sint(offset) >= -OFFLINE_OFFSET_MAX &&
+            yyjson_get_sint(offset) <= OFFLINE_OFFSET_MAX)
+            in->utc_offset_min = (int)yyjson_get_sint(offset);
+        else
+            verr_add(errs, "body", "utc_offset_minutes",
+                     "Input should be an integer from -840 to 840", "int_type");
+    }
+}
+
+/* POST /api/{user_id}/tasks/parse: the quick add's shorthand ("buy milk tomorrow 5pm #home
+ * !high") read by the offline assistant's task parser into a TaskCreate-shaped object with
+ * only what the text says. Nothing is created. 422 when no title is left or the result
+ * would break a task rule (a title over 200 characters …). */
+void h_task_parse(struct request *req)
+{
+    yyjson_doc *body;
+    if (!auth_require_path_user(req) || req_json(req, &body) != ERR_OK)
+        return;
+    struct offline_input in = {NULL, 0, now_unix(), 0};
+    struct verrors errs = {0};
+    parse_request(yyjson_doc_get_root(body), &in, &errs);
+    if (errs.n) {
+        resp_invalid(req, &errs);
+        return;
+    }
+    struct offline_fields f;
+    int rc = offline_parse_task(req->arena, &in, &f);
+    if (rc == ERR_NOMEM) {
+        resp_error(req, 500, "Internal server error");
+        return;
+    }
+    if (rc != ERR_OK) {
+        verr_add(&errs, "body", "text",
+                 "No task title found: the text has only dates, tags or other shorthand",
+                 "value_error");
+        resp_invalid(req, &errs);
+        return;
+    }
+    yyjson_mut_doc *doc = req_json_doc(req);
+    yyjson_mut_val *args = offline_task_args(doc, &f);
+    /* The draft must pass the rules a create will apply. */
+    yyjson_alc alc;
+    arena_yyjson_alc(req->arena, &alc);
+    yyjson_doc *draft = args ? yyjson_mut_val_imut_copy(args, &alc) : NULL;
+    struct task_input check;
+    struct verrors rules = {0};
+    if (!draft) {
+        resp_error(req, 500, "Internal server error");
+        return;
+    }
+    if (task_input_parse(yyjson_doc_get_root(draft), TASK_CREATE, req->arena, &check, &rules) !=
+        ERR_OK) {
+        for (size_t i = 0; i < rules.n; i++)
+            verr_add(&errs, "body", "text", rules.e[i].msg, rules.e[i].type);
+        resp_invalid(req, &errs);
+        return;
+    }
+    yyjson_mut_doc_set_root(doc, args);
+    resp_json(req, 200, doc);
 }
 
 void h_task_get(struct request *req)

@@ -1,4 +1,5 @@
-/* Task routes: /api/{user_id}/tasks[/{task_id}[/complete|/restore]], /tags, /tasks/stats. */
+/* Task routes: /api/{user_id}/tasks[/{task_id}[/complete|/restore]], /tags, /tasks/stats,
+ * /tasks/parse. */
 #ifndef TODO_HANDLERS_TASKS_H
 #define TODO_HANDLERS_TASKS_H
 
@@ -6,6 +7,7 @@
 
 void h_task_list(struct request *req);
 void h_task_create(struct request *req);
+void h_task_parse(struct request *req); /* POST …/tasks/parse: quick-add shorthand */
 void h_task_get(struct request *req);
 void h_task_update(struct request *req); /* PUT and PATCH */
 void h_task_delete(struct request *req);

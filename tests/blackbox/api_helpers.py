@@ -42,6 +42,7 @@ TASK_ROUTES = [
     ("GET", "/api/{uid}/tasks"),
     ("POST", "/api/{uid}/tasks"),
     ("GET", "/api/{uid}/tasks/stats"),
+    ("POST", "/api/{uid}/tasks/parse"),
     ("GET", "/api/{uid}/tasks/{tid}"),
     ("PUT", "/api/{uid}/tasks/{tid}"),
     ("PATCH", "/api/{uid}/tasks/{tid}"),

@@ -23,6 +23,7 @@ TASK_ID_IDS = [f"{m} {p}" for m, p in TASK_ID_ROUTES]
 # A body for each method that would succeed for the owner (so a missing check would show).
 BODIES = {
     ("POST", "/api/{uid}/tasks"): {"title": "planted by B", "tags": ["b-tag"]},
+    ("POST", "/api/{uid}/tasks/parse"): {"text": "planted by B tomorrow #b-tag"},
     ("PUT", "/api/{uid}/tasks/{tid}"): {"title": "replaced by B"},
     ("PATCH", "/api/{uid}/tasks/{tid}"): {"title": "patched by B", "priority": "low"},
     ("PATCH", "/api/{uid}/tasks/{tid}/complete"): {"completed": True},
