@@ -460,14 +460,35 @@ static const char *list_key(struct request *req, const struct task_filter *f)
     return key;
 }
 
+/* A list ETag: the version and the key's hash as fixed-width hex, quoted (no printf: this
+ * runs on every cached list request). */
+#define LIST_ETAG_LEN (1 + 16 + 1 + 16 + 1)
+
+static const char *list_etag(struct arena *a, const char *key, int64_t version)
+{
+    static const char hex[] = "0123456789abcdef";
+    char *e = arena_alloc(a, LIST_ETAG_LEN + 1);
+    if (!e)
+        return NULL;
+    uint64_t parts[2] = {(uint64_t)version, hash_str(key)};
+    char *p = e;
+    *p++ = '"';
+    for (int i = 0; i < 2; i++) {
+        for (int shift = 60; shift >= 0; shift -= 4)
+            *p++ = hex[(parts[i] >> shift) & 0xf];
+        *p++ = i == 0 ? '-' : '"';
+    }
+    *p = '\0';
+    return e;
+}
+
 /* Labels a cacheable listing with an ETag made of the user's task version and the hash of
  * its key (which holds the user id and every filter), so a client polling the same URL
  * revalidates for the price of one version read. Answers 304 and returns true when the
  * client's copy is current. */
 static bool list_validators(struct request *req, const char *key, int64_t version)
 {
-    const char *etag = arena_printf(req->arena, "\"%llx-%016llx\"", (unsigned long long)version,
-                                    (unsigned long long)hash_str(key));
+    const char *etag = list_etag(req->arena, key, version);
     if (!etag)
         return false;
     resp_header(req, "ETag", etag);

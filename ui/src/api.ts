@@ -111,6 +111,8 @@ const FIELD_NAMES: Record<string, string> = {
 
 /** One 422 item in plain words. */
 function fieldMessage(field: string, item: ValidationItem): string {
+  // The quick-add parser explains its 422s in full sentences already.
+  if (field === "text" && item.msg) return item.msg.endsWith(".") ? item.msg : `${item.msg}.`;
   const label = FIELD_NAMES[field] ?? "This field";
   switch (item.type) {
     case "missing":
