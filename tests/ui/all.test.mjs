@@ -4,6 +4,7 @@
 import { after } from "node:test";
 import { closeBrowser } from "./lib.mjs";
 import "./flow.mjs";
+import "./quickadd.mjs";
 import "./keyboard.mjs";
 import "./a11y.mjs";
 import "./session.mjs";

@@ -1,5 +1,5 @@
 // The main flow, as a person does it, at phone and desktop sizes in both themes: sign up, add
-// tasks (quick add and the full editor), filter by tag, complete a recurring task (its next
+// tasks (quick add with shorthand and the full editor), filter by tag, complete a recurring task (its next
 // occurrence shows), delete and undo, a second tab that sees changes without reloading,
 // sign out and back in with the data still there. One server for the module, one user per
 // run. Screenshots of each screen go to build/ui-test/screenshots.
@@ -35,12 +35,16 @@ describe("main flow", () => {
         await page.getByText("No tasks yet.").waitFor();
         await shot(page, `${label}-empty`);
 
-        // Quick add (a plain line; the shorthand arrives with the server's parser).
+        // Quick add with shorthand, read by the server's parser.
         const quick = page.getByRole("textbox", { name: "Add a task" });
-        await quick.fill("Buy milk");
+        await quick.fill("Buy milk tomorrow 9am #errands !low");
         await quick.press("Enter");
         await row(page, "Buy milk").waitFor();
         assert.equal(await quick.inputValue(), "", "quick add is cleared after adding");
+        const milk = await row(page, "Buy milk").locator(".task-meta").innerText();
+        assert.match(milk, /Due tomorrow 9:00 AM/);
+        assert.match(milk, /Low priority/);
+        assert.match(milk, /#errands/);
 
         // The full editor: a weekly, high-priority task with tags and a due date.
         await page.getByRole("button", { name: "Details…" }).click();
