@@ -59,19 +59,39 @@ static const char *now_text(struct arena *a)
     return time_text(a, now_unix());
 }
 
-int tasks_get(struct store_conn *c, struct arena *a, const char *uid, int64_t id, struct task *out)
+/* Runs q (a one-task SELECT of TASK_COLS by $1 id and $2 user) into out. */
+static int fetch_task(struct store_conn *c, struct arena *a, const struct sql *q, const char *uid,
+                      int64_t id, struct task *out)
 {
-    static const struct sql q = {
-        "SELECT " TASK_COLS " FROM tasks t WHERE t.id = $1 AND t.user_id = $2", NULL};
     struct db_param p[] = {P_INT(id), P_TEXT(uid)};
     struct db_rows rows;
-    int rc = store_exec(c, &q, p, ARRAY_LEN(p), a, &rows);
+    int rc = store_exec(c, q, p, ARRAY_LEN(p), a, &rows);
     if (rc != ERR_OK)
         return rc;
     if (rows.nrows != 1 || rows.ncols != TASK_NCOLS)
         return ERR_NOTFOUND;
     row_to_task(&rows, 0, out);
     return ERR_OK;
+}
+
+int tasks_get(struct store_conn *c, struct arena *a, const char *uid, int64_t id, struct task *out)
+{
+    static const struct sql q = {
+        "SELECT " TASK_COLS " FROM tasks t WHERE t.id = $1 AND t.user_id = $2", NULL};
+    return fetch_task(c, a, &q, uid, id, out);
+}
+
+/* Reads the user's task and locks its row until the transaction ends, so that a
+ * read-merge-write cannot lose a concurrent write (PostgreSQL, READ COMMITTED: a second
+ * writer waits here and then reads the first one's committed row). A SQLite write
+ * transaction (BEGIN IMMEDIATE) holds the whole database already. */
+static int get_for_update(struct store_conn *c, struct arena *a, const char *uid, int64_t id,
+                          struct task *out)
+{
+    static const struct sql q = {
+        "SELECT " TASK_COLS " FROM tasks t WHERE t.id = $1 AND t.user_id = $2",
+        "SELECT " TASK_COLS " FROM tasks t WHERE t.id = $1 AND t.user_id = $2 FOR UPDATE"};
+    return fetch_task(c, a, &q, uid, id, out);
 }
 
 /* The JSON array text of tags, in the arena. */
@@ -355,7 +375,7 @@ int tasks_update(struct store_conn *c, struct arena *a, const char *uid, int64_t
     IN_TRANSACTION(c, rc, {
         struct task cur;
         struct task_input merged;
-        rc = tasks_get(c, a, uid, id, &cur);
+        rc = get_for_update(c, a, uid, id, &cur);
         if (rc == ERR_OK) {
             task_as_input(a, &cur, &merged);
             merge(&merged, in);
@@ -376,25 +396,6 @@ int tasks_update(struct store_conn *c, struct arena *a, const char *uid, int64_t
             rc = tasks_get(c, a, uid, id, out);
     });
     return rc;
-}
-
-/* Reads the user's task id and locks its row until the transaction ends (PostgreSQL; a
- * SQLite write transaction holds the whole database already). */
-static int get_for_update(struct store_conn *c, struct arena *a, const char *uid, int64_t id,
-                          struct task *out)
-{
-    static const struct sql q = {
-        "SELECT " TASK_COLS " FROM tasks t WHERE t.id = $1 AND t.user_id = $2",
-        "SELECT " TASK_COLS " FROM tasks t WHERE t.id = $1 AND t.user_id = $2 FOR UPDATE"};
-    struct db_param p[] = {P_INT(id), P_TEXT(uid)};
-    struct db_rows rows;
-    int rc = store_exec(c, &q, p, ARRAY_LEN(p), a, &rows);
-    if (rc != ERR_OK)
-        return rc;
-    if (rows.nrows != 1 || rows.ncols != TASK_NCOLS)
-        return ERR_NOTFOUND;
-    row_to_task(&rows, 0, out);
-    return ERR_OK;
 }
 
 /* Keeps t's API JSON in deleted_tasks, so tasks_restore can bring it back. */
@@ -572,7 +573,7 @@ int tasks_complete(struct store_conn *c, struct arena *a, const char *uid, int64
     int rc;
     IN_TRANSACTION(c, rc, {
         struct task cur = {0};
-        rc = tasks_get(c, a, uid, id, &cur);
+        rc = get_for_update(c, a, uid, id, &cur);
         struct task_input in = {0};
         if (rc == ERR_OK) {
             in.completed = set < 0 ? !cur.completed : set == 1;
