@@ -68,6 +68,17 @@ int64_t now_mono_ms(void)
     return now_mono_us() / 1000;
 }
 
+void timespec_after_ms(struct timespec *ts, int64_t ms)
+{
+    clock_gettime(CLOCK_REALTIME, ts);
+    ts->tv_sec += (time_t)(ms / 1000);
+    ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
+}
+
 int64_t now_unix(void)
 {
     return (int64_t)time(NULL);

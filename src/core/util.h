@@ -26,6 +26,10 @@ int64_t now_mono_ms(void);
 /* Microseconds on a monotonic clock. */
 int64_t now_mono_us(void);
 
+/* Sets *ts to ms milliseconds from now on CLOCK_REALTIME (for pthread_cond_timedwait). */
+struct timespec;
+void timespec_after_ms(struct timespec *ts, int64_t ms);
+
 /* Seconds since the Unix epoch. */
 int64_t now_unix(void);
 

@@ -147,6 +147,10 @@ int users_ensure(struct store_conn *c, struct arena *a, const char *id, const ch
         mail = NULL;
     struct db_param p[] = {P_TEXT(id), P_TEXT(mail), P_TEXT(now)};
     int rc = store_exec(c, &q, p, ARRAY_LEN(p), a, NULL);
+    /* A database that cannot take writes (read-only, full) still serves a known user. */
+    struct user u;
+    if (rc == ERR_UNAVAILABLE && users_by_id(c, a, id, &u) == ERR_OK)
+        rc = ERR_OK;
     if (rc == ERR_OK) {
         pthread_mutex_lock(&known_mu);
         snprintf(known[slot], sizeof(known[slot]), "%s", id);

@@ -11,6 +11,9 @@ struct backend_ops {
     void (*release)(struct store_conn *c);
     int (*exec)(struct store_conn *c, const char *sql, const struct db_param *p, size_t np,
                 struct arena *a, struct db_rows *out);
+    /* Ends the transaction in progress, if any; nothing when the backend already ended it
+     * (SQLite rolls back by itself on some errors) or the connection is being dropped. */
+    void (*rollback)(struct store_conn *c);
     /* Runs a multi-statement script without parameters (migrations). */
     int (*script)(struct store_conn *c, const char *sql);
     int (*ping)(struct store *s, int timeout_ms);

@@ -8,6 +8,7 @@
 
 #include "core/err.h"
 #include "core/log.h"
+#include "core/util.h"
 
 struct migrator {
     struct store *store;
@@ -22,13 +23,7 @@ struct migrator {
 static bool wait_or_stop(struct migrator *m, int ms)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
+    timespec_after_ms(&ts, ms);
     pthread_mutex_lock(&m->mu);
     while (!m->stop && pthread_cond_timedwait(&m->cv, &m->mu, &ts) == 0)
         ;

@@ -1,9 +1,16 @@
 /*
  * PostgreSQL backend: a pool of libpq connections (DATABASE_POOL_SIZE kept open, up to
  * DATABASE_MAX_OVERFLOW more under load), parameterised statements prepared once per
- * connection, every wait bounded by a deadline through libpq's asynchronous API, and
- * transparent reconnection after the server restarts.
+ * connection (and DEALLOCATEd when evicted from the cache), transparent reconnection after
+ * the server restarts, and no wait without a bound: connections are non-blocking, every
+ * send and receive polls with a deadline, and the watch (pg_guard.h) wakes every wait and
+ * fails new requests at once while the database does not answer. A connection that gave up
+ * on the server is dropped (its statement cancelled asynchronously), never waited on again.
+ *
+ * Threads: request threads check connections out and run statements; the watch thread runs
+ * its probe on a connection of its own (probe_conn), outside the pool.
  */
+#include <errno.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -17,15 +24,20 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "store/backend.h"
+#include "store/pg_guard.h"
 
 #define PG_SCRIPT_TIMEOUT_MS  60000
 #define PG_MIGRATION_LOCK_KEY "7418296312"
+/* How long a pool waiter sleeps before checking again whether the database went down. */
+#define PG_POOL_WAIT_SLICE_MS 100
 
 struct pg_conn {
     struct store_conn base;
     PGconn *pg;
     struct pg_conn *next; /* idle list */
-    bool broken;
+    bool broken;          /* unusable: closed at release (or reconnected when idle) */
+    bool gave_up;         /* timed out or aborted in this checkout: fail fast, no reconnect */
+    bool probe;           /* the watch's own connection: never consults the watch */
     int next_stmt;
     struct stmt_cache_entry cache[STMT_CACHE_SLOTS];
 };
@@ -40,7 +52,14 @@ struct pg_store {
     int total; /* open or opening */
     int keep;  /* pool size */
     int max;   /* pool size + overflow */
+    struct pg_guard *guard;
+    struct pg_conn *probe_conn; /* the watch thread's only */
 };
+
+static struct pg_store *store_of(const struct pg_conn *c)
+{
+    return (struct pg_store *)c->base.store;
+}
 
 static void clear_cache(struct pg_conn *c)
 {
@@ -51,57 +70,148 @@ static void clear_cache(struct pg_conn *c)
     memset(c->cache, 0, sizeof(c->cache));
 }
 
+/* Closes the libpq connection without waiting: in non-blocking mode PQfinish's goodbye
+ * message is sent only if the socket takes it at once. */
+static void close_pg(PGconn *pg)
+{
+    if (!pg)
+        return;
+    PQsetnonblocking(pg, 1);
+    PQfinish(pg);
+}
+
 static void conn_free(struct pg_conn *c)
 {
     if (!c)
         return;
-    if (c->pg)
-        PQfinish(c->pg);
+    close_pg(c->pg);
     clear_cache(c);
     free(c);
 }
 
-/* Waits until the socket is readable/writable or the deadline passes. */
-static int wait_socket(PGconn *pg, bool for_write, int64_t deadline_ms)
+/* Gives up on the server for this connection: its statement is cancelled asynchronously
+ * and the connection is dropped at release. */
+static int give_up(struct pg_conn *c, const char *why)
 {
-    int64_t left = deadline_ms - now_mono_ms();
-    if (left <= 0)
-        return ERR_UNAVAILABLE;
-    struct pollfd pfd = {.fd = PQsocket(pg), .events = for_write ? POLLOUT : POLLIN};
-    if (pfd.fd < 0)
-        return ERR_UNAVAILABLE;
-    int n = poll(&pfd, 1, (int)(left > 60000 ? 60000 : left));
-    return n > 0 ? ERR_OK : ERR_UNAVAILABLE;
+    if (!c->probe) {
+        pg_guard_cancel(c->pg);
+        log_warn("postgres: %s; connection dropped", why);
+    }
+    c->broken = true;
+    c->gave_up = true;
+    return ERR_UNAVAILABLE;
 }
 
-/* Opens a connection without blocking past the deadline. */
-static int pg_connect(struct pg_store *s, int64_t deadline_ms, PGconn **out)
+/* Waits until c's socket is ready for events. Gives up (ERR_UNAVAILABLE) at the deadline or
+ * as soon as the watch declares the database down; a wait running longer than
+ * PG_KICK_AFTER_MS since start_ms asks the watch to check the database. */
+static int wait_io(struct pg_conn *c, short events, int64_t start_ms, int64_t deadline_ms)
 {
-    const char *keys[] = {"connect_timeout", "application_name", "dbname", NULL};
-    const char *vals[] = {"3", "todo", s->url, NULL};
-    PGconn *pg = PQconnectStartParams(keys, vals, 1);
-    if (!pg)
-        return ERR_NOMEM;
-    PostgresPollingStatusType st = PGRES_POLLING_WRITING;
-    while (PQstatus(pg) != CONNECTION_BAD && st != PGRES_POLLING_OK && st != PGRES_POLLING_FAILED) {
-        if (wait_socket(pg, st == PGRES_POLLING_WRITING, deadline_ms) != ERR_OK) {
-            PQfinish(pg);
-            log_warn("postgres: connect timed out");
+    struct pg_guard *g = c->probe ? NULL : store_of(c)->guard;
+    bool kicked = false;
+    for (;;) {
+        int64_t now = now_mono_ms();
+        if (now >= deadline_ms)
+            return give_up(c, "no answer before the deadline");
+        if (g && pg_guard_down(g))
+            return give_up(c, "the database does not answer");
+        int64_t slice = deadline_ms - now;
+        if (g && !kicked) {
+            if (now - start_ms >= PG_KICK_AFTER_MS) {
+                pg_guard_kick(g);
+                kicked = true;
+            } else if (start_ms + PG_KICK_AFTER_MS - now < slice) {
+                slice = start_ms + PG_KICK_AFTER_MS - now;
+            }
+        }
+        struct pollfd pfd[2] = {{.fd = PQsocket(c->pg), .events = events},
+                                {.fd = g ? pg_guard_fd(g) : -1, .events = POLLIN}};
+        if (pfd[0].fd < 0) {
+            c->broken = true;
             return ERR_UNAVAILABLE;
         }
-        st = PQconnectPoll(pg);
+        int n = poll(pfd, 2, (int)(slice > 60000 ? 60000 : slice));
+        if (n < 0 && errno != EINTR) {
+            c->broken = true;
+            return ERR_UNAVAILABLE;
+        }
+        if (n > 0 && pfd[0].revents)
+            return ERR_OK;
     }
-    if (PQstatus(pg) != CONNECTION_OK) {
-        /* libpq's message names host and reason, never the password. */
-        char msg[256];
-        snprintf(msg, sizeof(msg), "%s", PQerrorMessage(pg));
-        msg[strcspn(msg, "\n")] = '\0';
-        log_warn("postgres: cannot connect: %s", msg);
-        PQfinish(pg);
+}
+
+/* Sends what libpq has buffered (non-blocking mode), reading input meanwhile as libpq
+ * requires. */
+static int flush_out(struct pg_conn *c, int64_t start_ms, int64_t deadline_ms)
+{
+    for (;;) {
+        int f = PQflush(c->pg);
+        if (f == 0)
+            return ERR_OK;
+        if (f < 0) {
+            c->broken = true;
+            return ERR_UNAVAILABLE;
+        }
+        int rc = wait_io(c, POLLOUT | POLLIN, start_ms, deadline_ms);
+        if (rc != ERR_OK)
+            return rc;
+        if (!PQconsumeInput(c->pg)) {
+            c->broken = true;
+            return ERR_UNAVAILABLE;
+        }
+    }
+}
+
+/* Opens c's connection without waiting past the deadline. Keepalives and
+ * tcp_user_timeout let the kernel notice a peer that vanished (dropped packets) even
+ * between statements; the URL's own values, if any, win (they come later). */
+static int pg_connect(struct pg_conn *c, int64_t deadline_ms)
+{
+    struct pg_store *s = store_of(c);
+    if (!c->probe && pg_guard_down(s->guard))
+        return ERR_UNAVAILABLE;
+    const char *keys[] = {"connect_timeout",
+                          "application_name",
+                          "keepalives",
+                          "keepalives_idle",
+                          "keepalives_interval",
+                          "keepalives_count",
+                          "tcp_user_timeout",
+                          "dbname",
+                          NULL};
+    const char *vals[] = {"3", "todo", "1", "10", "5", "3", "15000", s->url, NULL};
+    close_pg(c->pg);
+    c->pg = PQconnectStartParams(keys, vals, 1);
+    c->broken = true; /* until connected */
+    clear_cache(c);
+    if (!c->pg)
+        return ERR_NOMEM;
+    int64_t start = now_mono_ms();
+    PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+    while (PQstatus(c->pg) != CONNECTION_BAD && st != PGRES_POLLING_OK &&
+           st != PGRES_POLLING_FAILED) {
+        int rc = wait_io(c, st == PGRES_POLLING_WRITING ? POLLOUT : POLLIN, start, deadline_ms);
+        if (rc != ERR_OK) {
+            if (!c->probe)
+                log_warn("postgres: connect timed out");
+            return rc;
+        }
+        st = PQconnectPoll(c->pg);
+    }
+    if (PQstatus(c->pg) != CONNECTION_OK) {
+        if (!c->probe) {
+            /* libpq's message names host and reason, never the password. */
+            char msg[256];
+            snprintf(msg, sizeof(msg), "%s", PQerrorMessage(c->pg));
+            msg[strcspn(msg, "\n")] = '\0';
+            log_warn("postgres: cannot connect: %s", msg);
+        }
         return ERR_UNAVAILABLE;
     }
-    PQsetnonblocking(pg, 0);
-    *out = pg;
+    if (PQsetnonblocking(c->pg, 1) != 0)
+        return ERR_UNAVAILABLE;
+    c->broken = false;
+    c->gave_up = false;
     return ERR_OK;
 }
 
@@ -109,12 +219,17 @@ static int pg_acquire_deadline(struct pg_store *s, int64_t deadline_ms, struct p
 {
     pthread_mutex_lock(&s->mu);
     for (;;) {
+        if (pg_guard_down(s->guard)) {
+            pthread_mutex_unlock(&s->mu);
+            return ERR_UNAVAILABLE;
+        }
         if (s->idle) {
             struct pg_conn *c = s->idle;
             s->idle = c->next;
             s->n_idle--;
             pthread_mutex_unlock(&s->mu);
             c->next = NULL;
+            c->gave_up = false;
             *out = c;
             return ERR_OK;
         }
@@ -129,27 +244,24 @@ static int pg_acquire_deadline(struct pg_store *s, int64_t deadline_ms, struct p
             return ERR_UNAVAILABLE;
         }
         struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += left / 1000;
-        ts.tv_nsec += (left % 1000) * 1000000;
-        if (ts.tv_nsec >= 1000000000) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000;
-        }
+        timespec_after_ms(&ts, left < PG_POOL_WAIT_SLICE_MS ? left : PG_POOL_WAIT_SLICE_MS);
         pthread_cond_timedwait(&s->cv, &s->mu, &ts);
     }
     pthread_mutex_unlock(&s->mu);
     struct pg_conn *c = calloc(1, sizeof(*c));
-    int rc = c ? pg_connect(s, deadline_ms, &c->pg) : ERR_NOMEM;
+    int rc = ERR_NOMEM;
+    if (c) {
+        c->base.store = &s->base;
+        rc = pg_connect(c, deadline_ms);
+    }
     if (rc != ERR_OK) {
-        free(c);
+        conn_free(c);
         pthread_mutex_lock(&s->mu);
         s->total--;
         pthread_cond_signal(&s->cv);
         pthread_mutex_unlock(&s->mu);
         return rc;
     }
-    c->base.store = &s->base;
     *out = c;
     return ERR_OK;
 }
@@ -167,7 +279,7 @@ static int pg_acquire(struct store *base, struct store_conn **out)
 static void pg_release(struct store_conn *base)
 {
     struct pg_conn *c = (struct pg_conn *)base;
-    struct pg_store *s = (struct pg_store *)c->base.store;
+    struct pg_store *s = store_of(c);
     if (!c->broken && PQstatus(c->pg) != CONNECTION_OK)
         c->broken = true;
     if (!c->broken && PQtransactionStatus(c->pg) != PQTRANS_IDLE) {
@@ -190,30 +302,22 @@ static void pg_release(struct store_conn *base)
 }
 
 /* Collects the result of the query just sent; the first result is kept, the rest drained. */
-static int wait_result(struct pg_conn *c, int64_t deadline_ms, PGresult **out)
+static int wait_result(struct pg_conn *c, int64_t start_ms, int64_t deadline_ms, PGresult **out)
 {
     *out = NULL;
+    int rc = flush_out(c, start_ms, deadline_ms);
     for (;;) {
-        while (PQisBusy(c->pg)) {
-            if (wait_socket(c->pg, false, deadline_ms) != ERR_OK) {
-                PGcancel *cancel = PQgetCancel(c->pg);
-                char buf[256];
-                if (cancel) {
-                    PQcancel(cancel, buf, sizeof(buf));
-                    PQfreeCancel(cancel);
-                }
+        while (rc == ERR_OK && PQisBusy(c->pg)) {
+            rc = wait_io(c, POLLIN, start_ms, deadline_ms);
+            if (rc == ERR_OK && !PQconsumeInput(c->pg)) {
                 c->broken = true;
-                PQclear(*out);
-                *out = NULL;
-                log_warn("postgres: statement timed out");
-                return ERR_UNAVAILABLE;
+                rc = ERR_UNAVAILABLE;
             }
-            if (!PQconsumeInput(c->pg)) {
-                c->broken = true;
-                PQclear(*out);
-                *out = NULL;
-                return ERR_UNAVAILABLE;
-            }
+        }
+        if (rc != ERR_OK) {
+            PQclear(*out);
+            *out = NULL;
+            return rc;
         }
         PGresult *r = PQgetResult(c->pg);
         if (!r)
@@ -254,8 +358,25 @@ static int map_result(struct pg_conn *c, PGresult *r)
     return ERR_DB;
 }
 
-/* Finds the statement in the cache or prepares it on the server. */
-static int prepare(struct pg_conn *c, const char *sql, int64_t deadline_ms,
+/* Runs a statement without parameters with the simple protocol. */
+static int simple_query(struct pg_conn *c, const char *sql, int64_t start_ms, int64_t deadline_ms)
+{
+    if (!PQsendQuery(c->pg, sql)) {
+        c->broken = true;
+        return ERR_UNAVAILABLE;
+    }
+    PGresult *r;
+    int rc = wait_result(c, start_ms, deadline_ms, &r);
+    if (rc == ERR_OK)
+        rc = map_result(c, r);
+    PQclear(r);
+    return rc;
+}
+
+/* Finds the statement in the cache or prepares it on the server. The statement a slot held
+ * before is DEALLOCATEd first, so a connection holds at most STMT_CACHE_SLOTS prepared
+ * statements however many shapes the list queries take. */
+static int prepare(struct pg_conn *c, const char *sql, int64_t start_ms, int64_t deadline_ms,
                    struct stmt_cache_entry **out)
 {
     uint64_t h = hash_str(sql);
@@ -264,6 +385,17 @@ static int prepare(struct pg_conn *c, const char *sql, int64_t deadline_ms,
         *out = e;
         return ERR_OK;
     }
+    int rc;
+    if (e->handle) {
+        char dealloc[48];
+        snprintf(dealloc, sizeof(dealloc), "DEALLOCATE %s", (const char *)e->handle);
+        rc = simple_query(c, dealloc, start_ms, deadline_ms);
+        if (rc != ERR_OK)
+            return rc;
+        free((char *)e->sql);
+        free(e->handle);
+        memset(e, 0, sizeof(*e));
+    }
     char name[32];
     snprintf(name, sizeof(name), "s%d", c->next_stmt++);
     if (!PQsendPrepare(c->pg, name, sql, 0, NULL)) {
@@ -271,7 +403,7 @@ static int prepare(struct pg_conn *c, const char *sql, int64_t deadline_ms,
         return ERR_UNAVAILABLE;
     }
     PGresult *r;
-    int rc = wait_result(c, deadline_ms, &r);
+    rc = wait_result(c, start_ms, deadline_ms, &r);
     if (rc == ERR_OK)
         rc = map_result(c, r);
     PQclear(r);
@@ -281,11 +413,9 @@ static int prepare(struct pg_conn *c, const char *sql, int64_t deadline_ms,
     if (!sql_copy || !name_copy) {
         free(sql_copy);
         free(name_copy);
+        c->broken = true; /* prepared on the server but unknown here: start afresh */
         return ERR_NOMEM;
     }
-    /* An evicted statement stays prepared on the server; names are never reused. */
-    free((char *)e->sql);
-    free(e->handle);
     e->hash = h;
     e->sql = sql_copy;
     e->handle = name_copy;
@@ -323,8 +453,9 @@ static int copy_rows(PGresult *r, struct arena *a, struct db_rows *out)
 static int exec_once(struct pg_conn *c, const char *sql, const struct db_param *p, size_t np,
                      struct arena *a, struct db_rows *out, int64_t deadline_ms)
 {
+    int64_t start = now_mono_ms();
     struct stmt_cache_entry *e = NULL;
-    int rc = prepare(c, sql, deadline_ms, &e);
+    int rc = prepare(c, sql, start, deadline_ms, &e);
     if (rc != ERR_OK)
         return rc;
     const char *values[STORE_MAX_PARAMS];
@@ -351,7 +482,7 @@ static int exec_once(struct pg_conn *c, const char *sql, const struct db_param *
         return ERR_UNAVAILABLE;
     }
     PGresult *r;
-    rc = wait_result(c, deadline_ms, &r);
+    rc = wait_result(c, start, deadline_ms, &r);
     if (rc == ERR_OK)
         rc = map_result(c, r);
     if (rc == ERR_OK && out) {
@@ -363,36 +494,26 @@ static int exec_once(struct pg_conn *c, const char *sql, const struct db_param *
     return rc;
 }
 
-/* Replaces a dead connection in place with a fresh one (statement cache emptied). */
-static int reconnect(struct pg_conn *c, int64_t deadline_ms)
-{
-    PGconn *pg;
-    int rc = pg_connect((struct pg_store *)c->base.store, deadline_ms, &pg);
-    if (rc != ERR_OK)
-        return rc;
-    PQfinish(c->pg);
-    c->pg = pg;
-    c->broken = false;
-    clear_cache(c);
-    return ERR_OK;
-}
-
 static int exec_deadline(struct pg_conn *c, const char *sql, const struct db_param *p, size_t np,
                          struct arena *a, struct db_rows *out, int64_t deadline_ms)
 {
-    bool idle = PQtransactionStatus(c->pg) == PQTRANS_IDLE;
-    if (c->broken || PQstatus(c->pg) != CONNECTION_OK) {
+    /* Once this checkout gave up on the server, it does not wait on it again. */
+    if (c->gave_up)
+        return ERR_UNAVAILABLE;
+    bool idle = !c->pg || PQtransactionStatus(c->pg) == PQTRANS_IDLE;
+    if (!c->pg || c->broken || PQstatus(c->pg) != CONNECTION_OK) {
         if (!idle && !c->broken)
             return ERR_UNAVAILABLE;
-        int rc = reconnect(c, deadline_ms);
+        int rc = pg_connect(c, deadline_ms);
         if (rc != ERR_OK)
             return rc;
         idle = true;
     }
     int rc = exec_once(c, sql, p, np, a, out, deadline_ms);
     /* A pooled connection may have died with a server restart: outside a transaction,
-     * retrying once on a new connection is safe. */
-    if (rc == ERR_UNAVAILABLE && c->broken && idle && reconnect(c, deadline_ms) == ERR_OK) {
+     * retrying once on a new connection is safe (not after giving up: no second wait). */
+    if (rc == ERR_UNAVAILABLE && c->broken && !c->gave_up && idle &&
+        pg_connect(c, deadline_ms) == ERR_OK) {
         if (out)
             memset(out, 0, sizeof(*out));
         rc = exec_once(c, sql, p, np, a, out, deadline_ms);
@@ -407,30 +528,62 @@ static int pg_exec(struct store_conn *base, const char *sql, const struct db_par
                          now_mono_ms() + STORE_QUERY_TIMEOUT_MS);
 }
 
+/* A connection that broke (or gave up) is discarded at release and the server rolls its
+ * transaction back; only a live one is asked to. */
+static void pg_rollback(struct store_conn *base)
+{
+    struct pg_conn *c = (struct pg_conn *)base;
+    if (c->broken || !c->pg || PQtransactionStatus(c->pg) == PQTRANS_IDLE)
+        return;
+    int64_t now = now_mono_ms();
+    (void)simple_query(c, "ROLLBACK", now, now + STORE_QUERY_TIMEOUT_MS);
+}
+
 static int pg_script(struct store_conn *base, const char *sql)
 {
     struct pg_conn *c = (struct pg_conn *)base;
-    if (!PQsendQuery(c->pg, sql)) {
-        c->broken = true;
+    if (c->gave_up || c->broken)
         return ERR_UNAVAILABLE;
-    }
-    PGresult *r;
-    int rc = wait_result(c, now_mono_ms() + PG_SCRIPT_TIMEOUT_MS, &r);
-    if (rc == ERR_OK)
-        rc = map_result(c, r);
-    PQclear(r);
-    return rc;
+    int64_t now = now_mono_ms();
+    return simple_query(c, sql, now, now + PG_SCRIPT_TIMEOUT_MS);
 }
 
 static int pg_ping(struct store *base, int timeout_ms)
 {
+    struct pg_store *s = (struct pg_store *)base;
+    if (pg_guard_down(s->guard))
+        return ERR_UNAVAILABLE;
     int64_t deadline = now_mono_ms() + timeout_ms;
     struct pg_conn *c;
-    int rc = pg_acquire_deadline((struct pg_store *)base, deadline, &c);
+    int rc = pg_acquire_deadline(s, deadline, &c);
     if (rc != ERR_OK)
         return rc;
     rc = exec_deadline(c, "SELECT 1", NULL, 0, NULL, NULL, deadline);
     pg_release(&c->base);
+    return rc;
+}
+
+/* The watch's probe (watch thread only): SELECT 1 on its own connection, reconnecting when
+ * needed. Any answer from the server, even an error, shows it is alive. */
+static int pg_probe(void *ctx, int timeout_ms)
+{
+    struct pg_store *s = ctx;
+    if (!s->probe_conn) {
+        s->probe_conn = calloc(1, sizeof(*s->probe_conn));
+        if (!s->probe_conn)
+            return ERR_NOMEM;
+        s->probe_conn->base.store = &s->base;
+        s->probe_conn->probe = true;
+    }
+    struct pg_conn *c = s->probe_conn;
+    c->gave_up = false;
+    int rc = exec_deadline(c, "SELECT 1", NULL, 0, NULL, NULL, now_mono_ms() + timeout_ms);
+    if (rc != ERR_UNAVAILABLE)
+        rc = ERR_OK;
+    if (rc != ERR_OK || c->broken) {
+        conn_free(c);
+        s->probe_conn = NULL;
+    }
     return rc;
 }
 
@@ -451,6 +604,8 @@ static void pg_unlock(struct store_conn *base)
 static void pg_close(struct store *base)
 {
     struct pg_store *s = (struct pg_store *)base;
+    pg_guard_stop(s->guard); /* joins the watch thread: probe_conn is ours again */
+    conn_free(s->probe_conn);
     struct pg_conn *c = s->idle;
     while (c) {
         struct pg_conn *next = c->next;
@@ -467,6 +622,7 @@ static const struct backend_ops pg_ops = {
     .acquire = pg_acquire,
     .release = pg_release,
     .exec = pg_exec,
+    .rollback = pg_rollback,
     .script = pg_script,
     .ping = pg_ping,
     .migrate_lock = pg_lock,
@@ -490,6 +646,14 @@ int pg_store_open(const struct store_options *o, struct store **out)
     s->max = o->pool_size + o->max_overflow;
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
+    int rc = pg_guard_start(pg_probe, s, &s->guard);
+    if (rc != ERR_OK) {
+        pthread_mutex_destroy(&s->mu);
+        pthread_cond_destroy(&s->cv);
+        free(s->url);
+        free(s);
+        return rc;
+    }
     *out = &s->base;
     return ERR_OK;
 }

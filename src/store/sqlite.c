@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -32,6 +33,7 @@ struct sqlite_store {
     char *path;
     int flags;
     uint64_t gen; /* tells this thread's cached connection from one of an older store */
+    bool file;    /* path names a file (not an in-memory database) */
     pthread_mutex_t mu;
     struct sqlite_conn *all; /* every connection opened, closed by sqlite_close */
 };
@@ -127,6 +129,19 @@ static int map_error(sqlite3 *db, int rc)
     if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) {
         log_warn("sqlite: database busy");
         return ERR_UNAVAILABLE;
+    }
+    /* The storage cannot take writes (disk full, read-only file or file system, I/O error):
+     * the database is unavailable for now, not the request wrong (503, not 500). */
+    switch (rc & 0xff) {
+    case SQLITE_FULL:
+    case SQLITE_READONLY:
+    case SQLITE_IOERR:
+    case SQLITE_CANTOPEN:
+    case SQLITE_PERM:
+        log_error("sqlite: %s", sqlite3_errmsg(db));
+        return ERR_UNAVAILABLE;
+    default:
+        break;
     }
     log_error("sqlite: %s", sqlite3_errmsg(db));
     return ERR_DB;
@@ -262,6 +277,15 @@ static int sqlite_exec(struct store_conn *base, const char *sql, const struct db
     return rc;
 }
 
+/* SQLite ends a transaction by itself after some errors (a full disk, an I/O error): a
+ * ROLLBACK then would only log "cannot rollback - no transaction is active". */
+static void sqlite_rollback(struct store_conn *base)
+{
+    struct sqlite_conn *c = (struct sqlite_conn *)base;
+    if (!sqlite3_get_autocommit(c->db))
+        sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
 static int sqlite_script(struct store_conn *base, const char *sql)
 {
     struct sqlite_conn *c = (struct sqlite_conn *)base;
@@ -285,7 +309,15 @@ static int sqlite_ping(struct store *base, int timeout_ms)
         return rc;
     rc = sqlite_exec(c, sql, NULL, 0, NULL, NULL);
     sqlite_release(c);
-    return rc;
+    if (rc != ERR_OK)
+        return rc;
+    /* Ready means able to write too: a database opened read-only (file or file system not
+     * writable) answers reads but would fail every write. */
+    struct sqlite_store *s = (struct sqlite_store *)base;
+    if (sqlite3_db_readonly(((struct sqlite_conn *)c)->db, "main") == 1 ||
+        (s->file && access(s->path, W_OK) != 0 && (errno == EROFS || errno == EACCES)))
+        return ERR_UNAVAILABLE;
+    return ERR_OK;
 }
 
 static int sqlite_lock_noop(struct store_conn *c)
@@ -326,6 +358,7 @@ static const struct backend_ops sqlite_ops = {
     .acquire = sqlite_acquire,
     .release = sqlite_release,
     .exec = sqlite_exec,
+    .rollback = sqlite_rollback,
     .script = sqlite_script,
     .ping = sqlite_ping,
     .migrate_lock = sqlite_lock_noop,
@@ -377,6 +410,7 @@ int sqlite_store_open(const struct store_options *o, struct store **out)
         s->flags |= SQLITE_OPEN_URI;
     } else {
         s->path = strdup(o->url->sqlite_path);
+        s->file = true;
         if (s->path)
             ensure_parent(s->path);
     }

@@ -71,8 +71,7 @@ int store_commit(struct store_conn *c)
 
 void store_rollback(struct store_conn *c)
 {
-    static const struct sql rollback = {"ROLLBACK", NULL};
-    (void)store_exec(c, &rollback, NULL, 0, NULL, NULL);
+    c->store->ops->rollback(c);
 }
 
 int store_schema_version(void)
