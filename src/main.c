@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -180,6 +181,21 @@ static int cmd_healthcheck(int argc, char **argv)
     return 0;
 }
 
+/* Raises the soft limit on open files so that HTTP_CONN_LIMIT connections, the database
+ * pool and the files served fit (a default soft limit of 1024 would make accept fail with
+ * EMFILE long before the connection limit). */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    rlim_t want = HTTP_CONN_LIMIT + 256;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
+        return;
+    rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur < want)
+        log_warn("open-file limit is %llu: fewer than %d connections can be served",
+                 (unsigned long long)rl.rlim_cur, HTTP_CONN_LIMIT);
+}
+
 /* Waits for in-flight requests to finish, up to the deadline. A second signal during the
  * drain ends the process at once. */
 static void drain(struct http_server *srv, const sigset_t *sigs, int timeout_s)
@@ -284,6 +300,7 @@ static int cmd_serve(int argc, char **argv, const sigset_t *sigs)
         config_free(&cfg);
         return 1;
     }
+    raise_fd_limit();
     struct http_server *srv = NULL;
     rc = http_server_start(&app, &srv);
     if (rc != ERR_OK) {

@@ -24,6 +24,7 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "http/cors.h"
+#include "http/headguard.h"
 #include "http/request.h"
 #include "http/router.h"
 #include "store/store.h"
@@ -32,7 +33,108 @@ struct http_server {
     struct MHD_Daemon *daemon;
     struct app *app;
     atomic_int inflight;
+    struct headguard *guard;
 };
+
+/* The head guard's slot of a connection (see on_connection). */
+static struct headguard_slot *guard_slot(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+/* Tracks each connection's request-head deadline (headguard.h). */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    struct http_server *srv = cls;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        *socket_context = ci ? headguard_opened(srv->guard, ci->connect_fd) : NULL;
+    } else {
+        headguard_closed(srv->guard, *socket_context);
+        *socket_context = NULL;
+    }
+}
+
+/* The access handler's *req_cls for a request whose URI on_uri refused. */
+static char uri_refused;
+
+/* Sees each request's URI before libmicrohttpd parses its query. libmicrohttpd 0.9.75
+ * stores every query argument in the connection's fixed memory pool; when they do not fit
+ * it queues a 431 and then overwrites its own state, so the client gets no answer until the
+ * connection times out, and the pool it reset is used again. A URI longer than HTTP_URI_MAX
+ * or with more than HTTP_QUERY_ARGS_MAX arguments is therefore refused here: its query is cut
+ * (the text is the connection's own writable, NUL-terminated read buffer; the library
+ * parses the arguments from it right after this call), so nothing overflows, and the access
+ * handler answers 414 in JSON. Returns the *req_cls the access handler first sees. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    (void)cls;
+    (void)conn;
+    size_t len = strlen(uri);
+    char *query = strchr(uri, '?');
+    size_t args = 0;
+    if (query && query[1])
+        for (const char *p = query; *p && args <= HTTP_QUERY_ARGS_MAX; p++)
+            args += *p == '&' || *p == '?';
+    if (len <= HTTP_URI_MAX && args <= HTTP_QUERY_ARGS_MAX)
+        return NULL;
+    if (query)
+        query[1] = '\0';
+    return &uri_refused;
+}
+
+struct framing {
+    const char *length; /* the first Content-Length */
+    bool lengths_differ;
+    unsigned encodings; /* Transfer-Encoding headers */
+};
+
+static enum MHD_Result framing_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                      const char *value)
+{
+    (void)kind;
+    struct framing *f = cls;
+    if (!key || !value)
+        return MHD_YES;
+    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
+        if (f->length && strcmp(f->length, value) != 0)
+            f->lengths_differ = true;
+        f->length = value;
+    } else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+        f->encodings++;
+    }
+    return MHD_YES;
+}
+
+/* Checks how the request says its body ends (RFC 9112 §6.1, §6.3): both Content-Length and
+ * Transfer-Encoding, or two different lengths, let a proxy and this server disagree about
+ * where the next request starts. Returns the status to refuse with (the connection is then
+ * closed), or 0. Only requests that carry one of the headers pay for the scan. */
+static int framing_refusal(struct request *req, const char **why)
+{
+    const char *te = req_header(req, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+    if (!te && !req_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH))
+        return 0;
+    struct framing f = {0};
+    MHD_get_connection_values(req->conn, MHD_HEADER_KIND, framing_header, &f);
+    if (f.length && f.encodings) {
+        *why = "Request has both Content-Length and Transfer-Encoding";
+        return 400;
+    }
+    if (f.lengths_differ) {
+        *why = "Request has conflicting Content-Length headers";
+        return 400;
+    }
+    if (f.encodings > 1 || (te && strcasecmp(te, "chunked") != 0)) {
+        *why = "Transfer-Encoding other than chunked is not supported";
+        return 501;
+    }
+    return 0;
+}
 
 /* Accepts a client's X-Request-ID only when it is short and plain. */
 static bool request_id_ok(const char *id)
@@ -189,12 +291,23 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 {
     (void)version;
     struct http_server *srv = cls;
-    struct request *req = *req_cls;
+    struct request *req = *req_cls == &uri_refused ? NULL : *req_cls;
     if (!req) {
+        bool uri_too_long = *req_cls == &uri_refused;
         req = request_begin(srv, conn, url, method);
         if (!req)
             return MHD_NO;
         *req_cls = req;
+        headguard_head_done(guard_slot(conn));
+        /* Answered before any body is read: libmicrohttpd then closes the connection. */
+        const char *why = "URI too long";
+        int refuse = uri_too_long ? 414 : framing_refusal(req, &why);
+        if (refuse) {
+            req->body_too_large = true; /* any body is dropped unread */
+            cors_apply(req);
+            resp_error(req, refuse, why);
+            return queue(srv, req);
+        }
         const char *cl = req_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
         int64_t n = 0;
         /* A malformed Content-Length is libmicrohttpd's to refuse (400); answering here
@@ -215,7 +328,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         return MHD_YES;
     }
     if (req->responded)
-        return MHD_YES; /* the early 413 is already queued */
+        return MHD_YES; /* the early 413 (or 400, 414, 501) is already queued */
     if (req->resume) {  /* resumed after a deferred answer */
         void (*resume)(struct request *) = req->resume;
         req->resume = NULL;
@@ -232,11 +345,13 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-    (void)conn;
     struct http_server *srv = cls;
     struct request *req = *req_cls;
-    if (!req)
+    headguard_request_done(guard_slot(conn));
+    if (!req || *req_cls == &uri_refused) {
+        *req_cls = NULL;
         return;
+    }
     int status = req->responded ? req->status : 499;
     enum log_level level = status >= 500 ? LOG_WARNING : LOG_INFO;
     if (log_enabled(level)) {
@@ -324,9 +439,14 @@ int http_server_start(struct app *app, struct http_server **out)
     if (!srv)
         return ERR_NOMEM;
     srv->app = app;
+    if (headguard_start(HTTP_CONN_LIMIT, &srv->guard) != ERR_OK) {
+        free(srv);
+        return ERR_NOMEM;
+    }
     int family = AF_INET;
     int fd = listen_socket(cfg->host, cfg->port, &family);
     if (fd < 0) {
+        headguard_stop(srv->guard);
         free(srv);
         return ERR_IO;
     }
@@ -342,11 +462,13 @@ int http_server_start(struct app *app, struct http_server **out)
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_CONN_LIMIT, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
         (unsigned)HTTP_PER_IP_CONN_LIMIT, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (size_t)HTTP_CONN_MEMORY_LIMIT, MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
+        MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL, MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_END);
     if (!srv->daemon) {
         /* Not closed here: some of libmicrohttpd's failure paths close it already, and the
          * process exits after this failure anyway. */
         log_error("cannot start the HTTP server on %s:%d", cfg->host, cfg->port);
+        headguard_stop(srv->guard);
         free(srv);
         return ERR_IO;
     }
@@ -371,5 +493,6 @@ void http_server_stop(struct http_server *srv)
     if (!srv)
         return;
     MHD_stop_daemon(srv->daemon);
+    headguard_stop(srv->guard); /* after the daemon: no connection is left to notify */
     free(srv);
 }

@@ -10,13 +10,18 @@
 
 #include "app.h"
 
-/* Connection limits handed to libmicrohttpd. */
-#define HTTP_CONN_TIMEOUT_S    30
+/* Connection limits handed to libmicrohttpd (see also HTTP_HEAD_TIMEOUT_S, headguard.h).
+ * Behind a proxy, all of the proxy's connections come from one address. */
+#define HTTP_CONN_TIMEOUT_S    30 /* idle time */
 #define HTTP_CONN_LIMIT        2048
-#define HTTP_PER_IP_CONN_LIMIT 512
+#define HTTP_PER_IP_CONN_LIMIT 64
 /* libmicrohttpd zero-fills this pool for every request: keep it to what headers need. */
 #define HTTP_CONN_MEMORY_LIMIT (16 * 1024)
 #define HTTP_LISTEN_BACKLOG    1024
+/* Longest request URI and most query arguments accepted (414 beyond): what the memory pool
+ * above can parse (see on_uri in server.c). */
+#define HTTP_URI_MAX        8000
+#define HTTP_QUERY_ARGS_MAX 64
 
 struct http_server;
 

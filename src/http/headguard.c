@@ -1,0 +1,129 @@
+/* The request-head deadline (see headguard.h). */
+#include "http/headguard.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "core/err.h"
+#include "core/util.h"
+
+/* How often the reaper looks for connections past their deadline. */
+#define REAP_INTERVAL_MS 250
+
+struct headguard_slot {
+    int fd;                    /* -1 when free */
+    atomic_int_fast64_t until; /* monotonic ms; 0 while a request is being served */
+    struct headguard_slot *next_free;
+};
+
+struct headguard {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool stop;
+    pthread_t thread;
+    unsigned n;
+    struct headguard_slot *free_list;
+    struct headguard_slot slots[]; /* n of them */
+};
+
+static void *reaper(void *arg)
+{
+    struct headguard *g = arg;
+    pthread_mutex_lock(&g->mu);
+    while (!g->stop) {
+        struct timespec ts;
+        timespec_after_ms(&ts, REAP_INTERVAL_MS);
+        pthread_cond_timedwait(&g->cv, &g->mu, &ts);
+        int64_t now = now_mono_ms();
+        for (unsigned i = 0; i < g->n && !g->stop; i++) {
+            struct headguard_slot *s = &g->slots[i];
+            int64_t until = atomic_load(&s->until);
+            if (s->fd < 0 || until == 0 || now < until)
+                continue;
+            /* Only if no request started meanwhile (its head_done clears the deadline). */
+            if (atomic_compare_exchange_strong(&s->until, &until, 0))
+                shutdown(s->fd, SHUT_RDWR);
+        }
+    }
+    pthread_mutex_unlock(&g->mu);
+    return NULL;
+}
+
+int headguard_start(unsigned max_conns, struct headguard **out)
+{
+    struct headguard *g = calloc(1, sizeof(*g) + max_conns * sizeof(struct headguard_slot));
+    if (!g)
+        return ERR_NOMEM;
+    g->n = max_conns;
+    for (unsigned i = max_conns; i-- > 0;) {
+        g->slots[i].fd = -1;
+        g->slots[i].next_free = g->free_list;
+        g->free_list = &g->slots[i];
+    }
+    pthread_mutex_init(&g->mu, NULL);
+    pthread_cond_init(&g->cv, NULL);
+    if (pthread_create(&g->thread, NULL, reaper, g) != 0) {
+        pthread_mutex_destroy(&g->mu);
+        pthread_cond_destroy(&g->cv);
+        free(g);
+        return ERR_NOMEM;
+    }
+    *out = g;
+    return ERR_OK;
+}
+
+void headguard_stop(struct headguard *g)
+{
+    if (!g)
+        return;
+    pthread_mutex_lock(&g->mu);
+    g->stop = true;
+    pthread_cond_signal(&g->cv);
+    pthread_mutex_unlock(&g->mu);
+    pthread_join(g->thread, NULL);
+    pthread_mutex_destroy(&g->mu);
+    pthread_cond_destroy(&g->cv);
+    free(g);
+}
+
+struct headguard_slot *headguard_opened(struct headguard *g, int fd)
+{
+    pthread_mutex_lock(&g->mu);
+    struct headguard_slot *s = g->free_list;
+    if (s) {
+        g->free_list = s->next_free;
+        s->fd = fd;
+        atomic_store(&s->until, now_mono_ms() + HTTP_HEAD_TIMEOUT_S * 1000);
+    }
+    pthread_mutex_unlock(&g->mu);
+    return s;
+}
+
+void headguard_closed(struct headguard *g, struct headguard_slot *s)
+{
+    if (!s)
+        return;
+    pthread_mutex_lock(&g->mu);
+    s->fd = -1;
+    atomic_store(&s->until, 0);
+    s->next_free = g->free_list;
+    g->free_list = s;
+    pthread_mutex_unlock(&g->mu);
+}
+
+void headguard_head_done(struct headguard_slot *s)
+{
+    if (s)
+        atomic_store(&s->until, 0);
+}
+
+void headguard_request_done(struct headguard_slot *s)
+{
+    if (s)
+        atomic_store(&s->until, now_mono_ms() + HTTP_HEAD_TIMEOUT_S * 1000);
+}
