@@ -20,7 +20,7 @@ wait_http() {
 stop_timed() {
   local t0 t1 fin
   t0=$(date +%s%N)
-  podman stop -t 10 "$1" >/dev/null 2>&1
+  bounded 40 podman stop -t 10 "$1" >/dev/null 2>&1
   t1=$(date +%s%N)
   fin=$(podman inspect -f '{{.State.FinishedAt.UnixNano}}' "$1" 2>/dev/null || echo "$t1")
   STOP_MS=$(((t1 - t0) / 1000000))
@@ -99,8 +99,8 @@ step_image() {
   else
     fail "no HEALTHCHECK in the image"
   fi
-  if podman run --rm --entrypoint /bin/sh "$img" -c true >/dev/null 2>&1; then fail "image has a shell"; else pass "no shell in the image"; fi
-  if podman run --rm --read-only "$img" version >/dev/null 2>&1; then pass "todo version runs in the image"; else fail "todo version fails in the image"; fi
+  if bounded 30 podman run --rm --entrypoint /bin/sh "$img" -c true >/dev/null 2>&1; then fail "image has a shell"; else pass "no shell in the image"; fi
+  if bounded 30 podman run --rm --read-only "$img" version >/dev/null 2>&1; then pass "todo version runs in the image"; else fail "todo version fails in the image"; fi
 
   # Run it: non-root (image USER), read-only root fs, tmpfs /tmp, volume /data, loopback only.
   local port secret
@@ -109,7 +109,7 @@ step_image() {
   local run=(podman run -d --name "$c" --no-healthcheck --read-only --tmpfs "/tmp:rw,size=16m,mode=1777"
     -v "$vol:/data" -p "127.0.0.1:$port:8000" --cap-drop ALL --security-opt no-new-privileges
     -e ENVIRONMENT=production -e JWT_SECRET="$secret" -e LOG_LEVEL=INFO "$img")
-  if ! "${run[@]}" >/dev/null; then
+  if ! bounded 60 "${run[@]}" >/dev/null; then
     fail "podman run --read-only $img"
     return 0
   fi
@@ -125,7 +125,7 @@ step_image() {
   local uid
   uid=$(podman top "$c" huser 2>/dev/null | tail -n 1 | tr -d ' ')
   check "process runs as UID 10001 (got $uid)" test "$uid" = 10001
-  check "todo healthcheck (the HEALTHCHECK command) inside the container" podman exec "$c" /usr/local/bin/todo healthcheck
+  check "todo healthcheck (the HEALTHCHECK command) inside the container" bounded 30 podman exec "$c" /usr/local/bin/todo healthcheck
   local mp owner
   mp=$(podman volume inspect -f '{{.Mountpoint}}' "$vol")
   owner=$(stat -c '%u' "$mp/todo.db" 2>/dev/null || echo none)
@@ -160,13 +160,13 @@ step_image() {
 
   # Data survives a restart on the volume.
   if [ "$flow" = 1 ]; then
-    podman start "$c" >/dev/null
+    bounded 30 podman start "$c" >/dev/null
     if wait_http "$base/ready" 20; then
       check "task persisted in /data across a restart" python3 "$DEPLOY_TESTS_DIR/api_flow.py" "$base" --list-only "$state"
     else
       fail "restart: /ready not 200"
     fi
-    podman stop -t 10 "$c" >/dev/null 2>&1
+    bounded 40 podman stop -t 10 "$c" >/dev/null 2>&1
   fi
   podman rm -f -v "$c" >/dev/null 2>&1 || true
   podman volume rm -f "$vol" >/dev/null 2>&1 || true

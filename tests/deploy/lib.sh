@@ -20,6 +20,10 @@ die() {
   exit 1
 }
 
+# bounded SECONDS CMD... : every wait in the harness ends by itself. `timeout -k` also KILLs
+# CMD when TERM does not end it (podman run of a container whose PID 1 ignores SIGTERM).
+bounded() { timeout -k 5 "$@"; }
+
 # apt_install PKG... : install Debian packages when running as root (CI is root).
 apt_install() {
   [ "$(id -u)" = 0 ] || die "need root to apt-get install $*"
@@ -39,7 +43,8 @@ need_cmd() {
 }
 
 ensure_podman() {
-  if ! command -v podman >/dev/null 2>&1 || ! command -v runc >/dev/null 2>&1 || ! command -v buildah >/dev/null 2>&1 || [ ! -x /usr/lib/podman/aardvark-dns ]; then
+  if ! command -v podman >/dev/null 2>&1 || ! command -v runc >/dev/null 2>&1 || ! command -v buildah >/dev/null 2>&1 ||
+    [ ! -x /usr/lib/podman/netavark ] || [ ! -x /usr/lib/podman/aardvark-dns ] || ! command -v catatonit >/dev/null 2>&1; then
     log "installing podman buildah runc"
     apt_install podman buildah runc netavark aardvark-dns iptables conmon catatonit uidmap slirp4netns fuse-overlayfs
   fi

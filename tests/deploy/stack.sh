@@ -4,6 +4,9 @@
 # database.mode=postgresql - and the API contract checked through the frontend port.
 
 PG_IMAGE=${PG_IMAGE:-localhost/todo-ci-postgres:15}
+# Container and network name prefix: another checkout's run on the same machine can use
+# its own (TODO_STACK_NAME=todo-stack-mine) instead of removing this one's containers.
+STACK=${TODO_STACK_NAME:-todo-stack}
 
 build_pg_image() {
   local ctx="$DEPLOY_TESTS_DIR/postgres" sum
@@ -13,7 +16,7 @@ build_pg_image() {
     return 0
   fi
   log "building $PG_IMAGE from debian:bookworm-slim + postgresql-15 (cached afterwards)"
-  timeout 900 podman build -q --label "todo.ci.sum=$sum" -t "$PG_IMAGE" "$ctx" >/dev/null
+  timeout -k 10 900 podman build -q --label "todo.ci.sum=$sum" -t "$PG_IMAGE" "$ctx" >/dev/null
 }
 
 # The `sh -c` script of the backend's init container in ci/seed-004 (postgresql mode).
@@ -29,8 +32,9 @@ for d in yaml.safe_load_all(sys.stdin):
 }
 
 stack_cleanup() {
-  podman rm -f -v -t 2 todo-stack-frontend todo-stack-backend todo-stack-postgres >/dev/null 2>&1 || true
-  podman network rm -f todo-stack >/dev/null 2>&1 || true
+  bounded 60 podman rm -f -v -t 2 "$STACK-frontend" "$STACK-backend" "$STACK-postgres" "$STACK-waitpg" \
+    >/dev/null 2>&1 || true
+  bounded 30 podman network rm -f "$STACK" >/dev/null 2>&1 || true
 }
 
 step_stack() {
@@ -39,7 +43,7 @@ step_stack() {
   bash "$DEPLOY_TESTS_DIR/base-image.sh" || { fail "base image"; return 0; }
   if build_pg_image; then pass "PostgreSQL 15 test image ($PG_IMAGE)"; else fail "PostgreSQL test image build"; return 0; fi
   stack_cleanup
-  podman network create todo-stack >/dev/null || { fail "podman network create"; return 0; }
+  podman network create "$STACK" >/dev/null || { fail "podman network create"; return 0; }
 
   local pgpass secret fport bport img=$TODO_IMAGE
   pgpass=$(random_secret)
@@ -48,22 +52,25 @@ step_stack() {
   bport=$(free_port)
   local hardening=(--no-healthcheck --read-only --tmpfs "/tmp:rw,size=16m,mode=1777" --cap-drop ALL --security-opt no-new-privileges)
 
-  podman run -d --name todo-stack-postgres --network todo-stack --network-alias postgres \
-    -e POSTGRES_USER=todo -e POSTGRES_DB=todo -e POSTGRES_PASSWORD="$pgpass" "$PG_IMAGE" >/dev/null ||
+  bounded 60 podman run -d --name "$STACK-postgres" --network "$STACK" --network-alias postgres \
+    -e POSTGRES_USER=todo -e POSTGRES_DB=todo -e POSTGRES_PASSWORD="$pgpass" "$PG_IMAGE" postgres -c fsync=off >/dev/null ||
     { fail "start postgres"; stack_cleanup; return 0; }
   local i ok=0
   for ((i = 0; i < 100; i++)); do
-    if podman exec todo-stack-postgres pg_isready -q -h 127.0.0.1 -U todo -d todo 2>/dev/null; then ok=1; break; fi
+    if bounded 10 podman exec "$STACK-postgres" pg_isready -q -t 3 -h 127.0.0.1 -U todo -d todo 2>/dev/null; then ok=1; break; fi
     sleep 0.2
   done
-  if [ $ok = 1 ]; then pass "postgres accepting connections"; else fail "postgres not ready in 20 s"; podman logs --tail 20 todo-stack-postgres; stack_cleanup; return 0; fi
+  if [ $ok = 1 ]; then pass "postgres accepting connections"; else fail "postgres not ready in 20 s"; podman logs --tail 20 "$STACK-postgres"; stack_cleanup; return 0; fi
 
   # The chart's wait-for-postgresql init container command, run as the chart runs it
-  # (UID 10001, read-only root fs), against this PostgreSQL.
+  # (UID 10001, read-only root fs), against this PostgreSQL. --init: `sh` as PID 1 would
+  # ignore the SIGTERM of `timeout`; catatonit forwards it, and -k kills podman run if
+  # even that hangs; the named container is removed by stack_cleanup either way.
   ensure_venv
   local initcmd
   initcmd=$(helm_render_init_command)
-  if [ -n "$initcmd" ] && timeout 30 podman run --rm --network todo-stack --user 10001:10001 "${hardening[@]}" \
+  if [ -n "$initcmd" ] && bounded 30 podman run --rm --init --name "$STACK-waitpg" --network "$STACK" \
+    --user 10001:10001 "${hardening[@]}" \
     -e PGHOST=postgres -e PGPORT=5432 -e PGUSER=todo -e PGDATABASE=todo \
     --entrypoint sh "$PG_IMAGE" -c "$initcmd" >/dev/null 2>&1; then
     pass "chart's wait-for-postgresql init command succeeds (UID 10001, read-only)"
@@ -71,14 +78,23 @@ step_stack() {
     fail "chart's wait-for-postgresql init command (${initcmd:-not rendered})"
   fi
 
+  # The same wait against a host that never answers must end by itself: `timeout -k` plus
+  # --init (catatonit as PID 1 passes the TERM on to sh, which as PID 1 would ignore it).
+  local t0=$SECONDS
+  bounded 8 podman run --rm --init --name "$STACK-waitpg" --network "$STACK" --user 10001:10001 "${hardening[@]}" \
+    -e PGHOST=nowhere -e PGPORT=5432 -e PGUSER=todo -e PGDATABASE=todo \
+    --entrypoint sh "$PG_IMAGE" -c "$initcmd" >/dev/null 2>&1
+  bounded 30 podman rm -f -t 0 "$STACK-waitpg" >/dev/null 2>&1
+  check "a wait that cannot succeed ends by itself ($((SECONDS - t0)) s for an 8 s bound)" test $((SECONDS - t0)) -le 20
+
   # Backend: same contract as the chart's postgresql mode - the URL has no password,
   # libpq reads it from PGPASSWORD.
-  podman run -d --name todo-stack-backend --network todo-stack --network-alias backend "${hardening[@]}" \
+  bounded 60 podman run -d --name "$STACK-backend" --network "$STACK" --network-alias backend "${hardening[@]}" \
     -p "127.0.0.1:$bport:8000" \
     -e ROLE=api -e PORT=8000 -e ENVIRONMENT=production -e JWT_SECRET="$secret" -e MIGRATE_ON_START=true \
     -e DATABASE_URL=postgresql://todo@postgres:5432/todo -e PGPASSWORD="$pgpass" \
     "$img" serve --role api >/dev/null || { fail "start backend"; stack_cleanup; return 0; }
-  podman run -d --name todo-stack-frontend --network todo-stack --network-alias frontend "${hardening[@]}" \
+  bounded 60 podman run -d --name "$STACK-frontend" --network "$STACK" --network-alias frontend "${hardening[@]}" \
     -p "127.0.0.1:$fport:3000" \
     -e ROLE=web -e PORT=3000 -e ENVIRONMENT=production -e JWT_SECRET="$secret" -e API_URL=http://backend:8000 \
     "$img" serve --role web >/dev/null || { fail "start frontend"; stack_cleanup; return 0; }
@@ -88,15 +104,15 @@ step_stack() {
     pass "backend (api role) on PostgreSQL: /ready 200"
   else
     fail "backend /ready not 200 within 30 s (got $(http_code "$be/ready"))"
-    podman logs --tail 20 todo-stack-backend 2>&1 | sed 's/^/        /'
+    podman logs --tail 20 "$STACK-backend" 2>&1 | sed 's/^/        /'
   fi
   # What the chart's `helm test` pod runs: the same image, a Service name, /ready.
-  if podman run --rm --network todo-stack "${hardening[@]}" "$img" healthcheck --url http://backend:8000/ready >/dev/null 2>&1; then
+  if bounded 30 podman run --rm --network "$STACK" "${hardening[@]}" "$img" healthcheck --url http://backend:8000/ready >/dev/null 2>&1; then
     pass "helm-test command: todo healthcheck --url http://backend:8000/ready (DNS name, read-only)"
   else
     fail "helm-test command: todo healthcheck --url http://backend:8000/ready"
   fi
-  if podman run --rm --network todo-stack "${hardening[@]}" "$img" healthcheck --url http://backend:8000/no-such-page >/dev/null 2>&1; then
+  if bounded 30 podman run --rm --network "$STACK" "${hardening[@]}" "$img" healthcheck --url http://backend:8000/no-such-page >/dev/null 2>&1; then
     fail "todo healthcheck exits 0 for a 404"
   else
     pass "todo healthcheck exits non-zero for a 404"
@@ -105,7 +121,7 @@ step_stack() {
     pass "frontend (web role): /health 200"
   else
     fail "frontend /health not 200 within 20 s"
-    podman logs --tail 20 todo-stack-frontend 2>&1 | sed 's/^/        /'
+    podman logs --tail 20 "$STACK-frontend" 2>&1 | sed 's/^/        /'
   fi
   local code
   code=$(http_code "$fe/ready")
@@ -134,15 +150,15 @@ step_stack() {
   esac
 
   # Readiness follows the database.
-  podman stop -t 5 todo-stack-postgres >/dev/null 2>&1
+  bounded 30 podman stop -t 5 "$STACK-postgres" >/dev/null 2>&1
   if wait_http "$be/ready" 15 503; then pass "backend /ready 503 while PostgreSQL is down"; else fail "backend /ready not 503 with PostgreSQL down (got $(http_code "$be/ready"))"; fi
   check "backend /health stays 200 while PostgreSQL is down" test "$(http_code "$be/health")" = 200
-  podman start todo-stack-postgres >/dev/null 2>&1
+  bounded 30 podman start "$STACK-postgres" >/dev/null 2>&1
   if wait_http "$be/ready" 30; then pass "backend /ready 200 again after PostgreSQL is back"; else fail "backend /ready did not recover"; fi
 
   # Graceful stop of both roles.
   local name
-  for name in todo-stack-frontend todo-stack-backend; do
+  for name in "$STACK-frontend" "$STACK-backend"; do
     stop_timed "$name"
     check "$name: SIGTERM -> exit $STOP_CODE, podman stop ${STOP_MS} ms, process ${STOP_APP_MS} ms (want 0, < 2000)" \
       test "$STOP_CODE" = 0 -a "$STOP_APP_MS" -lt 2000
