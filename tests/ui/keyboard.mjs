@@ -83,7 +83,8 @@ describe("keyboard only", () => {
       const editedTitle = await dlg.getByLabel("Title").inputValue();
       await page.keyboard.press("Escape");
       await dlg.waitFor({ state: "detached" });
-      // Open again, change the title, Enter saves.
+      // Focus is back on the task; open it again, change the title, Enter saves.
+      await waitFor(async () => (await focusedText(page)) === editedTitle, "focus returns to the task after Esc");
       await page.keyboard.press("Enter");
       await dlg.waitFor();
       assert.equal(await page.evaluate(() => document.activeElement?.id), "edit-title", "the editor starts in its first field");

@@ -4,7 +4,7 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { Api } from "./api";
 import { AuthScreen } from "./AuthScreen";
-import { askOtherTabs, listenToTabs, loadSession, saveSession, type Session, tellTabs, tokenExpiry } from "./session";
+import { askOtherTabs, forgetTabState, listenToTabs, loadSession, saveSession, type Session, tellTabs, tokenExpiry } from "./session";
 import { TasksApp } from "./TasksApp";
 
 export function App() {
@@ -33,6 +33,7 @@ export function App() {
   }, []);
 
   const signOut = useCallback((tell: boolean) => {
+    forgetTabState();
     saveSession(null);
     setSession(null);
     setExpired(false);

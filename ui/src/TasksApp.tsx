@@ -287,7 +287,10 @@ export function TasksApp({ api, user, hidden, tabChange, onSignOut }: Props) {
     const onKey = (e: KeyboardEvent) => {
       if (hidden || editor || e.defaultPrevented || e.ctrlKey || e.metaKey || e.altKey) return;
       if (e.key === "Escape") {
-        if (assistantOpen) setAssistantOpen(false);
+        if (assistantOpen) {
+          setAssistantOpen(false);
+          document.querySelector<HTMLButtonElement>(".assistant-toggle")?.focus();
+        }
         else if (isTyping(e.target)) (e.target as HTMLElement).blur();
         return;
       }
@@ -532,7 +535,13 @@ export function TasksApp({ api, user, hidden, tabChange, onSignOut }: Props) {
             <kbd>n</kbd> new · <kbd>/</kbd> search · <kbd>j</kbd>/<kbd>k</kbd> move · <kbd>x</kbd> done · <kbd>Enter</kbd> open · <kbd>Esc</kbd> close
           </p>
         </main>
-        <Assistant api={api} open={assistantOpen} onClose={() => setAssistantOpen(false)} onTasksChanged={() => void load(true)} onOpenTask={(id) => void openTask(id)} onAvailability={setAssistantAvailable} />
+        <Assistant
+          api={api}
+          open={assistantOpen}
+          onClose={() => {
+            setAssistantOpen(false);
+            document.querySelector<HTMLButtonElement>(".assistant-toggle")?.focus();
+          }} onTasksChanged={() => void load(true)} onOpenTask={(id) => void openTask(id)} onAvailability={setAssistantAvailable} />
       </div>
       <Reminders api={api} dataVersion={dataVersion} onOpen={(id) => void openTask(id)} onDone={(t) => void toggle(t)} />
       <Toasts toasts={toasts} onClose={(id) => setToasts((ts) => ts.filter((t) => t.id !== id))} />
@@ -546,7 +555,13 @@ export function TasksApp({ api, user, hidden, tabChange, onSignOut }: Props) {
           suspended={hidden}
           onSave={(input) => save(editor.task, input)}
           onDelete={editor.task ? () => void remove(editor.task as Task) : undefined}
-          onClose={() => setEditor(null)}
+          onClose={() => {
+            setEditor(null);
+            // Back to the task the editor was opened from (the dialog's own restore can land
+            // on an element a re-render replaced).
+            const i = editor.task ? tasks.findIndex((t) => t.id === editor.task?.id) : -1;
+            if (i >= 0) requestAnimationFrame(() => listRef.current?.querySelectorAll<HTMLButtonElement>(".task-title")[i]?.focus());
+          }}
         />
       )}
     </div>

@@ -41,6 +41,16 @@ export function saveSession(s: Session | null): void {
   }
 }
 
+/** Signing out forgets what this tab kept for the user: drafts and filters (everything under
+ * "todo." in sessionStorage). An expiry keeps them, so the same user can carry on. */
+export function forgetTabState(): void {
+  try {
+    for (const k of Object.keys(sessionStorage)) if (k.startsWith("todo.")) sessionStorage.removeItem(k);
+  } catch {
+    /* storage disabled */
+  }
+}
+
 /** Asks the other open tabs for their session; null when none answers in time. */
 export function askOtherTabs(): Promise<Session | null> {
   const ch = channel;
