@@ -101,12 +101,12 @@ describe("accessibility (axe-core)", () => {
 
         // An empty account and the expired-session screen.
         const empty = await apiSignup(srv.base);
-        const soon = Math.floor(Date.now() / 1000) + 3;
+        const soon = Math.floor(Date.now() / 1000) + 10;
         await page.evaluate((s) => sessionStorage.setItem("todo.session", JSON.stringify(s)), { token: craftToken(empty.user, soon), user: empty.user });
         await page.reload();
         await page.getByText("No tasks yet.").waitFor();
         await check(page, "empty list");
-        await page.getByText("Your session has expired. Sign in again").waitFor({ timeout: T(15000) });
+        await page.getByText("Your session has expired. Sign in again").waitFor({ timeout: T(30000) });
         await check(page, "session expired");
         await shot(page, `a11y-${label}-expired`);
         assert.deepEqual(problems, []);

@@ -12,7 +12,9 @@ import { apiSignup, DESKTOP, newPage, PHONE, ROOT, row, startServer, T } from ".
 
 const JS_CSS_BUDGET = 100 * 1024;
 const TOTAL_BUDGET = 160 * 1024;
-const TBT_BUDGET_MS = 600;
+// Generous for a loaded 2-core machine (measured 30–100 ms); rendering thousands of rows
+// or a blocking loop would take seconds.
+const TBT_BUDGET_MS = 1000;
 
 describe("budget and delivery", () => {
   let srv;

@@ -79,9 +79,13 @@ describe("main flow", () => {
         await waitFor(async () => (await titles(page)).length === 3, "all three tasks back");
 
         // Complete the recurring task: the next occurrence (a week later) takes its place.
+        const firstId = await water.getAttribute("data-task-id");
         await water.getByRole("checkbox").click();
         await page.getByText(/Completed “Water the plants”\. Next one due/).waitFor();
-        await waitFor(async () => (await titles(page)).filter((t) => t === "Water the plants").length === 1, "the next occurrence is listed");
+        await waitFor(async () => {
+          const ids = await page.locator("li.task", { has: page.getByRole("button", { name: "Water the plants", exact: true }) }).evaluateAll((els) => els.map((e) => e.getAttribute("data-task-id")));
+          return ids.length === 1 && ids[0] !== firstId;
+        }, "the next occurrence replaces the completed task");
         const nextMeta = await row(page, "Water the plants").locator(".due").innerText();
         assert.match(nextMeta, /11 Mar|Mar 11/, `next occurrence due a week later, got ${nextMeta}`);
 

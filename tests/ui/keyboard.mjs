@@ -93,6 +93,7 @@ describe("keyboard only", () => {
       await page.keyboard.press("Enter");
       await dlg.waitFor({ state: "detached" });
       await row(page, `${editedTitle} (edited)`).waitFor();
+      await waitFor(async () => (await focusedText(page)) === `${editedTitle} (edited)`, "focus is on the saved task");
 
       // / searches.
       await page.keyboard.press("/");

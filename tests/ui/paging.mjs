@@ -28,6 +28,7 @@ describe("ten thousand tasks", () => {
       await page.getByRole("navigation", { name: "Pages" }).getByRole("button", { name: "Next" }).click();
       await page.getByText("51–100 of 10,000 · page 2 of 200").waitFor();
       assert.equal(await page.locator("li.task").count(), 50);
+      assert.equal((await titles(page))[0], "Bulk task 09949", "the pager speaks of the rows on screen");
       await page.keyboard.press("j");
       await page.keyboard.press("j");
       const second = (await titles(page))[1];

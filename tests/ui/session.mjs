@@ -23,7 +23,7 @@ describe("sessions and reminders", () => {
     await user.api("POST", "/api/me/tasks", { title: "Existing task" });
     const { ctx, page, problems } = await newPage({ viewport: PHONE });
     try {
-      const exp = Math.floor(Date.now() / 1000) + 8;
+      const exp = Math.floor(Date.now() / 1000) + 12;
       await ctx.addInitScript((s) => {
         if (!sessionStorage.getItem("todo.session")) sessionStorage.setItem("todo.session", s);
       }, JSON.stringify({ token: craftToken(user.user, exp), user: user.user }));
@@ -33,7 +33,7 @@ describe("sessions and reminders", () => {
       await row(page, "Existing task").getByRole("button", { name: "Existing task", exact: true }).click();
       const dlg = page.getByRole("dialog", { name: "Edit task" });
       await dlg.getByLabel("Description").fill("Notes I do not want to lose");
-      await page.getByText("Your session has expired. Sign in again").waitFor({ timeout: T(20000) });
+      await page.getByText("Your session has expired. Sign in again").waitFor({ timeout: T(30000) });
       assert.equal(await page.getByLabel("Email").inputValue(), user.email, "the email is offered again");
       await shot(page, "session-expired-phone");
       await page.getByLabel("Password").fill(PASSWORD);

@@ -42,6 +42,7 @@ export function TasksApp({ api, user, hidden, tabChange, onSignOut }: Props) {
   const [searchText, setSearchText] = useState(filters.search);
   const [tasks, setTasks] = useState<Task[]>([]);
   const [total, setTotal] = useState(0);
+  const [shownOffset, setShownOffset] = useState(0); // the offset of the rows on screen
   const [loaded, setLoaded] = useState(false);
   const [listError, setListError] = useState("");
   const [stats, setStats] = useState<Stats | null>(null);
@@ -111,6 +112,7 @@ export function TasksApp({ api, user, hidden, tabChange, onSignOut }: Props) {
         }
         setTasks(r.tasks);
         setTotal(r.total);
+        setShownOffset(query.offset);
         setLoaded(true);
         setListError("");
         setDataVersion((v) => v + 1);
@@ -155,17 +157,20 @@ export function TasksApp({ api, user, hidden, tabChange, onSignOut }: Props) {
     return () => clearTimeout(timer);
   }, [searchText, filters.search, setFilters]);
 
-  // After a load, put focus where a keyboard user expects it.
+  // After a load, put focus where a keyboard user expects it (the task just saved or
+  // restored), unless they have already moved on to a field or a control outside the list.
   useEffect(() => {
     const id = focusAfterLoad.current;
     if (id === null) return;
     const i = tasks.findIndex((t) => t.id === id);
-    if (i >= 0) {
-      focusAfterLoad.current = null;
-      setSelected(i);
-      listRef.current?.querySelectorAll<HTMLButtonElement>(".task-title")[i]?.focus();
-    }
-  }, [tasks]);
+    if (i < 0) return;
+    focusAfterLoad.current = null;
+    const active = document.activeElement;
+    const movedOn = active && active !== document.body && !listRef.current?.contains(active) && !active.closest(".toasts");
+    if (movedOn) return;
+    setSelected(i);
+    listRef.current?.querySelectorAll<HTMLButtonElement>(".task-title")[i]?.focus();
+  }, [tasks, setSelected]);
 
   /** Runs a change, then reloads and tells the other tabs. */
   const mutate = useCallback(
@@ -346,8 +351,9 @@ export function TasksApp({ api, user, hidden, tabChange, onSignOut }: Props) {
     </li>
   );
 
-  const from = total === 0 ? 0 : filters.page * PAGE_SIZE + 1;
-  const to = Math.min(total, filters.page * PAGE_SIZE + tasks.length);
+  // The pager describes the rows on screen, not a page still loading.
+  const from = total === 0 ? 0 : shownOffset + 1;
+  const to = Math.min(total, shownOffset + tasks.length);
   const pages = Math.max(1, Math.ceil(total / PAGE_SIZE));
   const onlyStatus = !narrowed(filters);
   const statusLabel: Record<Status, string> = { all: "All", pending: "To do", completed: "Done" };
@@ -473,7 +479,7 @@ export function TasksApp({ api, user, hidden, tabChange, onSignOut }: Props) {
                 </button>
               </p>
             )}
-            {loaded && tasks.length === 0 && !listError && (
+            {loaded && stats && tasks.length === 0 && !listError && (
               <div class="empty">
                 {stats && stats.total === 0 ? (
                   <>
@@ -523,7 +529,7 @@ export function TasksApp({ api, user, hidden, tabChange, onSignOut }: Props) {
                   Previous
                 </button>
                 <span>
-                  {from.toLocaleString()}–{to.toLocaleString()} of {total.toLocaleString()} · page {filters.page + 1} of {pages.toLocaleString()}
+                  {from.toLocaleString()}–{to.toLocaleString()} of {total.toLocaleString()} · page {Math.floor(shownOffset / PAGE_SIZE) + 1} of {pages.toLocaleString()}
                 </span>
                 <button type="button" disabled={filters.page + 1 >= pages} onClick={() => setFilters({ page: filters.page + 1 }, true)}>
                   Next
