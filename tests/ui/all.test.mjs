@@ -3,6 +3,7 @@
 // Run with `make ui-test` (see tests/ui/README.md).
 import { after } from "node:test";
 import { closeBrowser } from "./lib.mjs";
+import "./units.mjs";
 import "./flow.mjs";
 import "./quickadd.mjs";
 import "./keyboard.mjs";
