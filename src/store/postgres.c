@@ -94,7 +94,8 @@ static void conn_free(struct pg_conn *c)
 static int give_up(struct pg_conn *c, const char *why)
 {
     if (!c->probe) {
-        pg_guard_cancel(c->pg);
+        if (PQstatus(c->pg) == CONNECTION_OK) /* a statement may be running */
+            pg_guard_cancel(c->pg);
         log_warn("postgres: %s; connection dropped", why);
     }
     c->broken = true;

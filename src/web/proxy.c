@@ -53,13 +53,15 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "http/server.h"
 
 /* Bytes the body reader hands MHD per call at most. */
 #define PROXY_READ_BLOCK (32 * 1024)
 /* A paused transfer is resumed once no more than this much is left unread. */
 #define PROXY_UNPAUSE_AT (PROXY_BUFFER_MAX / 2)
 /* Idle keep-alive connections to the API kept in the multi handle's cache. */
-#define PROXY_CONN_CACHE 64
+#define PROXY_CONN_CACHE     64
+#define PROXY_MAX_HOST_CONNS (HTTP_PER_IP_CONN_LIMIT * 3 / 4)
 /* Longest API_URL accepted. */
 #define PROXY_MAX_BASE_URL 2048
 /* How long proxy_shutdown waits for resumed connections to finish, polling each tick. */
@@ -295,6 +297,9 @@ int proxy_start(const struct config *cfg)
         return ERR_NOMEM;
     }
     curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, (long)PROXY_CONN_CACHE);
+    /* The API closes connections from one address beyond HTTP_PER_IP_CONN_LIMIT, and all of
+     * this process's come from one: stay below it; further transfers wait for a connection. */
+    curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)PROXY_MAX_HOST_CONNS);
     pthread_mutex_lock(&px.mu);
     px.base = base;
     px.multi = multi;
