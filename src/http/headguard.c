@@ -7,8 +7,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/socket.h>
-#include <time.h>
 
+#include "core/bgthread.h"
 #include "core/err.h"
 #include "core/util.h"
 
@@ -22,10 +22,8 @@ struct headguard_slot {
 };
 
 struct headguard {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    bool stop;
-    pthread_t thread;
+    struct bgthread bg;
+    pthread_mutex_t mu; /* the slot table */
     unsigned n;
     struct headguard_slot *free_list;
     struct headguard_slot slots[]; /* n of them */
@@ -34,13 +32,10 @@ struct headguard {
 static void *reaper(void *arg)
 {
     struct headguard *g = arg;
-    pthread_mutex_lock(&g->mu);
-    while (!g->stop) {
-        struct timespec ts;
-        timespec_after_ms(&ts, REAP_INTERVAL_MS);
-        pthread_cond_timedwait(&g->cv, &g->mu, &ts);
+    while (bgthread_sleep(&g->bg, REAP_INTERVAL_MS)) {
         int64_t now = now_mono_ms();
-        for (unsigned i = 0; i < g->n && !g->stop; i++) {
+        pthread_mutex_lock(&g->mu);
+        for (unsigned i = 0; i < g->n; i++) {
             struct headguard_slot *s = &g->slots[i];
             int64_t until = atomic_load(&s->until);
             if (s->fd < 0 || until == 0 || now < until)
@@ -49,8 +44,8 @@ static void *reaper(void *arg)
             if (atomic_compare_exchange_strong(&s->until, &until, 0))
                 shutdown(s->fd, SHUT_RDWR);
         }
+        pthread_mutex_unlock(&g->mu);
     }
-    pthread_mutex_unlock(&g->mu);
     return NULL;
 }
 
@@ -66,10 +61,8 @@ int headguard_start(unsigned max_conns, struct headguard **out)
         g->free_list = &g->slots[i];
     }
     pthread_mutex_init(&g->mu, NULL);
-    pthread_cond_init(&g->cv, NULL);
-    if (pthread_create(&g->thread, NULL, reaper, g) != 0) {
+    if (bgthread_start(&g->bg, reaper, g) != ERR_OK) {
         pthread_mutex_destroy(&g->mu);
-        pthread_cond_destroy(&g->cv);
         free(g);
         return ERR_NOMEM;
     }
@@ -81,13 +74,8 @@ void headguard_stop(struct headguard *g)
 {
     if (!g)
         return;
-    pthread_mutex_lock(&g->mu);
-    g->stop = true;
-    pthread_cond_signal(&g->cv);
-    pthread_mutex_unlock(&g->mu);
-    pthread_join(g->thread, NULL);
+    bgthread_stop(&g->bg);
     pthread_mutex_destroy(&g->mu);
-    pthread_cond_destroy(&g->cv);
     free(g);
 }
 

@@ -1,42 +1,23 @@
 /* Background migration retries (see migrator.h). */
 #include "store/migrator.h"
 
-#include <pthread.h>
-#include <stdbool.h>
 #include <stdlib.h>
-#include <time.h>
 
+#include "core/bgthread.h"
 #include "core/err.h"
 #include "core/log.h"
-#include "core/util.h"
 
 struct migrator {
     struct store *store;
     atomic_bool *ready;
-    pthread_t thread;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    bool stop;
+    struct bgthread bg;
 };
-
-/* Sleeps up to ms or until stopped; returns true when asked to stop. */
-static bool wait_or_stop(struct migrator *m, int ms)
-{
-    struct timespec ts;
-    timespec_after_ms(&ts, ms);
-    pthread_mutex_lock(&m->mu);
-    while (!m->stop && pthread_cond_timedwait(&m->cv, &m->mu, &ts) == 0)
-        ;
-    bool stop = m->stop;
-    pthread_mutex_unlock(&m->mu);
-    return stop;
-}
 
 static void *run(void *arg)
 {
     struct migrator *m = arg;
     int delay = MIGRATOR_FIRST_DELAY_MS;
-    while (!wait_or_stop(m, delay)) {
+    while (bgthread_sleep(&m->bg, delay)) {
         int rc = store_migrate(m->store);
         if (rc == ERR_OK) {
             atomic_store(m->ready, true);
@@ -57,11 +38,7 @@ int migrator_start(struct store *s, atomic_bool *ready, struct migrator **out)
         return ERR_NOMEM;
     m->store = s;
     m->ready = ready;
-    pthread_mutex_init(&m->mu, NULL);
-    pthread_cond_init(&m->cv, NULL);
-    if (pthread_create(&m->thread, NULL, run, m) != 0) {
-        pthread_mutex_destroy(&m->mu);
-        pthread_cond_destroy(&m->cv);
+    if (bgthread_start(&m->bg, run, m) != ERR_OK) {
         free(m);
         return ERR_NOMEM;
     }
@@ -73,12 +50,6 @@ void migrator_stop(struct migrator *m)
 {
     if (!m)
         return;
-    pthread_mutex_lock(&m->mu);
-    m->stop = true;
-    pthread_cond_signal(&m->cv);
-    pthread_mutex_unlock(&m->mu);
-    pthread_join(m->thread, NULL);
-    pthread_mutex_destroy(&m->mu);
-    pthread_cond_destroy(&m->cv);
+    bgthread_stop(&m->bg);
     free(m);
 }

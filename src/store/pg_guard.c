@@ -7,9 +7,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "core/bgthread.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "core/util.h"
@@ -19,11 +19,7 @@
 struct pg_guard {
     pg_probe_fn probe;
     void *ctx;
-    pthread_t thread;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    bool stop;
-    bool kicked;
+    struct bgthread bg;
     atomic_bool down;
     int efd; /* readable while down */
 };
@@ -40,26 +36,11 @@ static void set_down(struct pg_guard *g, bool down)
     }
 }
 
-/* Sleeps up to ms, or until stopped or kicked. Called with g->mu held. */
-static void nap(struct pg_guard *g, int ms)
-{
-    struct timespec ts;
-    timespec_after_ms(&ts, ms);
-    while (!g->stop && !g->kicked && pthread_cond_timedwait(&g->cv, &g->mu, &ts) == 0)
-        ;
-}
-
+/* Probes when kicked; while the database is down, every PG_PROBE_INTERVAL_MS as well. */
 static void *watch(void *arg)
 {
     struct pg_guard *g = arg;
-    pthread_mutex_lock(&g->mu);
-    for (;;) {
-        while (!g->stop && !g->kicked && !atomic_load(&g->down))
-            pthread_cond_wait(&g->cv, &g->mu);
-        if (g->stop)
-            break;
-        g->kicked = false;
-        pthread_mutex_unlock(&g->mu);
+    while (bgthread_sleep(&g->bg, atomic_load(&g->down) ? PG_PROBE_INTERVAL_MS : -1)) {
         bool was_down = atomic_load(&g->down);
         bool answered = g->probe(g->ctx, PG_PROBE_TIMEOUT_MS) == ERR_OK;
         if (answered && was_down) {
@@ -71,11 +52,7 @@ static void *watch(void *arg)
                      "at once until it does",
                      PG_PROBE_TIMEOUT_MS);
         }
-        pthread_mutex_lock(&g->mu);
-        if (atomic_load(&g->down))
-            nap(g, PG_PROBE_INTERVAL_MS);
     }
-    pthread_mutex_unlock(&g->mu);
     return NULL;
 }
 
@@ -91,11 +68,7 @@ int pg_guard_start(pg_probe_fn probe, void *ctx, struct pg_guard **out)
         free(g);
         return ERR_IO;
     }
-    pthread_mutex_init(&g->mu, NULL);
-    pthread_cond_init(&g->cv, NULL);
-    if (pthread_create(&g->thread, NULL, watch, g) != 0) {
-        pthread_mutex_destroy(&g->mu);
-        pthread_cond_destroy(&g->cv);
+    if (bgthread_start(&g->bg, watch, g) != ERR_OK) {
         close(g->efd);
         free(g);
         return ERR_NOMEM;
@@ -108,13 +81,7 @@ void pg_guard_stop(struct pg_guard *g)
 {
     if (!g)
         return;
-    pthread_mutex_lock(&g->mu);
-    g->stop = true;
-    pthread_cond_signal(&g->cv);
-    pthread_mutex_unlock(&g->mu);
-    pthread_join(g->thread, NULL);
-    pthread_mutex_destroy(&g->mu);
-    pthread_cond_destroy(&g->cv);
+    bgthread_stop(&g->bg);
     close(g->efd);
     free(g);
 }
@@ -131,10 +98,7 @@ int pg_guard_fd(struct pg_guard *g)
 
 void pg_guard_kick(struct pg_guard *g)
 {
-    pthread_mutex_lock(&g->mu);
-    g->kicked = true;
-    pthread_cond_signal(&g->cv);
-    pthread_mutex_unlock(&g->mu);
+    bgthread_kick(&g->bg);
 }
 
 /* --- the cancel thread ------------------------------------------------------------------ */
