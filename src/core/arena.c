@@ -192,10 +192,10 @@ static void *alc_malloc(void *ctx, size_t size)
     return arena_alloc(ctx, size);
 }
 
-/* Grows in place when ptr is the newest allocation and the block has room. */
-static void *alc_realloc(void *ctx, void *ptr, size_t old_size, size_t size)
+void *arena_realloc(struct arena *a, void *ptr, size_t old_size, size_t size)
 {
-    struct arena *a = ctx;
+    if (size > ARENA_MAX_BYTES)
+        return NULL;
     if (ptr && ptr == a->last) {
         struct block *b = a->head;
         size_t need = align_up(size);
@@ -211,6 +211,11 @@ static void *alc_realloc(void *ctx, void *ptr, size_t old_size, size_t size)
     if (p && ptr)
         memcpy(p, ptr, old_size < size ? old_size : size);
     return p;
+}
+
+static void *alc_realloc(void *ctx, void *ptr, size_t old_size, size_t size)
+{
+    return arena_realloc(ctx, ptr, old_size, size);
 }
 
 static void alc_free(void *ctx, void *ptr)

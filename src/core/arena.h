@@ -37,6 +37,11 @@ char *arena_strndup(struct arena *a, const char *s, size_t len);
 /* strdup into the arena; NULL in gives NULL out. */
 char *arena_strdup(struct arena *a, const char *s);
 
+/* Resizes p (old_size bytes, allocated from a; NULL for a new allocation) to size bytes,
+ * in place when p is the arena's newest allocation and its block has room, else by a copy
+ * (the old bytes then stay unused until the arena is freed). NULL when the cap is reached. */
+void *arena_realloc(struct arena *a, void *p, size_t old_size, size_t size);
+
 /* printf into the arena; returns NULL on overflow of the cap. */
 char *arena_printf(struct arena *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
