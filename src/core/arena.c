@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/err.h"
+
 #define ARENA_ALIGN       16
 #define ARENA_CACHE_SLOTS 8
 
@@ -21,11 +23,19 @@ struct block {
     _Alignas(ARENA_ALIGN) unsigned char data[];
 };
 
+/* A function to run when the arena is freed (arena_on_free); lives in the arena. */
+struct cleanup {
+    struct cleanup *next;
+    void (*fn)(void *arg);
+    void *arg;
+};
+
 struct arena {
-    struct block *head; /* current block; older ones follow */
-    size_t total;       /* bytes of all blocks, for the cap */
-    size_t handed;      /* bytes handed out */
-    void *last;         /* most recent allocation, for in-place realloc */
+    struct block *head;       /* current block; older ones follow */
+    struct cleanup *cleanups; /* newest first */
+    size_t total;             /* bytes of all blocks, for the cap */
+    size_t handed;            /* bytes handed out */
+    void *last;               /* most recent allocation, for in-place realloc */
     size_t last_size;
 };
 
@@ -81,6 +91,14 @@ void arena_free(struct arena *a)
 {
     if (!a)
         return;
+    /* Cleanups may allocate nothing from a; each runs once, newest first. */
+    struct cleanup *c = a->cleanups;
+    a->cleanups = NULL;
+    while (c) {
+        struct cleanup *next = c->next;
+        c->fn(c->arg);
+        c = next;
+    }
     /* Keep only the oldest (first) block; it is the last in the list. */
     struct block *b = a->head;
     while (b->next) {
@@ -180,6 +198,18 @@ char *arena_printf(struct arena *a, const char *fmt, ...)
     vsnprintf(p, (size_t)n + 1, fmt, ap);
     va_end(ap);
     return p;
+}
+
+int arena_on_free(struct arena *a, void (*fn)(void *arg), void *arg)
+{
+    struct cleanup *c = arena_alloc(a, sizeof(*c));
+    if (!c)
+        return ERR_NOMEM;
+    c->fn = fn;
+    c->arg = arg;
+    c->next = a->cleanups;
+    a->cleanups = c;
+    return ERR_OK;
 }
 
 size_t arena_used(const struct arena *a)

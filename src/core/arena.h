@@ -45,6 +45,11 @@ void *arena_realloc(struct arena *a, void *p, size_t old_size, size_t size);
 /* printf into the arena; returns NULL on overflow of the cap. */
 char *arena_printf(struct arena *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Registers fn(arg) to run when a is freed (before its memory goes), last registered first:
+ * how objects that outlive a request are tied to it (see core/shared.h). Returns ERR_OK or
+ * ERR_NOMEM (fn is then not registered). */
+int arena_on_free(struct arena *a, void (*fn)(void *arg), void *arg);
+
 /* Total bytes handed out so far (for tests and limits). */
 size_t arena_used(const struct arena *a);
 

@@ -30,6 +30,10 @@ const char *err_str(int err)
         return "too many requests";
     case ERR_RANGE:
         return "out of range";
+    case ERR_TIMEOUT:
+        return "timed out";
+    case ERR_CANCELED:
+        return "canceled";
     default:
         return "internal error";
     }

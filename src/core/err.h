@@ -20,6 +20,8 @@ enum {
     ERR_FORBIDDEN = -10,  /* authenticated, but not allowed */
     ERR_LIMIT = -11,      /* rate limited */
     ERR_RANGE = -12,      /* a computed value would leave its range (a time past year 9999) */
+    ERR_TIMEOUT = -13,    /* a peer did not answer within its deadline */
+    ERR_CANCELED = -14,   /* the operation was canceled (client gone, shutdown) */
 };
 
 /* A short, static, client-safe description of an ERR_* code. */
