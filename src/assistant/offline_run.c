@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "assistant/offline_internal.h"
+#include "core/dynbuf.h"
 #include "core/err.h"
 #include "core/text.h"
 #include "core/timefmt.h"
@@ -32,31 +33,23 @@ const char *offline_tool_name(enum offline_tool t)
 
 struct reply {
     char s[OFFLINE_REPLY_MAX];
-    size_t len;
-    bool full; /* a piece did not fit: nothing more is added */
+    struct dynbuf b; /* over s: a piece that does not fit ends the reply */
 };
 
 /* Appends formatted text, all or nothing. */
 __attribute__((format(printf, 2, 3))) static void sayf(struct reply *b, const char *fmt, ...)
 {
-    if (b->full)
-        return;
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(b->s + b->len, sizeof(b->s) - b->len, fmt, ap);
+    dyn_vaddf(&b->b, fmt, ap);
     va_end(ap);
-    if (n < 0 || (size_t)n >= sizeof(b->s) - b->len) {
-        b->s[b->len] = '\0';
-        b->full = true;
-        return;
-    }
-    b->len += (size_t)n;
 }
 
 /* Starts a new sentence: a space after the previous one. */
 static void sentence(struct reply *b)
 {
-    if (b->len && b->s[b->len - 1] != '\n')
+    size_t len = dyn_len(&b->b);
+    if (len && dyn_str(&b->b)[len - 1] != '\n')
         sayf(b, " ");
 }
 
@@ -694,9 +687,7 @@ int offline_run(struct arena *a, const struct offline_input *in, const struct of
     struct reply *out = arena_alloc(a, sizeof(*out));
     if (!out)
         return ERR_NOMEM;
-    out->len = 0;
-    out->full = false;
-    out->s[0] = '\0';
+    dyn_init_fixed(&out->b, out->s, sizeof(out->s));
     struct run r = {a, in, runner, doc, turn, out, ERR_OK, false};
     bool only_greeting = plan->n > 0;
     for (size_t i = 0; i < plan->n; i++)
@@ -758,7 +749,7 @@ int offline_run(struct arena *a, const struct offline_input *in, const struct of
         sayf(out, "I stopped after %d actions; send the rest in another message.",
              OFFLINE_MAX_CALLS);
     }
-    turn->reply = arena_strndup(a, out->s, out->len);
+    turn->reply = arena_strndup(a, dyn_str(&out->b), dyn_len(&out->b));
     return turn->reply ? ERR_OK : ERR_NOMEM;
 }
 

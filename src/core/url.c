@@ -11,6 +11,7 @@
 #include <curl/curl.h>
 #include <libpq-fe.h>
 
+#include "core/dynbuf.h"
 #include "core/err.h"
 #include "core/util.h"
 
@@ -225,14 +226,9 @@ static char *redact_query(char *r)
     char *q = strchr(r, '?');
     if (!q)
         return r;
-    size_t size = strlen(r) * 2 + 8;
-    char *out = malloc(size);
-    if (!out) {
-        free(r);
-        return NULL;
-    }
-    size_t used = (size_t)(q - r) + 1;
-    memcpy(out, r, used);
+    struct dynbuf out;
+    dyn_init_heap(&out, strlen(r) * 2 + 8); /* "=***" never doubles a parameter */
+    dyn_addn(&out, r, (size_t)(q - r) + 1);
     const char *p = q + 1;
     while (*p) {
         const char *amp = strchr(p, '&');
@@ -243,19 +239,17 @@ static char *redact_query(char *r)
             klen < len || p[klen] == '=' ? curl_easy_unescape(NULL, p, (int)klen, NULL) : NULL;
         bool secret = key && strcmp(key, "password") == 0;
         curl_free(key);
+        dyn_addn(&out, p, secret ? klen : len);
         if (secret)
-            used += (size_t)snprintf(out + used, size - used, "%.*s=***", (int)klen, p);
-        else
-            used += (size_t)snprintf(out + used, size - used, "%.*s", (int)len, p);
+            dyn_add(&out, "=***");
         p += len;
         if (*p == '&') {
-            out[used++] = '&';
+            dyn_addc(&out, '&');
             p++;
         }
     }
-    out[used] = '\0';
     free(r);
-    return out;
+    return dyn_take(&out); /* NULL when out of memory */
 }
 
 char *db_url_redact(const char *s)
@@ -272,11 +266,10 @@ char *db_url_redact(const char *s)
         at && !(slash && slash < at) ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
     if (!colon)
         return redact_query(strdup(s));
-    size_t head = (size_t)(colon + 1 - s);
-    size_t size = head + 3 + strlen(at) + 1;
-    char *r = malloc(size);
-    if (!r)
-        return NULL;
-    snprintf(r, size, "%.*s***%s", (int)head, s, at);
-    return redact_query(r);
+    struct dynbuf r;
+    dyn_init_heap(&r, strlen(s) + 4);
+    dyn_addn(&r, s, (size_t)(colon + 1 - s));
+    dyn_add(&r, "***");
+    dyn_add(&r, at);
+    return redact_query(dyn_take(&r));
 }

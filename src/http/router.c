@@ -5,9 +5,9 @@
  */
 #include "http/router.h"
 
-#include <stdio.h>
 #include <string.h>
 
+#include "core/dynbuf.h"
 #include "core/util.h"
 
 enum http_method router_method(const char *m)
@@ -27,15 +27,14 @@ enum http_method router_method(const char *m)
 void router_allow_header(unsigned methods, char *out, size_t size)
 {
     static const char *names[] = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"};
-    size_t used = 0;
-    out[0] = '\0';
+    struct dynbuf d;
+    dyn_init_fixed(&d, out, size); /* a name that does not fit ends the list */
     for (size_t i = 0; i < ARRAY_LEN(names); i++) {
         if (!(methods & (1u << i)))
             continue;
-        int n = snprintf(out + used, size - used, "%s%s", used ? ", " : "", names[i]);
-        if (n < 0 || (size_t)n >= size - used)
-            return;
-        used += (size_t)n;
+        if (dyn_len(&d))
+            dyn_add(&d, ", ");
+        dyn_add(&d, names[i]);
     }
 }
 
