@@ -1,40 +1,39 @@
-/* Descriptions of the ERR_* codes (see err.h). */
+/* The error table's lookups (see err.h): one row per code, indexed by -code. */
 #include "core/err.h"
+
+#include <stddef.h>
+
+struct err_row {
+    const char *text;
+    const char *detail;
+    int status;
+};
+
+#define ERR_ROW(name, value, status, text, detail) [-(value)] = {text, detail, status},
+static const struct err_row rows[] = {ERR_CODES(ERR_ROW)};
+#undef ERR_ROW
+
+static const struct err_row unknown = {"internal error", "Internal server error", 500};
+
+/* The row of err; codes not in the table (or holes in it) read as unknown. */
+static const struct err_row *row(int err)
+{
+    if (err > 0 || (size_t) - (long)err >= sizeof(rows) / sizeof(rows[0]) || !rows[-err].text)
+        return &unknown;
+    return &rows[-err];
+}
 
 const char *err_str(int err)
 {
-    switch (err) {
-    case ERR_OK:
-        return "ok";
-    case ERR_NOMEM:
-        return "out of memory";
-    case ERR_INVALID:
-        return "invalid input";
-    case ERR_NOTFOUND:
-        return "not found";
-    case ERR_CONFLICT:
-        return "conflict";
-    case ERR_DB:
-        return "database error";
-    case ERR_UNAVAILABLE:
-        return "service unavailable";
-    case ERR_TOOBIG:
-        return "too large";
-    case ERR_IO:
-        return "i/o error";
-    case ERR_AUTH:
-        return "not authenticated";
-    case ERR_FORBIDDEN:
-        return "forbidden";
-    case ERR_LIMIT:
-        return "too many requests";
-    case ERR_RANGE:
-        return "out of range";
-    case ERR_TIMEOUT:
-        return "timed out";
-    case ERR_CANCELED:
-        return "canceled";
-    default:
-        return "internal error";
-    }
+    return row(err)->text;
+}
+
+int err_http_status(int err)
+{
+    return row(err)->status;
+}
+
+const char *err_detail(int err)
+{
+    return row(err)->detail;
 }

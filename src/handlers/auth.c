@@ -32,7 +32,7 @@ static bool within_limit(struct request *req, const char *kind, const char *who)
     if (wait == 0)
         return true;
     resp_header(req, "Retry-After", arena_printf(req->arena, "%d", wait));
-    resp_error(req, 429, "Too many attempts, try again later");
+    resp_err(req, ERR_LIMIT, NULL);
     return false;
 }
 
@@ -101,7 +101,7 @@ static void reply_session(struct request *req, int status, const struct user *u)
     if (!token ||
         jwt_issue(cfg->jwt_secret, u->id, u->email, now_unix(),
                   (int64_t)cfg->jwt_expiration_days * 86400, token, JWT_MAX_LEN) != ERR_OK) {
-        resp_error(req, 500, "Internal server error");
+        resp_err(req, ERR_NOMEM, NULL);
         return;
     }
     yyjson_mut_doc *doc = req_json_doc(req);
@@ -138,7 +138,7 @@ void h_signup(struct request *req)
         return;
     char hash[PASSWORD_HASH_MAX];
     if (password_hash(password, hash) != ERR_OK) {
-        resp_error(req, 503, "Server busy, try again shortly");
+        resp_err(req, ERR_UNAVAILABLE, "Server busy, try again shortly");
         return;
     }
     struct store_conn *db = req_db(req);
@@ -146,13 +146,8 @@ void h_signup(struct request *req)
         return;
     struct user u;
     int rc = users_create(db, req->arena, email, hash, name, &u);
-    if (rc == ERR_CONFLICT) {
-        resp_error(req, 409, "Email already registered");
-        return;
-    }
     if (rc != ERR_OK) {
-        resp_error(req, rc == ERR_UNAVAILABLE ? 503 : 500,
-                   rc == ERR_UNAVAILABLE ? "Database unavailable" : "Internal server error");
+        resp_err(req, rc, rc == ERR_CONFLICT ? "Email already registered" : NULL);
         return;
     }
     reply_session(req, 201, &u);
@@ -179,7 +174,7 @@ void h_login(struct request *req)
     struct user u;
     int rc = users_by_email(db, req->arena, email, &u);
     if (rc != ERR_OK && rc != ERR_NOTFOUND) {
-        resp_error(req, 503, "Database unavailable");
+        resp_err(req, rc, NULL);
         return;
     }
     const char *hash = rc == ERR_OK ? u.hashed_password : NULL;
@@ -187,12 +182,12 @@ void h_login(struct request *req)
         password = ""; /* never hash unbounded input; still spend the time */
     rc = password_verify(hash, password);
     if (rc == ERR_UNAVAILABLE) {
-        resp_error(req, 503, "Server busy, try again shortly");
+        resp_err(req, ERR_UNAVAILABLE, "Server busy, try again shortly");
         return;
     }
     if (rc != ERR_OK) {
         resp_header(req, "WWW-Authenticate", "Bearer");
-        resp_error(req, 401, LOGIN_FAILED);
+        resp_err(req, ERR_AUTH, LOGIN_FAILED);
         return;
     }
     reply_session(req, 200, &u);
@@ -202,7 +197,7 @@ void h_login(struct request *req)
 static void unauthorized(struct request *req, const char *why, bool bad_token)
 {
     resp_header(req, "WWW-Authenticate", bad_token ? "Bearer error=\"invalid_token\"" : "Bearer");
-    resp_error(req, 401, why);
+    resp_err(req, ERR_AUTH, why);
 }
 
 bool auth_require(struct request *req)
@@ -220,7 +215,7 @@ bool auth_require(struct request *req)
     const char *why = NULL;
     int rc = jwt_verify(&v, token, now_unix(), &claims, &why);
     if (rc == ERR_UNAVAILABLE) {
-        resp_error(req, 503, "Authentication keys unavailable, try again shortly");
+        resp_err(req, rc, "Authentication keys unavailable, try again shortly");
         return false;
     }
     if (rc != ERR_OK) {
@@ -230,8 +225,9 @@ bool auth_require(struct request *req)
     struct store_conn *db = req_db(req);
     if (!db)
         return false;
-    if (users_ensure(db, req->arena, claims.sub, claims.email) != ERR_OK) {
-        resp_error(req, 503, "Database unavailable");
+    rc = users_ensure(db, req->arena, claims.sub, claims.email);
+    if (rc != ERR_OK) {
+        resp_err(req, rc, NULL);
         return false;
     }
     req->user_id = arena_strdup(req->arena, claims.sub);
@@ -244,7 +240,7 @@ bool auth_require_path_user(struct request *req)
         return false;
     const char *path_user = req->n_params ? req->params[0] : NULL;
     if (!path_user || (strcmp(path_user, "me") != 0 && strcmp(path_user, req->user_id) != 0)) {
-        resp_error(req, 403, "Not allowed to access another user's tasks");
+        resp_err(req, ERR_FORBIDDEN, "Not allowed to access another user's tasks");
         return false;
     }
     return true;
@@ -256,9 +252,8 @@ void h_me(struct request *req)
         return;
     struct user u;
     int rc = users_by_id(req->db, req->arena, req->user_id, &u);
-    if (rc != ERR_OK) {
-        resp_error(req, rc == ERR_NOTFOUND ? 401 : 503,
-                   rc == ERR_NOTFOUND ? "Not authenticated" : "Database unavailable");
+    if (rc != ERR_OK) { /* a user whose row is gone is no longer signed in */
+        resp_err(req, rc == ERR_NOTFOUND ? ERR_AUTH : rc, NULL);
         return;
     }
     yyjson_mut_doc *doc = req_json_doc(req);

@@ -6,6 +6,7 @@
  */
 #include "handlers/docs.h"
 
+#include "core/err.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "web/static.h"
@@ -16,7 +17,7 @@ static void serve_path(struct request *req, const char *path)
     const struct asset *a = asset_find(path);
     if (!a) {
         log_error("embedded asset %s is missing from the build", path);
-        resp_error(req, 404, "Not Found");
+        resp_err(req, ERR_NOTFOUND, NULL);
         return;
     }
     static_serve(req, a);
@@ -37,7 +38,7 @@ void h_docs_asset(struct request *req)
     const struct asset *a =
         str_starts(req->path, DOCS_ASSETS_PREFIX) ? asset_find(req->path) : NULL;
     if (!a) {
-        resp_error(req, 404, "Not Found");
+        resp_err(req, ERR_NOTFOUND, NULL);
         return;
     }
     static_serve(req, a);

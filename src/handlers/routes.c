@@ -1,6 +1,7 @@
 /* Route tables per role (see routes.h). Order matters only between overlapping patterns. */
 #include "handlers/routes.h"
 
+#include "core/err.h"
 #include "core/util.h"
 #include "handlers/auth.h"
 #include "handlers/docs.h"
@@ -55,7 +56,7 @@
 
 static void h_not_found(struct request *req)
 {
-    resp_error(req, 404, "Not Found");
+    resp_err(req, ERR_NOTFOUND, NULL);
 }
 
 /* The API alone (the backend component). */

@@ -24,34 +24,21 @@
 /* The quick-add text: a title, a description and the shorthands around them. */
 #define PARSE_TEXT_MAX 2000
 
-/* Maps a store error to its answer. */
+/* Answers a domain error: core/err.h's table, with the task's own words where it has them. */
 static void reply_error(struct request *req, int rc)
 {
-    switch (rc) {
-    case ERR_NOTFOUND:
-        resp_error(req, 404, "Task not found");
-        break;
-    case ERR_UNAVAILABLE:
-        resp_error(req, 503, "Database unavailable, try again shortly");
-        break;
-    case ERR_CONFLICT:
-        resp_error(req, 409, "Conflicting change, try again");
-        break;
-    case ERR_INVALID:
-        resp_error(req, 400, "Invalid task data");
-        break;
-    case ERR_RANGE: {
+    if (rc == ERR_RANGE) { /* the only computed value that can leave its range */
         struct verrors errs = {0};
         verr_add(&errs, "body", "remind_at",
                  "The next occurrence's reminder would fall after 9999-12-31T23:59:59Z",
                  "value_error");
         resp_invalid(req, &errs);
-        break;
+        return;
     }
-    default:
-        resp_error(req, 500, "Internal server error");
-        break;
-    }
+    resp_err(req, rc,
+             rc == ERR_NOTFOUND  ? "Task not found"
+             : rc == ERR_INVALID ? "Invalid task data"
+                                 : NULL);
 }
 
 /* Reads {task_id}; answers 422 and returns false unless it is a canonical positive integer
@@ -86,7 +73,7 @@ static bool read_input(struct request *req, enum task_input_mode mode, struct ta
         return false;
     }
     if (rc != ERR_OK) {
-        resp_error(req, 500, "Internal server error");
+        resp_err(req, ERR_NOMEM, NULL);
         return false;
     }
     return true;
@@ -163,7 +150,7 @@ void h_task_parse(struct request *req)
     struct offline_fields f;
     int rc = offline_parse_task(req->arena, &in, &f);
     if (rc == ERR_NOMEM) {
-        resp_error(req, 500, "Internal server error");
+        resp_err(req, ERR_NOMEM, NULL);
         return;
     }
     if (rc != ERR_OK) {
@@ -182,7 +169,7 @@ void h_task_parse(struct request *req)
     struct task_input check;
     struct verrors rules = {0};
     if (!draft) {
-        resp_error(req, 500, "Internal server error");
+        resp_err(req, ERR_NOMEM, NULL);
         return;
     }
     if (task_input_parse(yyjson_doc_get_root(draft), TASK_CREATE, req->arena, &check, &rules) !=
@@ -251,7 +238,7 @@ void h_task_restore(struct request *req)
         const char *why =
             arena_printf(req->arena, "No task to restore: none was deleted in the last %d seconds",
                          TASK_RESTORE_SECONDS);
-        resp_error(req, 404, why ? why : "Task not found");
+        resp_err(req, ERR_NOTFOUND, why ? why : "Task not found");
         return;
     }
     if (rc != ERR_OK) {
@@ -536,7 +523,7 @@ void h_task_list(struct request *req)
     arena_yyjson_alc(req->arena, &alc);
     char *json = yyjson_mut_write_opts(doc, 0, &alc, &len, NULL);
     if (!json) {
-        resp_error(req, 500, "Internal server error");
+        resp_err(req, ERR_NOMEM, NULL);
         return;
     }
     if (key)

@@ -183,7 +183,7 @@ static bool json_sane(yyjson_val *v, int depth)
 int req_json(struct request *req, yyjson_doc **out)
 {
     if (req->body_len == 0) {
-        resp_error(req, 400, "Request body must be a JSON document");
+        resp_err(req, ERR_INVALID, "Request body must be a JSON document");
         return ERR_INVALID;
     }
     yyjson_alc alc;
@@ -191,14 +191,14 @@ int req_json(struct request *req, yyjson_doc **out)
     yyjson_read_err err;
     yyjson_doc *doc = yyjson_read_opts(req->body, req->body_len, 0, &alc, &err);
     if (!doc) {
-        resp_error(req, 400,
-                   err.code == YYJSON_READ_ERROR_MEMORY_ALLOCATION
-                       ? "Request body is too large to parse"
-                       : "Malformed JSON in request body");
+        resp_err(req, ERR_INVALID,
+                 err.code == YYJSON_READ_ERROR_MEMORY_ALLOCATION
+                     ? "Request body is too large to parse"
+                     : "Malformed JSON in request body");
         return ERR_INVALID;
     }
     if (!json_sane(yyjson_doc_get_root(doc), 0)) {
-        resp_error(req, 400, "JSON body nests too deeply or repeats a key");
+        resp_err(req, ERR_INVALID, "JSON body nests too deeply or repeats a key");
         return ERR_INVALID;
     }
     *out = doc;
@@ -211,7 +211,7 @@ struct store_conn *req_db(struct request *req)
         return req->db;
     if (!req->app->store || store_acquire(req->app->store, &req->db) != ERR_OK) {
         req->db = NULL;
-        resp_error(req, 503, "Database unavailable, try again shortly");
+        resp_err(req, ERR_UNAVAILABLE, NULL);
         return NULL;
     }
     return req->db;
@@ -250,7 +250,7 @@ void resp_json(struct request *req, int status, yyjson_mut_doc *doc)
     size_t len = 0;
     char *json = yyjson_mut_write_opts(doc, 0, &alc, &len, NULL);
     if (!json) {
-        resp_error(req, 500, "Internal server error");
+        resp_err(req, ERR_NOMEM, NULL);
         return;
     }
     resp_json_text(req, status, json, len);
@@ -276,11 +276,16 @@ void resp_error(struct request *req, int status, const char *detail)
     resp_raw(req, status, "application/json", fallback, sizeof(fallback) - 1);
 }
 
+void resp_err(struct request *req, int err, const char *detail)
+{
+    resp_error(req, err_http_status(err), detail ? detail : err_detail(err));
+}
+
 void resp_invalid(struct request *req, const struct verrors *errs)
 {
     yyjson_mut_doc *doc = req_json_doc(req);
     if (!doc) {
-        resp_error(req, 500, "Internal server error");
+        resp_err(req, ERR_NOMEM, NULL);
         return;
     }
     yyjson_mut_doc_set_root(doc, verr_to_json(errs, doc));

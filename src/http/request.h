@@ -123,6 +123,10 @@ void resp_invalid(struct request *req, const struct verrors *errs);
 /* Answers {"detail": detail}. */
 void resp_error(struct request *req, int status, const char *detail);
 
+/* Answers an ERR_* code: the status of its row in core/err.h's table, and detail, or the
+ * row's own client-safe detail when detail is NULL. */
+void resp_err(struct request *req, int err, const char *detail);
+
 /* Answers with no body (204, 304, …). */
 void resp_empty(struct request *req, int status);
 
