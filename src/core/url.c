@@ -4,9 +4,11 @@
  */
 #include "core/url.h"
 
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <curl/curl.h>
 #include <libpq-fe.h>
@@ -47,6 +49,41 @@ static void free_parts(char *a, char *b, char *c, char *d, char *e)
     curl_free(c);
     curl_free(d);
     curl_free(e);
+}
+
+bool url_host_is_loopback(const char *host)
+{
+    if (strcasecmp(host, "localhost") == 0)
+        return true;
+    struct in_addr v4;
+    if (inet_pton(AF_INET, host, &v4) == 1)
+        return (ntohl(v4.s_addr) >> 24) == 127;
+    size_t len = strlen(host);
+    char v6text[INET6_ADDRSTRLEN];
+    if (len < 3 || host[0] != '[' || host[len - 1] != ']' || len - 2 >= sizeof(v6text))
+        return false;
+    memcpy(v6text, host + 1, len - 2);
+    v6text[len - 2] = '\0';
+    struct in6_addr v6;
+    return inet_pton(AF_INET6, v6text, &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6);
+}
+
+int url_outbound(const char *s, bool *https, bool *loopback)
+{
+    /* libcurl would guess a scheme for "example.com"; require it to be written. */
+    if (!s || !(strncasecmp(s, "http://", 7) == 0 || strncasecmp(s, "https://", 8) == 0))
+        return ERR_INVALID;
+    char *scheme = NULL, *host = NULL, *port = NULL, *path = NULL, *query = NULL;
+    if (!http_parts(s, &scheme, &host, &port, &path, &query))
+        return ERR_INVALID;
+    int rc = ERR_INVALID;
+    if (host[0] != '\0' && (strcmp(scheme, "https") == 0 || strcmp(scheme, "http") == 0)) {
+        *https = strcmp(scheme, "https") == 0;
+        *loopback = url_host_is_loopback(host);
+        rc = ERR_OK;
+    }
+    free_parts(scheme, host, port, path, query);
+    return rc;
 }
 
 bool url_is_http(const char *s)

@@ -21,6 +21,14 @@ bool url_origin_canonical(const char *s, char *out, size_t out_size);
  * out. Returns false when s is not an http(s) URL or out is too small. */
 bool url_origin_of(const char *s, char *out, size_t out_size);
 
+/* True when host (as libcurl's URL API returns it, an IPv6 address in brackets) is
+ * localhost, in 127.0.0.0/8 or ::1. */
+bool url_host_is_loopback(const char *host);
+
+/* Checks a URL an outbound request may use: written with an http:// or https:// scheme and
+ * with a host. Sets *https and whether the host is loopback. ERR_OK or ERR_INVALID. */
+int url_outbound(const char *s, bool *https, bool *loopback);
+
 /* A parsed DATABASE_URL. Strings are heap-allocated and owned by the struct. */
 struct db_url {
     enum db_kind kind;
