@@ -1,10 +1,13 @@
 /*
- * The composition root shared by every handler: configuration, the store, and the
- * process-wide state that handlers read (draining during shutdown). Built by main.c.
+ * The composition root shared by every handler: configuration, the store, the engine
+ * (I/O loop, httpc, work queue) and the process-wide state that handlers read (draining
+ * during shutdown). main.c loads the configuration and calls app_start and app_stop; app.c
+ * holds the table of modules that start and stop in a defined order.
  */
 #ifndef TODO_APP_H
 #define TODO_APP_H
 
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -14,6 +17,11 @@
 
 struct route;
 struct jwks;
+struct loop;
+struct httpc;
+struct workq;
+struct migrator;
+struct http_server;
 
 struct app {
     const struct config *cfg;
@@ -23,6 +31,35 @@ struct app {
     atomic_bool schema_ready; /* migrations applied (or not asked for): readiness may pass */
     const struct route *routes;
     size_t n_routes;
+    struct loop *loop;       /* the I/O loop (io/loop.h): every role */
+    struct httpc *httpc;     /* outbound HTTP on the loop: every role */
+    struct workq *workq;     /* blocking steps of streaming requests: roles with a database */
+    const sigset_t *signals; /* a second one during the drain exits at once */
+    /* app.c's own. */
+    struct migrator *migrator;
+    struct http_server *server;
+    size_t n_started;
 };
+
+/* A module's life cycle hooks, listed in app.c's table in start order. start returns ERR_OK
+ * or an error (ERR_INVALID: bad configuration, exit 2); quiesce (optional) stops taking
+ * work and ends what waits, while the modules after it in the table are already quiesced
+ * and those before it still run; stop (optional) releases everything. */
+struct module {
+    const char *name;
+    unsigned roles; /* 1u << enum role, for each role that runs it */
+    int (*start)(struct app *app);
+    void (*quiesce)(struct app *app);
+    void (*stop)(struct app *app);
+};
+
+/* Starts the modules of app->cfg->role in table order. On failure the ones started are
+ * stopped again and the error is returned (logged, or printed for a configuration error). */
+int app_start(struct app *app);
+
+/* Shuts down: every module's quiesce in reverse table order — the HTTP server's first:
+ * stop accepting, drain in-flight requests (SHUTDOWN_TIMEOUT_SECONDS) — then every stop in
+ * reverse order: the HTTP server, the engine (httpc aborts, the loop ends), the store. */
+void app_stop(struct app *app);
 
 #endif

@@ -5,32 +5,29 @@
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
 #include <sodium.h>
 
 #include "app.h"
-#include "auth/jwks.h"
 #include "core/config.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "core/text.h"
 #include "core/util.h"
-#include "handlers/routes.h"
 #include "http/server.h"
-#include "store/migrator.h"
+#include "io/httpc.h"
+#include "io/loop.h"
 #include "store/store.h"
-#include "web/proxy.h"
 
-#define EXIT_USAGE            2
-#define HEALTHCHECK_TIMEOUT_S 3
-#define DRAIN_POLL_MS         50
+#define EXIT_USAGE                     2
+#define HEALTHCHECK_TIMEOUT_S          3
+#define HEALTHCHECK_CONNECT_TIMEOUT_MS 2000
+#define HEALTHCHECK_MAX_BODY           (64 * 1024)
 
 static const char usage_text[] =
     "usage: todo <command> [options]\n"
@@ -120,14 +117,6 @@ static int cmd_migrate(int argc, char **argv)
     return rc == ERR_OK ? 0 : 1;
 }
 
-/* Discards the body of a health response. */
-static size_t discard(char *p, size_t size, size_t n, void *ctx)
-{
-    (void)p;
-    (void)ctx;
-    return size * n;
-}
-
 static int cmd_healthcheck(int argc, char **argv)
 {
     static const struct option opts[] = {{"url", required_argument, NULL, 'u'},
@@ -155,64 +144,40 @@ static int cmd_healthcheck(int argc, char **argv)
         snprintf(def, sizeof(def), "http://127.0.0.1:%lld/health", (long long)port);
         url = def;
     }
-    CURL *h = curl_easy_init();
-    if (!h)
+    /* The operator names the URL (a probe of a service in the cluster): plain http is
+     * allowed to any host. */
+    struct httpc_request rq = {.url = url,
+                               .flags = HTTPC_ALLOW_HTTP,
+                               .connect_timeout_ms = HEALTHCHECK_CONNECT_TIMEOUT_MS,
+                               .total_timeout_ms = HEALTHCHECK_TIMEOUT_S * 1000,
+                               .max_body = HEALTHCHECK_MAX_BODY};
+    struct loop *loop = NULL;
+    struct httpc *h = NULL;
+    if (loop_start(&loop) != ERR_OK || httpc_new(loop, 0, &h) != ERR_OK) {
+        loop_stop(loop);
+        loop_free(loop);
         return 1;
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 2L);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT, (long)HEALTHCHECK_TIMEOUT_S);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
-    CURLcode rc = curl_easy_perform(h);
-    long status = 0;
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_cleanup(h);
-    if (rc != CURLE_OK) {
-        fprintf(stderr, "healthcheck: %s: %s\n", url, curl_easy_strerror(rc));
+    }
+    int status = 0;
+    int rc = httpc_fetch(h, &rq, &status, NULL, NULL);
+    loop_stop(loop);
+    httpc_free(h);
+    loop_free(loop);
+    if (rc == ERR_INVALID) {
+        fprintf(stderr, "healthcheck: %s: not an http(s) URL\n", url);
+        return 1;
+    }
+    if (rc != ERR_OK) {
+        fprintf(stderr, "healthcheck: %s: %s\n", url, err_str(rc));
         return 1;
     }
     if (status != 200) {
-        fprintf(stderr, "healthcheck: %s answered %ld\n", url, status);
+        fprintf(stderr, "healthcheck: %s answered %d\n", url, status);
         return 1;
     }
     /* One line on success too: what `helm test --logs` and `podman healthcheck` show. */
     printf("healthcheck: %s answered 200\n", url);
     return 0;
-}
-
-/* Raises the soft limit on open files so that HTTP_CONN_LIMIT connections, the database
- * pool and the files served fit (a default soft limit of 1024 would make accept fail with
- * EMFILE long before the connection limit). */
-static void raise_fd_limit(void)
-{
-    struct rlimit rl;
-    rlim_t want = HTTP_CONN_LIMIT + 256;
-    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
-        return;
-    rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
-    if (setrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur < want)
-        log_warn("open-file limit is %llu: fewer than %d connections can be served",
-                 (unsigned long long)rl.rlim_cur, HTTP_CONN_LIMIT);
-}
-
-/* Waits for in-flight requests to finish, up to the deadline. A second signal during the
- * drain ends the process at once. */
-static void drain(struct http_server *srv, const sigset_t *sigs, int timeout_s)
-{
-    int64_t deadline = now_mono_ms() + (int64_t)timeout_s * 1000;
-    struct timespec poll_ts = {0, DRAIN_POLL_MS * 1000000L};
-    while (http_server_inflight(srv) > 0) {
-        if (now_mono_ms() >= deadline) {
-            log_warn("shutdown timeout: %d requests still in flight", http_server_inflight(srv));
-            return;
-        }
-        int sig = sigtimedwait(sigs, NULL, &poll_ts);
-        if (sig > 0 && sig != SIGHUP) {
-            log_warn("second signal (%d): exiting now", sig);
-            _exit(130);
-        }
-    }
 }
 
 static int cmd_serve(int argc, char **argv, const sigset_t *sigs)
@@ -251,13 +216,9 @@ static int cmd_serve(int argc, char **argv, const sigset_t *sigs)
     if (!text_init())
         log_warn("C.UTF-8 locale not found: case-insensitive matching folds ASCII letters only");
 
-    struct app app = {.cfg = &cfg};
-    struct migrator *migrator = NULL;
-    int rc = ERR_OK;
     if (cfg.role != ROLE_WEB) {
         char why[256];
-        rc = config_resolve_secret(&cfg, why, sizeof(why));
-        if (rc != ERR_OK) {
+        if (config_resolve_secret(&cfg, why, sizeof(why)) != ERR_OK) {
             fprintf(stderr, "config error: %s\n", why);
             config_free(&cfg);
             return EXIT_USAGE;
@@ -266,49 +227,12 @@ static int cmd_serve(int argc, char **argv, const sigset_t *sigs)
             log_warn("no JWT_SECRET set: generated a development secret in %s/jwt-secret; "
                      "set JWT_SECRET outside development",
                      cfg.data_dir);
-        if (cfg.jwks_url && jwks_new(cfg.jwks_url, &app.jwks) != ERR_OK) {
-            fprintf(stderr, "config error: BETTER_AUTH_JWKS_URL: must be https (http only for "
-                            "loopback)\n");
-            config_free(&cfg);
-            return EXIT_USAGE;
-        }
-        rc = open_store(&cfg, &app.store);
-        if (rc == ERR_OK && cfg.migrate_on_start) {
-            rc = store_migrate(app.store);
-            if (rc == ERR_UNAVAILABLE) {
-                /* Serve anyway (liveness 200, readiness 503) and keep trying: a cold
-                 * database (e.g. a serverless one) must not crash-loop the pod. */
-                log_warn("database unreachable at start; retrying migrations in the "
-                         "background, /ready is 503 until they succeed");
-                rc = migrator_start(app.store, &app.schema_ready, &migrator);
-            } else {
-                atomic_store(&app.schema_ready, rc == ERR_OK);
-            }
-        } else {
-            atomic_store(&app.schema_ready, true);
-        }
-        if (rc != ERR_OK) {
-            store_close(app.store);
-            jwks_free(app.jwks);
-            config_free(&cfg);
-            return 1;
-        }
     }
-    routes_for_role(cfg.role, &app.routes, &app.n_routes);
-    if (cfg.role == ROLE_WEB && proxy_start(&cfg) != ERR_OK) {
-        log_error("cannot start the API proxy");
-        config_free(&cfg);
-        return 1;
-    }
-    raise_fd_limit();
-    struct http_server *srv = NULL;
-    rc = http_server_start(&app, &srv);
+    struct app app = {.cfg = &cfg, .signals = sigs};
+    int rc = app_start(&app);
     if (rc != ERR_OK) {
-        proxy_shutdown();
-        migrator_stop(migrator);
-        store_close(app.store);
         config_free(&cfg);
-        return 1;
+        return rc == ERR_INVALID ? EXIT_USAGE : 1;
     }
     struct log_field f[] = {LF_S("host", cfg.host),
                             LF_I("port", cfg.port),
@@ -324,17 +248,11 @@ static int cmd_serve(int argc, char **argv, const sigset_t *sigs)
         sig = 0;
         sigwait(sigs, &sig);
     } while (sig == SIGHUP);
-    log_fields(
-        LOG_INFO, "shutting down",
-        (struct log_field[]){LF_I("signal", sig), LF_I("in_flight", http_server_inflight(srv))}, 2);
-    atomic_store(&app.draining, true);
-    http_server_quiesce(srv);
-    drain(srv, sigs, cfg.shutdown_timeout_s);
-    proxy_shutdown(); /* resumes suspended connections before the daemon stops */
-    http_server_stop(srv);
-    migrator_stop(migrator);
-    store_close(app.store);
-    jwks_free(app.jwks);
+    log_fields(LOG_INFO, "shutting down",
+               (struct log_field[]){LF_I("signal", sig),
+                                    LF_I("in_flight", http_server_inflight(app.server))},
+               2);
+    app_stop(&app);
     log_info("stopped");
     config_free(&cfg);
     return 0;

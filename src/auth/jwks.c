@@ -2,9 +2,10 @@
  * JSON Web Key Sets (see jwks.h). A set holds at most JWKS_MAX_KEYS parsed public keys as
  * OpenSSL EVP_PKEYs under a read-write lock; verify takes a reference to one key under the
  * read lock and checks the signature without holding it, so a reload never waits for
- * crypto. Fetches are serialised by a second mutex and rate limited, and run with libcurl
- * pinned to https (or http for a loopback host), no redirects, TLS verification on and a
- * size cap on the body.
+ * crypto. Fetches go through httpc (https, or http for a loopback host; no redirects; a
+ * size cap on the body), one at a time and rate limited. A verify that misses a kid waits
+ * for a fetch (bounded by its deadlines); a stale set is refreshed in the background, on the
+ * I/O loop, so no request waits for that.
  *
  * Parsing one key, the alg -> key type map and the signature check itself live in jwk.c;
  * this file holds the set: loading a document, the cache and its fetches, and the lookup
@@ -28,31 +29,31 @@
 #include "auth/jwk.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "core/url.h"
 #include "core/util.h"
+#include "io/httpc.h"
 
 /* Longest JWKS URL accepted. */
 #define JWKS_URL_MAX 2048
 /* A verify looks a key up at most this often: once, and once after a refetch. */
 #define JWKS_LOOKUP_ATTEMPTS 2
 
-#ifndef TODO_VERSION
-#define TODO_VERSION "dev"
-#endif
-#define JWKS_USER_AGENT "todo/" TODO_VERSION " (jwks)"
-
 struct jwks {
     pthread_rwlock_t lock; /* guards keys and nkeys */
     struct jwk keys[JWKS_MAX_KEYS];
     size_t nkeys;
 
-    /* Fetch state. url, host and loopback never change after creation. */
-    char *url;  /* NULL for a static set */
-    char *host; /* for log lines; never the full URL */
-    bool loopback;
-    pthread_mutex_t fetch_lock; /* serialises fetches; guards the three fields below */
+    /* Fetch state. httpc, url and host never change after creation. */
+    struct httpc *httpc;
+    char *url;                  /* NULL for a static set */
+    char *host;                 /* for log lines; never the full URL */
+    pthread_mutex_t fetch_lock; /* guards the five fields below */
+    pthread_cond_t fetch_cv;    /* signalled when a fetch ends */
+    bool fetching;              /* a fetch is under way (blocking or in the background) */
     bool attempted;
     int64_t last_attempt_ms;
     int64_t interval_ms;
+    _Atomic int64_t max_age_ms;     /* JWKS_MAX_AGE_S, or a test's value */
     atomic_uint_fast64_t fetch_gen; /* bumped after every fetch attempt */
     atomic_bool last_fetch_ok;
     _Atomic int64_t last_ok_ms; /* monotonic time of the last good fetch, -1 for never */
@@ -171,52 +172,18 @@ int jwks_load_json(struct jwks *k, const char *json, size_t len)
 
 /* ---- fetching -------------------------------------------------------------------------- */
 
-/* The body of one fetch: a JWKS_DOC_MAX buffer the fetch owns. */
-struct body {
-    char *buf;
-    size_t len;
-    bool too_big;
-};
-
-/* libcurl write callback: appends to the body, and stops the transfer (by returning less
- * than it was given) once the document would pass JWKS_DOC_MAX. */
-static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata)
+/* The request of every fetch: the document, within its size and time limits. */
+static struct httpc_request fetch_request(const struct jwks *k)
 {
-    struct body *b = userdata;
-    size_t len = size * nmemb;
-    if (len > JWKS_DOC_MAX - b->len) {
-        b->too_big = true;
-        return 0;
-    }
-    memcpy(b->buf + b->len, data, len);
-    b->len += len;
-    return len;
-}
-
-/* Sets the options every fetch uses on c. Returns false when libcurl refuses one, which
- * (for the protocol pins) means a libcurl too old to fetch safely. Borrows k and b. */
-static bool fetch_options(CURL *c, const struct jwks *k, struct body *b)
-{
-    bool ok =
-        curl_easy_setopt(c, CURLOPT_URL, k->url) == CURLE_OK &&
-        curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, k->loopback ? "http,https" : "https") ==
-            CURLE_OK &&
-        curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "https") == CURLE_OK &&
-        curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L) == CURLE_OK &&
-        curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) == CURLE_OK &&
-        curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)JWKS_FETCH_TIMEOUT_S) == CURLE_OK &&
-        curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, (long)JWKS_FETCH_CONNECT_TIMEOUT_S) ==
-            CURLE_OK &&
-        curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L) == CURLE_OK &&
-        curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L) == CURLE_OK &&
-        curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)JWKS_DOC_MAX) == CURLE_OK &&
-        curl_easy_setopt(c, CURLOPT_USERAGENT, JWKS_USER_AGENT) == CURLE_OK &&
-        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body) == CURLE_OK &&
-        curl_easy_setopt(c, CURLOPT_WRITEDATA, b) == CURLE_OK;
-    /* A proxy could not reach this host's loopback anyway. */
-    if (ok && k->loopback)
-        ok = curl_easy_setopt(c, CURLOPT_NOPROXY, "*") == CURLE_OK;
-    return ok;
+    static const char *const headers[] = {HTTPC_USER_AGENT, "Accept: application/json"};
+    return (struct httpc_request){
+        .url = k->url,
+        .headers = headers,
+        .n_headers = ARRAY_LEN(headers),
+        .connect_timeout_ms = JWKS_FETCH_CONNECT_TIMEOUT_S * 1000,
+        .total_timeout_ms = JWKS_FETCH_TIMEOUT_S * 1000,
+        .max_body = JWKS_DOC_MAX,
+    };
 }
 
 /* Logs a failed fetch at WARNING with the host and a reason; never the URL or a token. */
@@ -226,115 +193,139 @@ static void log_fetch_failure(const struct jwks *k, const char *reason, long sta
     log_fields(LOG_WARNING, "jwks fetch failed", f, ARRAY_LEN(f));
 }
 
-/* Fetches k->url once and loads the document. Returns ERR_OK, ERR_UNAVAILABLE (transfer
- * failed or status not 200), ERR_NOMEM, or the error of jwks_load_json. Failures are
- * logged. Call with k->fetch_lock held. */
-static int fetch_and_load(struct jwks *k)
+/* Loads the outcome of a fetch: err is the transfer's, status and body the response's.
+ * Returns ERR_OK, ERR_UNAVAILABLE (transfer failed or status not 200), or the error of
+ * jwks_load_json. Failures are logged. */
+static int load_fetched(struct jwks *k, int err, int status, const char *body, size_t len)
 {
-    struct body b = {.buf = malloc(JWKS_DOC_MAX), .len = 0, .too_big = false};
-    CURL *c = curl_easy_init();
-    if (!b.buf || !c) {
-        free(b.buf);
-        curl_easy_cleanup(c);
-        log_fetch_failure(k, "out of memory", 0);
-        return ERR_NOMEM;
-    }
     int rc = ERR_UNAVAILABLE;
-    long status = 0;
-    if (!fetch_options(c, k, &b)) {
-        log_fetch_failure(k, "libcurl refused an option", 0);
-    } else {
-        CURLcode cc = curl_easy_perform(c);
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-        if (b.too_big || cc == CURLE_FILESIZE_EXCEEDED)
-            log_fetch_failure(k, "document too large", status);
-        else if (cc != CURLE_OK)
-            log_fetch_failure(k, curl_easy_strerror(cc), status);
-        else if (status != 200)
-            log_fetch_failure(k, "unexpected HTTP status", status);
-        else if ((rc = jwks_load_json(k, b.buf, b.len)) != ERR_OK)
-            log_fetch_failure(
-                k, rc == ERR_TOOBIG ? "too many keys" : "not a JWKS with a usable key", status);
-    }
-    curl_easy_cleanup(c);
-    free(b.buf);
+    if (err == ERR_TOOBIG)
+        log_fetch_failure(k, "document too large", status);
+    else if (err != ERR_OK)
+        log_fetch_failure(k, err_str(err), status);
+    else if (status != 200)
+        log_fetch_failure(k, "unexpected HTTP status", status);
+    else if ((rc = jwks_load_json(k, body, len)) != ERR_OK)
+        log_fetch_failure(k, rc == ERR_TOOBIG ? "too many keys" : "not a JWKS with a usable key",
+                          status);
     return rc;
 }
 
-/* Fetches the set again unless a fetch ran within the refetch interval. With wait, blocks
- * until a fetch under way in another thread ends (and counts that one); without, gives up
- * at once when another thread is fetching. Returns true when a fetch ran while this call
- * was in progress, so a lookup is worth repeating. */
-static bool refetch(struct jwks *k, bool wait)
+/* Records the end of a fetch that started at start_ms and wakes its waiters. */
+static void fetch_ended(struct jwks *k, int rc, int64_t start_ms)
+{
+    atomic_store(&k->last_fetch_ok, rc == ERR_OK);
+    if (rc == ERR_OK)
+        atomic_store(&k->last_ok_ms, start_ms);
+    pthread_mutex_lock(&k->fetch_lock);
+    k->fetching = false;
+    atomic_fetch_add(&k->fetch_gen, 1);
+    pthread_cond_broadcast(&k->fetch_cv);
+    pthread_mutex_unlock(&k->fetch_lock);
+}
+
+/* True when a new fetch may start now. Caller holds fetch_lock. */
+static bool fetch_due(const struct jwks *k, int64_t now)
+{
+    int64_t gap = k->interval_ms;
+    if (jwks_count((struct jwks *)(uintptr_t)k) == 0 && gap > JWKS_REFETCH_EMPTY_INTERVAL_S * 1000)
+        gap = JWKS_REFETCH_EMPTY_INTERVAL_S * 1000;
+    return !k->fetching && (!k->attempted || now - k->last_attempt_ms >= gap);
+}
+
+/* Fetches the set again and waits for it, unless a fetch ran within the refetch interval;
+ * a fetch already under way is waited for instead of starting another. Returns true when a
+ * fetch ended while this call was in progress, so a lookup is worth repeating. */
+static bool refetch(struct jwks *k)
 {
     if (!k->url)
         return false;
     uint_fast64_t gen = atomic_load(&k->fetch_gen);
-    if (wait)
-        pthread_mutex_lock(&k->fetch_lock);
-    else if (pthread_mutex_trylock(&k->fetch_lock) != 0)
-        return false;
-    bool fetched = false;
+    pthread_mutex_lock(&k->fetch_lock);
+    while (k->fetching) /* ends: every fetch ends within its deadlines */
+        pthread_cond_wait(&k->fetch_cv, &k->fetch_lock);
+    int64_t now = now_mono_ms();
     if (atomic_load(&k->fetch_gen) != gen) {
-        fetched = true;
-    } else {
-        int64_t now = now_mono_ms();
-        int64_t gap = k->interval_ms;
-        if (jwks_count(k) == 0 && gap > JWKS_REFETCH_EMPTY_INTERVAL_S * 1000)
-            gap = JWKS_REFETCH_EMPTY_INTERVAL_S * 1000;
-        if (!k->attempted || now - k->last_attempt_ms >= gap) {
-            k->attempted = true;
-            k->last_attempt_ms = now;
-            int rc = fetch_and_load(k);
-            atomic_store(&k->last_fetch_ok, rc == ERR_OK);
-            if (rc == ERR_OK)
-                atomic_store(&k->last_ok_ms, now);
-            atomic_fetch_add(&k->fetch_gen, 1);
-            fetched = true;
-        }
+        pthread_mutex_unlock(&k->fetch_lock);
+        return true;
     }
+    if (!fetch_due(k, now)) {
+        pthread_mutex_unlock(&k->fetch_lock);
+        return false;
+    }
+    k->fetching = true;
+    k->attempted = true;
+    k->last_attempt_ms = now;
     pthread_mutex_unlock(&k->fetch_lock);
-    return fetched;
+    struct httpc_request rq = fetch_request(k);
+    int status = 0;
+    char *body = NULL;
+    size_t len = 0;
+    int err = httpc_fetch(k->httpc, &rq, &status, &body, &len);
+    int rc = load_fetched(k, err, status, body, len);
+    free(body);
+    fetch_ended(k, rc, now);
+    return true;
 }
 
-/* Refetches a set whose last good fetch is older than JWKS_MAX_AGE_S (or that never had
- * one), unless another thread is already fetching. */
+struct bg_fetch {
+    struct jwks *k;
+    int64_t start_ms;
+};
+
+/* on_done of a background refresh (I/O loop thread). */
+static void bg_done(void *ctx, const struct httpc_result *res)
+{
+    struct bg_fetch *f = ctx;
+    int rc = load_fetched(f->k, res->err, res->status, res->body, res->body_len);
+    fetch_ended(f->k, rc, f->start_ms);
+    free(f);
+}
+
+/* Starts a background refetch of a set whose last good fetch is older than JWKS_MAX_AGE_S
+ * (or that never had one), unless a fetch is under way or ran within the interval. */
 static void refresh_if_stale(struct jwks *k)
 {
     if (!k->url)
         return;
     int64_t ok_ms = atomic_load(&k->last_ok_ms);
-    if (ok_ms < 0 || now_mono_ms() - ok_ms > (int64_t)JWKS_MAX_AGE_S * 1000)
-        refetch(k, false);
+    int64_t now = now_mono_ms();
+    if (ok_ms >= 0 && now - ok_ms <= atomic_load(&k->max_age_ms))
+        return;
+    if (pthread_mutex_trylock(&k->fetch_lock) != 0)
+        return;
+    bool start = fetch_due(k, now);
+    if (start) {
+        k->fetching = true;
+        k->attempted = true;
+        k->last_attempt_ms = now;
+    }
+    pthread_mutex_unlock(&k->fetch_lock);
+    if (!start)
+        return;
+    struct bg_fetch *f = malloc(sizeof(*f));
+    struct httpc_request rq = fetch_request(k);
+    rq.on_done = bg_done;
+    rq.ctx = f;
+    if (f) {
+        f->k = k;
+        f->start_ms = now;
+    }
+    if (!f || httpc_request(k->httpc, &rq, NULL) != ERR_OK) {
+        free(f);
+        log_fetch_failure(k, "cannot start a fetch", 0);
+        fetch_ended(k, ERR_UNAVAILABLE, now);
+    }
 }
 
 /* ---- URL rules ------------------------------------------------------------------------- */
 
-/* True when host (as libcurl's URL API returns it) is localhost, in 127.0.0.0/8 or ::1. */
-static bool host_is_loopback(const char *host)
-{
-    if (strcasecmp(host, "localhost") == 0)
-        return true;
-    struct in_addr v4;
-    if (inet_pton(AF_INET, host, &v4) == 1)
-        return (ntohl(v4.s_addr) >> 24) == 127;
-    size_t len = strlen(host);
-    char v6text[INET6_ADDRSTRLEN];
-    if (len < 3 || host[0] != '[' || host[len - 1] != ']' || len - 2 >= sizeof(v6text))
-        return false;
-    memcpy(v6text, host + 1, len - 2);
-    v6text[len - 2] = '\0';
-    struct in6_addr v6;
-    return inet_pton(AF_INET6, v6text, &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6);
-}
-
 /* Checks url against the rules of jwks_new. On success stores a heap copy of its host in
- * *host (the caller frees it) and whether that host is loopback in *loopback. Returns
- * ERR_OK, ERR_INVALID or ERR_NOMEM. */
-static int check_url(const char *url, char **host, bool *loopback)
+ * *host (the caller frees it). Returns ERR_OK, ERR_INVALID or ERR_NOMEM. */
+static int check_url(const char *url, char **host)
 {
     *host = NULL;
-    *loopback = false;
+    bool loopback = false;
     if (!url || strnlen(url, JWKS_URL_MAX + 1) > JWKS_URL_MAX)
         return ERR_INVALID;
     /* libcurl would guess a scheme for "example.com"; require it to be written. */
@@ -350,10 +341,10 @@ static int check_url(const char *url, char **host, bool *loopback)
         curl_url_get(h, CURLUPART_HOST, &h_host, 0) == CURLUE_OK && h_host[0] != '\0' &&
         curl_url_get(h, CURLUPART_USER, &user, 0) == CURLUE_NO_USER &&
         curl_url_get(h, CURLUPART_PASSWORD, &password, 0) == CURLUE_NO_PASSWORD) {
-        *loopback = host_is_loopback(h_host);
+        loopback = url_host_is_loopback(h_host);
         bool https = strcmp(scheme, "https") == 0;
         bool http = strcmp(scheme, "http") == 0;
-        if (https || (http && *loopback)) {
+        if (https || (http && loopback)) {
             *host = strdup(h_host);
             rc = *host ? ERR_OK : ERR_NOMEM;
         }
@@ -393,7 +384,9 @@ static int jwks_alloc(struct jwks **out)
         free(k);
         return ERR_NOMEM;
     }
+    pthread_cond_init(&k->fetch_cv, NULL);
     k->interval_ms = (int64_t)JWKS_REFETCH_MIN_INTERVAL_S * 1000;
+    atomic_init(&k->max_age_ms, (int64_t)JWKS_MAX_AGE_S * 1000);
     atomic_init(&k->fetch_gen, 0);
     atomic_init(&k->last_fetch_ok, false);
     atomic_init(&k->last_ok_ms, -1);
@@ -407,12 +400,11 @@ int jwks_new_static(struct jwks **out)
     return jwks_alloc(out);
 }
 
-int jwks_new(const char *url, struct jwks **out)
+int jwks_new(struct httpc *httpc, const char *url, struct jwks **out)
 {
     *out = NULL;
     char *host = NULL;
-    bool loopback = false;
-    int rc = check_url(url, &host, &loopback);
+    int rc = check_url(url, &host);
     if (rc != ERR_OK)
         return rc;
     struct jwks *k = NULL;
@@ -421,14 +413,14 @@ int jwks_new(const char *url, struct jwks **out)
         return rc;
     }
     k->host = host;
-    k->loopback = loopback;
+    k->httpc = httpc;
     k->url = strdup(url);
     if (!k->url) {
         jwks_free(k);
         return ERR_NOMEM;
     }
     /* A failure is logged inside; the set starts empty and verify tries again later. */
-    refetch(k, true);
+    refetch(k);
     *out = k;
     return ERR_OK;
 }
@@ -437,7 +429,14 @@ void jwks_free(struct jwks *k)
 {
     if (!k)
         return;
+    /* A background refresh still running holds k: wait for its end (its deadlines, or the
+     * loop's stop, bound it). */
+    pthread_mutex_lock(&k->fetch_lock);
+    while (k->fetching)
+        pthread_cond_wait(&k->fetch_cv, &k->fetch_lock);
+    pthread_mutex_unlock(&k->fetch_lock);
     keys_release(k->keys, k->nkeys);
+    pthread_cond_destroy(&k->fetch_cv);
     pthread_mutex_destroy(&k->fetch_lock);
     pthread_rwlock_destroy(&k->lock);
     free(k->url);
@@ -460,6 +459,11 @@ void jwks_set_refetch_interval_ms(struct jwks *k, int64_t ms)
     pthread_mutex_lock(&k->fetch_lock);
     k->interval_ms = ms < 0 ? 0 : ms;
     pthread_mutex_unlock(&k->fetch_lock);
+}
+
+void jwks_set_max_age_ms(struct jwks *k, int64_t ms)
+{
+    atomic_store(&k->max_age_ms, ms < 0 ? 0 : ms);
 }
 
 /* ---- verifying ------------------------------------------------------------------------- */
@@ -520,7 +524,7 @@ int jwks_verify(struct jwks *k, const char *alg, const char *kid, const unsigned
     enum lookup r = LOOKUP_MISSING;
     for (int attempt = 0; attempt < JWKS_LOOKUP_ATTEMPTS; attempt++) {
         r = lookup(k, type, kid, kid_len, &pkey);
-        if (r != LOOKUP_MISSING || attempt + 1 == JWKS_LOOKUP_ATTEMPTS || !refetch(k, true))
+        if (r != LOOKUP_MISSING || attempt + 1 == JWKS_LOOKUP_ATTEMPTS || !refetch(k))
             break;
     }
     if (r == LOOKUP_REFUSED)

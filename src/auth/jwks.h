@@ -4,10 +4,11 @@
  * EC/P-256 (ES256) and RSA of JWKS_RSA_MIN_BITS or more (RS256). A token's alg must name
  * the key's type exactly, so a key can never be used with another algorithm.
  *
- * A set is fetched once when it is created, refetched (rate limited) when a token names a
- * kid it does not hold, and refetched by the first verify call that finds it older than
- * JWKS_MAX_AGE_S (so a key removed from the JWKS stops verifying within that time). A
- * failed fetch keeps the keys already held.
+ * A set is fetched once when it is created (through io/httpc.h), refetched (rate limited)
+ * when a token names a kid it does not hold — that verify waits for the fetch — and
+ * refreshed in the background when a verify finds it older than JWKS_MAX_AGE_S (so a key
+ * removed from the JWKS stops verifying soon after that time). A failed fetch keeps the
+ * keys already held.
  */
 #ifndef TODO_JWKS_H
 #define TODO_JWKS_H
@@ -37,20 +38,23 @@
 
 /* A JSON Web Key Set fetched from a URL and cached. Thread-safe. */
 struct jwks;
+struct httpc;
 
-/* Creates a set for url and fetches it once. url must be https, or http only for loopback
- * hosts (127.0.0.0/8, ::1, localhost), and carry no user name or password: anything else
- * is ERR_INVALID. A failed first fetch is logged and is not an error: the set starts empty
- * and verify fetches again later. Returns ERR_OK, ERR_INVALID or ERR_NOMEM. Owns nothing of
- * the caller's (url is copied); the caller frees *out with jwks_free. */
-int jwks_new(const char *url, struct jwks **out);
+/* Creates a set for url, fetched through httpc (which must outlive the set), and fetches it
+ * once, waiting for the answer. url must be https, or http only for loopback hosts
+ * (127.0.0.0/8, ::1, localhost), and carry no user name or password: anything else is
+ * ERR_INVALID. A failed first fetch is logged and is not an error: the set starts empty and
+ * verify fetches again later. Returns ERR_OK, ERR_INVALID or ERR_NOMEM. url is copied; the
+ * caller frees *out with jwks_free. Not on the I/O loop's thread. */
+int jwks_new(struct httpc *httpc, const char *url, struct jwks **out);
 
 /* Creates an empty set with no URL, filled only by jwks_load_json and never fetched (for a
  * JWKS given in configuration, and for tests). Returns ERR_OK or ERR_NOMEM; the caller frees
  * *out with jwks_free. */
 int jwks_new_static(struct jwks **out);
 
-/* Releases the set and its keys. NULL is allowed. No other thread may still be using k. */
+/* Releases the set and its keys, after a background refresh under way has ended. NULL is
+ * allowed. No other thread may still be using k. */
 void jwks_free(struct jwks *k);
 
 /* Loads keys from a JWKS JSON document text (used by jwks_new's fetch and by tests).
@@ -80,5 +84,8 @@ size_t jwks_count(struct jwks *k);
 /* Overrides JWKS_REFETCH_MIN_INTERVAL_S (and the empty-set interval, when shorter) for
  * this set, in milliseconds; 0 allows a fetch on every miss. For tests. */
 void jwks_set_refetch_interval_ms(struct jwks *k, int64_t ms);
+
+/* Overrides JWKS_MAX_AGE_S for this set, in milliseconds. For tests. */
+void jwks_set_max_age_ms(struct jwks *k, int64_t ms);
 
 #endif

@@ -3,7 +3,8 @@
  * (Ed25519, P-256, RSA-2048), published as JWKS JSON built from their raw public
  * parameters, and used to sign test inputs. Covers good signatures, tampering, key and
  * algorithm confusion, malformed and oversized sets, the RFC 8037 / RFC 7515 vectors, and
- * fetching from a small loopback HTTP server run by the test in a thread.
+ * fetching (through httpc) from a small loopback HTTP server run by the test in a thread,
+ * including the background refresh of a stale set.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -35,6 +36,8 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "io/httpc.h"
+#include "io/loop.h"
 
 /* Room for one JWK, a whole test document, and a signature. */
 #define JWK_TEXT_MAX 2048
@@ -54,6 +57,10 @@
 
 static const char *const INPUT = "eyJhbGciOiJFZERTQSIsImtpZCI6ImVkMSJ9.eyJzdWIiOiJ1c2VyLTEifQ";
 static const char *const FIXTURE = "tests/unit/fixtures/jwks/rfc_vectors.json";
+
+/* The engine fetches go through (started in setup). */
+static struct loop *loop;
+static struct httpc *httpc;
 
 /* Test keys (private, so the test can sign) and their public parameters as base64url. */
 static EVP_PKEY *ed1, *ed2, *ec1, *rsa1, *rsa_small;
@@ -773,7 +780,7 @@ static void test_fetch_and_refetch(void **state)
     server_url(&s, url, sizeof(url));
 
     struct jwks *k = NULL;
-    assert_int_equal(jwks_new(url, &k), ERR_OK);
+    assert_int_equal(jwks_new(httpc, url, &k), ERR_OK);
     assert_int_equal(atomic_load(&s.requests), 1);
     assert_int_equal(jwks_count(k), 1);
     assert_int_equal(sign_verify(k, ed1, "EdDSA", "ed1"), ERR_OK);
@@ -805,6 +812,40 @@ static void test_fetch_and_refetch(void **state)
     server_stop(&s);
 }
 
+/* A set older than its maximum age is refreshed in the background: the verify that notices
+ * does not wait, and the new keys arrive without another verify asking. */
+static void test_stale_set_refreshes_in_the_background(void **state)
+{
+    (void)state;
+    static struct server s;
+    static char v1[DOC_MAX], v2[DOC_MAX];
+    char a[JWK_TEXT_MAX], b[JWK_TEXT_MAX], url[128];
+    ed_jwk(ed1_x, "ed1", "", a, sizeof(a));
+    ed_jwk(ed2_x, "ed2", "", b, sizeof(b));
+    jwks_doc(v1, sizeof(v1), a, NULL, NULL);
+    jwks_doc(v2, sizeof(v2), a, b, NULL);
+    server_start(&s, 200, false, v1, v2);
+    server_url(&s, url, sizeof(url));
+    struct jwks *k = NULL;
+    assert_int_equal(jwks_new(httpc, url, &k), ERR_OK);
+    assert_int_equal(jwks_count(k), 1);
+    jwks_set_refetch_interval_ms(k, 0);
+    jwks_set_max_age_ms(k, 0);
+    usleep(5000); /* older than 0 ms for sure */
+    assert_int_equal(sign_verify(k, ed1, "EdDSA", "ed1"), ERR_OK);
+    for (int i = 0; i < 500 && jwks_count(k) < 2; i++)
+        usleep(10000);
+    assert_int_equal(jwks_count(k), 2);
+    assert_true(atomic_load(&s.requests) >= 2);
+    /* The key that arrived verifies with no further fetch needed. */
+    jwks_set_max_age_ms(k, (int64_t)JWKS_MAX_AGE_S * 1000);
+    int before = atomic_load(&s.requests);
+    assert_int_equal(sign_verify(k, ed2, "EdDSA", "ed2"), ERR_OK);
+    assert_int_equal(atomic_load(&s.requests), before);
+    jwks_free(k);
+    server_stop(&s);
+}
+
 /* A server answering status with body (with or without a Content-Length): the set stays
  * empty and verify is unavailable. */
 static void expect_fetch_refused(int status, const char *body, bool no_length)
@@ -814,7 +855,7 @@ static void expect_fetch_refused(int status, const char *body, bool no_length)
     server_start(&s, status, no_length, body, NULL);
     server_url(&s, url, sizeof(url));
     struct jwks *k = NULL;
-    assert_int_equal(jwks_new(url, &k), ERR_OK);
+    assert_int_equal(jwks_new(httpc, url, &k), ERR_OK);
     assert_int_equal(atomic_load(&s.requests), 1);
     assert_int_equal(jwks_count(k), 0);
     assert_int_equal(sign_verify(k, ed1, "EdDSA", "ed1"), ERR_UNAVAILABLE);
@@ -846,7 +887,7 @@ static void test_fetch_failures(void **state)
 
     /* Nothing listening: the set starts empty and verify says unavailable. */
     struct jwks *k = NULL;
-    assert_int_equal(jwks_new("http://127.0.0.1:1/api/auth/jwks", &k), ERR_OK);
+    assert_int_equal(jwks_new(httpc, "http://127.0.0.1:1/api/auth/jwks", &k), ERR_OK);
     assert_int_equal(jwks_count(k), 0);
     assert_int_equal(sign_verify(k, ed1, "EdDSA", "ed1"), ERR_UNAVAILABLE);
     jwks_free(k);
@@ -875,11 +916,11 @@ static void test_url_rules(void **state)
     };
     for (size_t i = 0; i < ARRAY_LEN(refused); i++) {
         struct jwks *k = (struct jwks *)&k;
-        assert_int_equal(jwks_new(refused[i], &k), ERR_INVALID);
+        assert_int_equal(jwks_new(httpc, refused[i], &k), ERR_INVALID);
         assert_null(k);
     }
     struct jwks *k = NULL;
-    assert_int_equal(jwks_new(NULL, &k), ERR_INVALID);
+    assert_int_equal(jwks_new(httpc, NULL, &k), ERR_INVALID);
     /* Loopback http is allowed (port 1: nothing listens, so creation just logs). */
     static const char *allowed[] = {
         "http://127.0.0.1:1/api/auth/jwks", "http://127.9.9.9:1/api/auth/jwks",
@@ -887,7 +928,7 @@ static void test_url_rules(void **state)
         "http://[::1]:1/api/auth/jwks",
     };
     for (size_t i = 0; i < ARRAY_LEN(allowed); i++) {
-        assert_int_equal(jwks_new(allowed[i], &k), ERR_OK);
+        assert_int_equal(jwks_new(httpc, allowed[i], &k), ERR_OK);
         assert_non_null(k);
         jwks_free(k);
     }
@@ -898,7 +939,8 @@ static void test_url_rules(void **state)
 static int setup(void **state)
 {
     (void)state;
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || loop_start(&loop) != ERR_OK ||
+        httpc_new(loop, 0, &httpc) != ERR_OK)
         return -1;
     log_set_level(LOG_ERROR); /* the expected fetch failures log at WARNING */
     ed1 = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
@@ -926,6 +968,10 @@ static int teardown(void **state)
     EVP_PKEY_free(ec1);
     EVP_PKEY_free(rsa1);
     EVP_PKEY_free(rsa_small);
+    httpc_quiesce(httpc);
+    loop_stop(loop);
+    httpc_free(httpc);
+    loop_free(loop);
     curl_global_cleanup();
     return 0;
 }
@@ -947,6 +993,7 @@ int main(void)
         cmocka_unit_test(test_rfc_vectors),
         cmocka_unit_test(test_reload_while_verifying),
         cmocka_unit_test(test_fetch_and_refetch),
+        cmocka_unit_test(test_stale_set_refreshes_in_the_background),
         cmocka_unit_test(test_fetch_failures),
         cmocka_unit_test(test_url_rules),
     };

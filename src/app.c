@@ -1,0 +1,271 @@
+/*
+ * The modules of a serving process and their order (see app.h). Each row names a module,
+ * the roles that run it and its hooks; the hooks below are thin adapters from the app to
+ * each module's own API. Start runs top to bottom; shutdown quiesces bottom to top, then
+ * stops bottom to top, which gives the order the server relies on:
+ *
+ *   stop accepting → drain in-flight requests → end proxied and streamed responses →
+ *   finish queued work → abort outbound transfers and end the I/O loop → close the daemon
+ *   → free the engine → close the store.
+ */
+#include "app.h"
+
+#include <stdio.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "auth/jwks.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "handlers/routes.h"
+#include "http/server.h"
+#include "io/httpc.h"
+#include "io/loop.h"
+#include "io/workq.h"
+#include "store/migrator.h"
+#include "web/proxy.h"
+
+#define DRAIN_POLL_MS 50
+/* Pool threads of the work queue. */
+#define WORKQ_THREADS 4
+
+#define ROLES_ALL (1u << ROLE_ALL | 1u << ROLE_WEB | 1u << ROLE_API)
+#define ROLES_DB  (1u << ROLE_ALL | 1u << ROLE_API)
+#define ROLES_WEB (1u << ROLE_WEB)
+
+/* ---- store: open, migrate (or keep migrating in the background), close ---------------- */
+
+static int store_start(struct app *app)
+{
+    const struct config *cfg = app->cfg;
+    struct store_options o = {
+        .url = &cfg->db, .pool_size = cfg->pool_size, .max_overflow = cfg->max_overflow};
+    int rc = store_open(&o, &app->store);
+    if (rc != ERR_OK) {
+        log_error("cannot open the database: %s", err_str(rc));
+        return rc;
+    }
+    if (!cfg->migrate_on_start) {
+        atomic_store(&app->schema_ready, true);
+        return ERR_OK;
+    }
+    rc = store_migrate(app->store);
+    if (rc == ERR_UNAVAILABLE) {
+        /* Serve anyway (liveness 200, readiness 503) and keep trying: a cold database
+         * (e.g. a serverless one) must not crash-loop the pod. */
+        log_warn("database unreachable at start; retrying migrations in the background, "
+                 "/ready is 503 until they succeed");
+        rc = migrator_start(app->store, &app->schema_ready, &app->migrator);
+    } else {
+        atomic_store(&app->schema_ready, rc == ERR_OK);
+    }
+    if (rc != ERR_OK) {
+        store_close(app->store);
+        app->store = NULL;
+    }
+    return rc;
+}
+
+static void store_stop(struct app *app)
+{
+    migrator_stop(app->migrator);
+    app->migrator = NULL;
+    store_close(app->store);
+    app->store = NULL;
+}
+
+/* ---- the engine: the I/O loop and httpc on it ----------------------------------------- */
+
+static int engine_start(struct app *app)
+{
+    int rc = loop_start(&app->loop);
+    if (rc == ERR_OK)
+        rc = httpc_new(app->loop, 0, &app->httpc);
+    if (rc != ERR_OK) {
+        log_error("cannot start the I/O loop");
+        loop_stop(app->loop);
+        loop_free(app->loop);
+        app->loop = NULL;
+    }
+    return rc;
+}
+
+/* Aborts every outbound transfer (their callbacks end what waits on them), then ends the
+ * loop: after this no callback of the engine runs. */
+static void engine_quiesce(struct app *app)
+{
+    if (app->httpc)
+        httpc_quiesce(app->httpc);
+    loop_stop(app->loop);
+}
+
+static void engine_stop(struct app *app)
+{
+    httpc_free(app->httpc);
+    app->httpc = NULL;
+    loop_free(app->loop);
+    app->loop = NULL;
+}
+
+/* ---- Better Auth's JWKS ----------------------------------------------------------------- */
+
+static int jwks_start(struct app *app)
+{
+    if (!app->cfg->jwks_url)
+        return ERR_OK;
+    int rc = jwks_new(app->httpc, app->cfg->jwks_url, &app->jwks);
+    if (rc == ERR_INVALID)
+        fprintf(stderr, "config error: BETTER_AUTH_JWKS_URL: must be https (http only for "
+                        "loopback)\n");
+    return rc;
+}
+
+static void jwks_stop(struct app *app)
+{
+    jwks_free(app->jwks);
+    app->jwks = NULL;
+}
+
+/* ---- the work queue --------------------------------------------------------------------- */
+
+static int workq_mod_start(struct app *app)
+{
+    return workq_start(app->loop, WORKQ_THREADS, &app->workq);
+}
+
+static void workq_mod_quiesce(struct app *app)
+{
+    workq_quiesce(app->workq);
+}
+
+static void workq_mod_stop(struct app *app)
+{
+    workq_free(app->workq);
+    app->workq = NULL;
+}
+
+/* ---- the web role's proxy --------------------------------------------------------------- */
+
+static int proxy_mod_start(struct app *app)
+{
+    int rc = proxy_start(app->cfg);
+    if (rc != ERR_OK)
+        log_error("cannot start the API proxy");
+    return rc;
+}
+
+static void proxy_mod_quiesce(struct app *app)
+{
+    (void)app;
+    proxy_shutdown(); /* resumes suspended connections before the daemon stops */
+}
+
+/* ---- the HTTP server ---------------------------------------------------------------------- */
+
+/* Raises the soft limit on open files so that HTTP_CONN_LIMIT connections, the database
+ * pool and the files served fit (a default soft limit of 1024 would make accept fail with
+ * EMFILE long before the connection limit). */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    rlim_t want = HTTP_CONN_LIMIT + 256;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
+        return;
+    rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur < want)
+        log_warn("open-file limit is %llu: fewer than %d connections can be served",
+                 (unsigned long long)rl.rlim_cur, HTTP_CONN_LIMIT);
+}
+
+static int http_start(struct app *app)
+{
+    routes_for_role(app->cfg->role, &app->routes, &app->n_routes);
+    raise_fd_limit();
+    return http_server_start(app, &app->server);
+}
+
+/* Waits for in-flight requests to finish, up to SHUTDOWN_TIMEOUT_SECONDS. A second signal
+ * during the drain ends the process at once. */
+static void drain(struct app *app)
+{
+    int64_t deadline = now_mono_ms() + (int64_t)app->cfg->shutdown_timeout_s * 1000;
+    struct timespec poll_ts = {0, DRAIN_POLL_MS * 1000000L};
+    while (http_server_inflight(app->server) > 0) {
+        if (now_mono_ms() >= deadline) {
+            log_warn("shutdown timeout: %d requests still in flight",
+                     http_server_inflight(app->server));
+            return;
+        }
+        if (!app->signals) {
+            nanosleep(&poll_ts, NULL);
+            continue;
+        }
+        int sig = sigtimedwait(app->signals, NULL, &poll_ts);
+        if (sig > 0 && sig != SIGHUP) {
+            log_warn("second signal (%d): exiting now", sig);
+            _exit(130);
+        }
+    }
+}
+
+/* Readiness turns 503, the listener closes, in-flight requests finish. */
+static void http_quiesce(struct app *app)
+{
+    atomic_store(&app->draining, true);
+    http_server_quiesce(app->server);
+    drain(app);
+}
+
+static void http_stop(struct app *app)
+{
+    http_server_stop(app->server);
+    app->server = NULL;
+}
+
+/* ---- the table ------------------------------------------------------------------------------ */
+
+static const struct module modules[] = {
+    {"store", ROLES_DB, store_start, NULL, store_stop},
+    {"engine", ROLES_ALL, engine_start, engine_quiesce, engine_stop},
+    {"jwks", ROLES_DB, jwks_start, NULL, jwks_stop},
+    {"workq", ROLES_DB, workq_mod_start, workq_mod_quiesce, workq_mod_stop},
+    {"proxy", ROLES_WEB, proxy_mod_start, proxy_mod_quiesce, NULL},
+    {"http", ROLES_ALL, http_start, http_quiesce, http_stop},
+};
+
+static bool runs(const struct module *m, const struct app *app)
+{
+    return (m->roles & (1u << app->cfg->role)) != 0;
+}
+
+int app_start(struct app *app)
+{
+    app->n_started = 0;
+    for (size_t i = 0; i < ARRAY_LEN(modules); i++) {
+        const struct module *m = &modules[i];
+        if (runs(m, app)) {
+            int rc = m->start(app);
+            if (rc != ERR_OK) {
+                log_fields(LOG_ERROR, "start failed",
+                           (struct log_field[]){LF_S("module", m->name), LF_I("error", rc)}, 2);
+                app_stop(app);
+                return rc;
+            }
+        }
+        app->n_started = i + 1;
+    }
+    return ERR_OK;
+}
+
+void app_stop(struct app *app)
+{
+    for (size_t i = app->n_started; i-- > 0;)
+        if (runs(&modules[i], app) && modules[i].quiesce)
+            modules[i].quiesce(app);
+    for (size_t i = app->n_started; i-- > 0;)
+        if (runs(&modules[i], app) && modules[i].stop)
+            modules[i].stop(app);
+    app->n_started = 0;
+}
