@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include "app.h"
+#include "auth/bearer.h"
 #include "auth/jwt.h"
 #include "auth/password.h"
 #include "auth/ratelimit.h"
@@ -200,6 +201,14 @@ static void unauthorized(struct request *req, const char *why, bool bad_token)
     resp_err(req, ERR_AUTH, why);
 }
 
+/* The request's database connection for bearer_authenticate (req_db answers 503 itself
+ * when there is none). */
+static int request_db(void *ctx, struct store_conn **out)
+{
+    *out = req_db(ctx);
+    return *out ? ERR_OK : ERR_UNAVAILABLE;
+}
+
 bool auth_require(struct request *req)
 {
     const char *h = req_header(req, "Authorization");
@@ -211,27 +220,26 @@ bool auth_require(struct request *req)
     while (*token == ' ')
         token++;
     struct jwt_verifier v = {.secret = req->app->cfg->jwt_secret, .jwks = req->app->jwks};
-    struct jwt_claims claims;
-    const char *why = NULL;
-    int rc = jwt_verify(&v, token, now_unix(), &claims, &why);
-    if (rc == ERR_UNAVAILABLE) {
+    struct bearer_user who;
+    const char *why = "Invalid token";
+    int rc = bearer_authenticate(&v, request_db, req, req->arena, token, now_unix(), &who, &why);
+    if (req->responded) /* no database connection: req_db answered 503 */
+        return false;
+    if (rc == ERR_AUTH) {
+        unauthorized(req, why, true);
+        return false;
+    }
+    if (rc == ERR_UNAVAILABLE && !who.pat && !req->db) {
         resp_err(req, rc, "Authentication keys unavailable, try again shortly");
         return false;
     }
     if (rc != ERR_OK) {
-        unauthorized(req, why, true);
-        return false;
-    }
-    struct store_conn *db = req_db(req);
-    if (!db)
-        return false;
-    rc = users_ensure(db, req->arena, claims.sub, claims.email);
-    if (rc != ERR_OK) {
         resp_err(req, rc, NULL);
         return false;
     }
-    req->user_id = arena_strdup(req->arena, claims.sub);
-    return req->user_id != NULL;
+    req->user_id = who.id;
+    req->auth_pat = who.pat;
+    return true;
 }
 
 bool auth_require_path_user(struct request *req)

@@ -7,6 +7,7 @@
 #include "handlers/docs.h"
 #include "handlers/health.h"
 #include "handlers/tasks.h"
+#include "handlers/tokens.h"
 #include "web/proxy.h"
 #include "web/static.h"
 
@@ -35,6 +36,9 @@
     {HTTP_PATCH, "/api/{user_id}/tasks/{task_id}/complete", h_task_complete, J},              \
     {HTTP_POST, "/api/{user_id}/tasks/{task_id}/restore", h_task_restore, J},                 \
     {HTTP_GET, "/api/{user_id}/tags", h_task_tags, 0},                                        \
+    {HTTP_GET, "/api/{user_id}/tokens", h_token_list, 0},                                     \
+    {HTTP_POST, "/api/{user_id}/tokens", h_token_create, J},                                  \
+    {HTTP_DELETE, "/api/{user_id}/tokens/{token_id}", h_token_delete, 0},                     \
     {HTTP_GET, "/openapi.json", h_openapi, 0},                                                \
     {HTTP_GET, "/docs", h_docs, 0},                                                           \
     {HTTP_GET, "/docs/assets", h_docs_asset, ROUTE_PREFIX}

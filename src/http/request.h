@@ -60,6 +60,7 @@ struct request {
     size_t n_params;
 
     const char *user_id;   /* set by authentication */
+    bool auth_pat;         /* ... with a personal access token */
     struct store_conn *db; /* checked out on demand by req_db, released at the end */
 
     /* The response. */

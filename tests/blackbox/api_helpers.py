@@ -52,6 +52,13 @@ TASK_ROUTES = [
     ("GET", "/api/{uid}/tags"),
 ]
 
+# The personal access token routes (test_api_tokens.py covers each for isolation).
+TOKEN_ROUTES = [
+    ("GET", "/api/{uid}/tokens"),
+    ("POST", "/api/{uid}/tokens"),
+    ("DELETE", "/api/{uid}/tokens/{tokid}"),
+]
+
 _emails = itertools.count(1)
 
 
@@ -219,6 +226,41 @@ def fresh_user(srv, prefix: str = "ext") -> User:
     email = f"{uid}@example.com"
     token = make_jwt(claims_for(uid, email), server_secret(srv))
     return User(srv, uid, token, email)
+
+
+def create_pat(user: "User", name: str = "test token", **fields) -> dict:
+    """A personal access token for user (POST …/tokens with the user's JWT): the 201 body."""
+    r = user.post("/api/me/tokens", json={"name": name, **fields})
+    assert r.status_code == 201, f"create token → {r.status_code} {r.text[:300]}"
+    return r.json()
+
+
+def pat_user(user: "User", name: str = "test token", **fields) -> "User":
+    """The same account, authenticated with a new personal access token instead of its JWT."""
+    pat = create_pat(user, name, **fields)
+    return User(user.srv, user.id, pat["token"], user.email, pat)
+
+
+def sql_on(srv, statement: str) -> list:
+    """Runs one statement on the server's database (sqlite3 module or psql) and returns its
+    rows as text: how tests move a stored time without waiting for the clock."""
+    import shutil
+    import sqlite3
+    import subprocess
+
+    url = srv.env["DATABASE_URL"]
+    if url.startswith("sqlite:"):
+        con = sqlite3.connect(url.split("sqlite:///", 1)[1], timeout=scaled(10))
+        try:
+            rows = con.execute(statement).fetchall()
+            con.commit()
+        finally:
+            con.close()
+        return [tuple(str(c) for c in r) for r in rows]
+    psql = shutil.which("psql") or "/usr/lib/postgresql/15/bin/psql"
+    out = subprocess.run([psql, url, "-XAtq", "-F", "\t", "-c", statement], capture_output=True,
+                         text=True, timeout=scaled(30), check=True).stdout
+    return [tuple(line.split("\t")) for line in out.splitlines() if line]
 
 
 def anon_request(srv, method: str, path: str, **kw) -> requests.Response:
