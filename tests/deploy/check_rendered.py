@@ -90,12 +90,25 @@ for d in workloads:
                 err(f"{name}/{c['name']}: secret-like env {e['name']} has a literal value")
 
 deployments = {d["metadata"]["labels"]["app.kubernetes.io/component"]: d for d in by_kind("Deployment")}
+sqlite_on_pvc = v("database.mode", "sqlite") == "sqlite" and v("database.sqlite.persistence.enabled", True)
+drain = int(v("config.shutdownTimeoutSeconds", 10))
 for comp, d in deployments.items():
     name = f"Deployment/{d['metadata']['name']}"
     st = d["spec"].get("strategy", {})
     ru = st.get("rollingUpdate", {})
-    if st.get("type") != "RollingUpdate" or ru.get("maxSurge") != 1 or ru.get("maxUnavailable") != 0:
+    if comp == "backend" and sqlite_on_pvc:
+        # One SQLite writer on a ReadWriteOnce volume: the old pod must release it first.
+        if st.get("type") != "Recreate":
+            err(f"{name}: SQLite on a PVC must roll with Recreate, not {st.get('type')}")
+    elif st.get("type") != "RollingUpdate" or ru.get("maxSurge") != 1 or ru.get("maxUnavailable") != 0:
         err(f"{name}: strategy is not RollingUpdate maxSurge 1 / maxUnavailable 0")
+    pod = d["spec"]["template"]["spec"]
+    sleep = pod["containers"][0].get("lifecycle", {}).get("preStop", {}).get("sleep", {}).get("seconds", 0)
+    if sleep < 1:
+        err(f"{name}: no preStop sleep (endpoint removal must propagate before SIGTERM)")
+    if pod.get("terminationGracePeriodSeconds", 30) <= sleep + drain:
+        err(f"{name}: terminationGracePeriodSeconds {pod.get('terminationGracePeriodSeconds')} <= "
+            f"preStop {sleep} s + drain {drain} s")
     ann = d["spec"]["template"]["metadata"].get("annotations", {})
     for key in ("checksum/config", "checksum/secret"):
         if len(ann.get(key, "")) != 64:
@@ -152,6 +165,13 @@ if mode == "postgresql":
         env = {e["name"] for e in backend["spec"]["template"]["spec"]["containers"][0].get("env", [])}
         if "PGPASSWORD" not in env:
             err("postgresql mode: backend gets no PGPASSWORD")
+for d in workloads:
+    for c in d["spec"]["template"]["spec"].get("containers", []):
+        for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+            cmd = c.get(probe, {}).get("exec", {}).get("command", [])
+            if cmd[:1] == ["pg_isready"] and "-U" not in cmd:
+                # UID 10001 has no passwd entry: without -U pg_isready exits 3 ("no attempt").
+                err(f"{d['metadata']['name']}/{c['name']}: {probe} runs pg_isready without -U")
 if mode == "external" and backend:
     env = {e["name"]: e for e in backend["spec"]["template"]["spec"]["containers"][0].get("env", [])}
     if "secretKeyRef" not in env.get("DATABASE_URL", {}).get("valueFrom", {}):
@@ -198,8 +218,8 @@ for comp, d in deployments.items():
     elif d["spec"].get("replicas") != v(f"{key}.replicaCount", 1):
         err(f"{comp}: replicas != {key}.replicaCount")
 
-if v("namespace.create") and not by_kind("Namespace"):
-    err("namespace.create but no Namespace")
+if by_kind("Namespace"):
+    err("a Namespace is rendered (Helm 3 cannot install a chart that creates its own namespace)")
 
 # No secret value from a values file may be rendered (ci files use existingSecret).
 for s in by_kind("Secret"):
@@ -208,6 +228,15 @@ for s in by_kind("Secret"):
         err(f"Secret/{s['metadata']['name']} rendered from committed values")
 
 tests = [d for d in by_kind("Pod") if d["metadata"].get("annotations", {}).get("helm.sh/hook") == "test"]
+for d in docs:
+    ann = d["metadata"].get("annotations", {})
+    if ann.get("helm.sh/hook") == "test" and d["kind"] != "Pod":
+        err(f"{d['kind']}/{d['metadata']['name']}: only Pods may be test hooks (helm test --logs reads every test hook as a pod)")
+    if "hook-succeeded" in ann.get("helm.sh/hook-delete-policy", ""):
+        err(f"{d['kind']}/{d['metadata']['name']}: hook-succeeded deletes the pod before helm test --logs reads it")
+for pv in by_kind("PersistentVolume"):
+    if pv["metadata"].get("annotations", {}).get("helm.sh/resource-policy") != "keep":
+        err(f"PersistentVolume/{pv['metadata']['name']}: not kept with its kept claim (it would hang Terminating)")
 if not any("/ready" in " ".join(p["spec"]["containers"][0].get("args", [])) for p in tests):
     err("no helm test pod running `todo healthcheck --url http://<backend>/ready`")
 

@@ -59,6 +59,24 @@ component: {{ include "todo.componentName" .component }}
 app.kubernetes.io/component: {{ include "todo.componentName" .component }}
 {{- end -}}
 
+{{/* Deployment strategy of one component (dict "root" $ "component" "backend"): the
+component's strategy value, else Recreate for the backend when SQLite is on a PVC (one
+writer, ReadWriteOnce volume), else RollingUpdate maxSurge 1 / maxUnavailable 0. */}}
+{{- define "todo.strategy" -}}
+{{- $c := index .root.Values .component -}}
+{{- $db := .root.Values.database -}}
+{{- if $c.strategy -}}
+{{ toYaml $c.strategy }}
+{{- else if and (eq .component "backend") (eq $db.mode "sqlite") $db.sqlite.persistence.enabled -}}
+type: Recreate
+{{- else -}}
+type: RollingUpdate
+rollingUpdate:
+  maxSurge: 1
+  maxUnavailable: 0
+{{- end -}}
+{{- end -}}
+
 {{/* Resource name of a component (Deployment, ConfigMap...): <fullname>-<component> */}}
 {{- define "todo.componentFullname" -}}
 {{- printf "%s-%s" (include "todo.fullname" .root) (include "todo.componentName" .component) | trunc 63 | trimSuffix "-" -}}
@@ -112,10 +130,31 @@ app.kubernetes.io/component: {{ include "todo.componentName" .component }}
 {{- default (include "todo.postgresqlName" .) .Values.database.postgresql.existingSecret -}}
 {{- end -}}
 
+{{/* Labels of the bundled PostgreSQL: its version is the PostgreSQL image's, so that an
+upgrade of todo's image does not change the StatefulSet's pod template (and restart the
+database). */}}
+{{/* What the bundled database's password Secret is made from (for checksum annotations). */}}
+{{- define "todo.postgresqlSecretInputs" -}}
+{{- $pg := .Values.database.postgresql -}}
+{{- if eq .Values.database.mode "postgresql" -}}
+{{- printf "%s|%s|%s" $pg.password $pg.existingSecret $pg.passwordKey -}}
+{{- end -}}
+{{- end -}}
+
 {{- define "todo.postgresqlLabels" -}}
-{{ include "todo.labels" . }}
+{{- $l := fromYaml (include "todo.labels" .) -}}
+{{- $_ := set $l "app.kubernetes.io/version" (.Values.database.postgresql.image.tag | toString) -}}
+{{ toYaml $l }}
 app.kubernetes.io/component: postgresql
 component: postgresql
+{{- end -}}
+
+{{/* Pod template labels of the bundled PostgreSQL: no chart version either (a chart
+upgrade that changes nothing in the pod must not restart the database). */}}
+{{- define "todo.postgresqlPodLabels" -}}
+{{- $l := fromYaml (include "todo.postgresqlLabels" .) -}}
+{{- $_ := unset $l "helm.sh/chart" -}}
+{{ toYaml $l }}
 {{- end -}}
 
 {{- define "todo.postgresqlSelectorLabels" -}}
@@ -172,10 +211,14 @@ seccompProfile:
 {{- if and (ne $v.config.environment "development") (not $v.secrets.jwtSecret) (not $v.secrets.existingSecret) -}}
 {{- fail (printf "\n\nconfig.environment=%s needs a JWT secret (todo requires JWT_SECRET outside development): set secrets.jwtSecret (>= 32 characters, e.g. --set secrets.jwtSecret=$(openssl rand -hex 32)) or secrets.existingSecret (a Secret with the key secrets.keys.jwtSecret, default JWT_SECRET). No default secret is shipped." $v.config.environment) -}}
 {{- end -}}
+{{- if and $v.namespace $v.namespace.create -}}
+{{- fail (printf "\n\nnamespace.create=true is not supported: Helm 3 stores the release in namespace %q before any chart object exists, so the chart cannot create that namespace (and cannot adopt one made by --create-namespace). Drop namespace.create and run\n  helm install ... -n %s --create-namespace\n  kubectl label namespace %s pod-security.kubernetes.io/enforce=restricted\n(see docs/deploy-kubernetes.md)." .Release.Namespace .Release.Namespace .Release.Namespace) -}}
+{{- end -}}
 {{- range $key := splitList " " (include "todo.componentKeys" $) }}
 {{- $c := index $v $key }}
-{{- if and $c.enabled (ge (int $v.config.shutdownTimeoutSeconds) (int $c.terminationGracePeriodSeconds)) }}
-{{- fail (printf "\n\nconfig.shutdownTimeoutSeconds (%d) must be less than %s.terminationGracePeriodSeconds (%d), or Kubernetes kills pods before they drain" (int $v.config.shutdownTimeoutSeconds) $key (int $c.terminationGracePeriodSeconds)) }}
+{{- $stop := add (int $v.config.shutdownTimeoutSeconds) (int $c.preStopSleepSeconds) }}
+{{- if and $c.enabled (ge (int $stop) (int $c.terminationGracePeriodSeconds)) }}
+{{- fail (printf "\n\nconfig.shutdownTimeoutSeconds (%d) + %s.preStopSleepSeconds (%d) must be less than %s.terminationGracePeriodSeconds (%d), or Kubernetes kills pods before they drain" (int $v.config.shutdownTimeoutSeconds) $key (int $c.preStopSleepSeconds) $key (int $c.terminationGracePeriodSeconds)) }}
 {{- end }}
 {{- end }}
 {{- if not (or $v.frontend.enabled $v.backend.enabled) -}}
