@@ -2,7 +2,8 @@
 #
 #   make run     install missing system packages, build, serve on http://127.0.0.1:8000
 #   make test    the same set-up, then every test layer (unit, black-box on SQLite and
-#                PostgreSQL, the web UI in a browser, the sanitizer run, chart and image)
+#                PostgreSQL, the web UI in a browser, the sanitizer run, chart and image,
+#                the chart on a cluster)
 #
 # System libraries come from pkg-config; yyjson is vendored in third_party/.
 
@@ -40,7 +41,7 @@ ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
 
 objs = $(patsubst %.c,$(1)/%.o,$(2))
 
-.PHONY: all build asan run test unit unit-asan blackbox blackbox-asan deploy-test deps test-deps \
+.PHONY: all build asan run test unit unit-asan blackbox blackbox-asan deploy-test k8s-test deps test-deps \
         format format-check image bench minikube-deploy clean venv
 
 all: build
@@ -115,6 +116,11 @@ blackbox-asan: $(ASANDIR)/todo venv
 deploy-test:
 	bash tests/deploy/run.sh
 
+# The chart on a real cluster: KUBECONFIG, or kube-local (KUBE_LOCAL, default
+# /work/shared/kube-local) brought up and down around the run (tests/deploy/k8s.sh).
+k8s-test:
+	bash tests/deploy/run.sh k8s
+
 image:
 	bash deploy/build-image.sh
 
@@ -140,6 +146,7 @@ test: test-deps
 	@$(MAKE) --no-print-directory ui-test
 	@$(MAKE) --no-print-directory blackbox-asan
 	@$(MAKE) --no-print-directory deploy-test
+	@$(MAKE) --no-print-directory k8s-test
 
 bench: $(BUILD)/todo
 	bash bench/run.sh

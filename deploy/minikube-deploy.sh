@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
-# Build the image into Minikube, install/upgrade the Helm release, wait, print the URL.
+# Build the image into the cluster, install/upgrade the Helm release, wait, test, print the URL.
 #
 #   bash deploy/minikube-deploy.sh                 # what `make minikube-deploy` runs
 #   bash deploy/minikube-deploy.sh -f my-values.yaml --set frontend.replicaCount=2
+#   CLUSTER=kube-local bash deploy/minikube-deploy.sh   # the kube-local cluster (what make k8s-test uses)
 #
 # Extra arguments go to `helm upgrade --install`. Env: NAMESPACE (todo), RELEASE (todo),
-# IMAGE_REPOSITORY (todo), BUILD_MODE (minikube: `minikube image build`; load: build with
-# CONTAINER_ENGINE (docker/podman) then `minikube image load`).
-# The JWT secret is generated once and kept in the Secret todo-jwt (never in a file).
+# IMAGE_REPOSITORY (todo), CLUSTER (minikube | kube-local), BUILD_MODE (minikube only:
+# minikube = `minikube image build`; load = build with CONTAINER_ENGINE then `minikube image
+# load`), KUBE_LOCAL (kube-local's directory, default /work/shared/kube-local).
+# Steps: image into the cluster, namespace labelled for the restricted Pod Security Standard,
+# a JWT secret generated once and kept in the Secret todo-jwt (never in a file), helm upgrade
+# --install --wait, rollout status, helm test --logs, the URL.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -15,18 +19,35 @@ cd "$root"
 NAMESPACE=${NAMESPACE:-todo}
 RELEASE=${RELEASE:-todo}
 REPO=${IMAGE_REPOSITORY:-todo}
+CLUSTER=${CLUSTER:-minikube}
 BUILD_MODE=${BUILD_MODE:-minikube}
-for cmd in minikube kubectl helm; do
-  command -v "$cmd" >/dev/null 2>&1 || { echo "minikube-deploy: $cmd is required (see docs/deploy-kubernetes.md)" >&2; exit 1; }
-done
-minikube status >/dev/null 2>&1 || { echo "minikube-deploy: start Minikube first: minikube start --cpus=2 --memory=4g" >&2; exit 1; }
+KUBE_LOCAL=${KUBE_LOCAL:-/work/shared/kube-local}
+need() { command -v "$1" >/dev/null 2>&1 || { echo "minikube-deploy: $1 is required (see docs/deploy-kubernetes.md)" >&2; exit 1; }; }
+case "$CLUSTER" in
+minikube)
+  for cmd in minikube kubectl helm; do need "$cmd"; done
+  minikube status >/dev/null 2>&1 || { echo "minikube-deploy: start Minikube first: minikube start --cpus=2 --memory=4g" >&2; exit 1; }
+  ;;
+kube-local)
+  export KUBECONFIG=${KUBECONFIG:-${KUBE_LOCAL_DIR:-/tmp/kube}/conf/admin.kubeconfig}
+  export PATH="${KUBE_LOCAL_DIR:-/tmp/kube}/bin:$PATH"
+  for cmd in kubectl helm podman; do need "$cmd"; done
+  kubectl get --raw /readyz >/dev/null 2>&1 || { echo "minikube-deploy: start kube-local first: bash $KUBE_LOCAL/up.sh" >&2; exit 1; }
+  ;;
+*) echo "minikube-deploy: CLUSTER must be minikube or kube-local" >&2; exit 2 ;;
+esac
 
 version=$(tr -d ' \n' <VERSION)
 sha=$(git rev-parse --short=7 HEAD 2>/dev/null || echo nogit)
 tag="$version-$sha"
 
-echo "==> building $REPO:$tag into Minikube ($BUILD_MODE)"
-if [ "$BUILD_MODE" = minikube ]; then
+how=$CLUSTER
+[ "$CLUSTER" = minikube ] && how="minikube, $BUILD_MODE"
+echo "==> building $REPO:$tag into the cluster ($how)"
+if [ "$CLUSTER" = kube-local ]; then
+  IMAGE_REPOSITORY=$REPO bash deploy/build-image.sh >/dev/null
+  bash "$KUBE_LOCAL/load-image.sh" "$REPO:$tag"
+elif [ "$BUILD_MODE" = minikube ]; then
   minikube image build -f deploy/docker/Dockerfile \
     --build-opt="build-arg=VERSION=$version" --build-opt="build-arg=REVISION=$sha" \
     -t "$REPO:$tag" .
@@ -34,17 +55,21 @@ else
   IMAGE_REPOSITORY=$REPO bash deploy/build-image.sh >/dev/null
   minikube image load "$REPO:$tag"
 fi
-minikube image ls | grep -q "$REPO:$tag" || { echo "minikube-deploy: $REPO:$tag is not in Minikube's image store" >&2; exit 1; }
+if [ "$CLUSTER" = minikube ]; then
+  minikube image ls | grep -q "$REPO:$tag" || { echo "minikube-deploy: $REPO:$tag is not in Minikube's image store" >&2; exit 1; }
+fi
 
-echo "==> namespace $NAMESPACE and the JWT secret"
-kubectl create namespace "$NAMESPACE" --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+echo "==> namespace $NAMESPACE (Pod Security: restricted) and the JWT secret"
+kubectl get namespace "$NAMESPACE" >/dev/null 2>&1 || kubectl create namespace "$NAMESPACE" >/dev/null
+kubectl label namespace "$NAMESPACE" --overwrite >/dev/null \
+  pod-security.kubernetes.io/enforce=restricted pod-security.kubernetes.io/warn=restricted
 if ! kubectl -n "$NAMESPACE" get secret todo-jwt >/dev/null 2>&1; then
   kubectl -n "$NAMESPACE" create secret generic todo-jwt \
     --from-literal=JWT_SECRET="$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')" >/dev/null
 fi
 
 echo "==> helm upgrade --install $RELEASE"
-helm upgrade --install "$RELEASE" deploy/helm/todo -n "$NAMESPACE" --create-namespace \
+helm upgrade --install "$RELEASE" deploy/helm/todo -n "$NAMESPACE" \
   --set image.repository="$REPO" --set image.tag="$tag" --set image.pullPolicy=Never \
   --set secrets.existingSecret=todo-jwt \
   --wait --timeout 5m "$@"
@@ -54,13 +79,26 @@ for d in $(kubectl -n "$NAMESPACE" get deploy -l "app.kubernetes.io/instance=$RE
   kubectl -n "$NAMESPACE" rollout status "$d" --timeout=180s
 done
 
+echo "==> helm test $RELEASE --logs"
+helm test "$RELEASE" -n "$NAMESPACE" --logs --hide-notes --timeout 3m
+
 svc=$(kubectl -n "$NAMESPACE" get svc -l "app.kubernetes.io/instance=$RELEASE,app.kubernetes.io/component=frontend" \
   -o jsonpath='{.items[0].metadata.name}' 2>/dev/null || true)
 type=$(kubectl -n "$NAMESPACE" get svc "$svc" -o jsonpath='{.spec.type}' 2>/dev/null || true)
 if [ "$type" = NodePort ]; then
   port=$(kubectl -n "$NAMESPACE" get svc "$svc" -o jsonpath='{.spec.ports[0].nodePort}')
-  echo "todo is up: http://$(minikube ip):$port/   (or: minikube service $svc -n $NAMESPACE --url)"
+  host=127.0.0.1
+  [ "$CLUSTER" = minikube ] && host=$(minikube ip)
+  # Ready pods can precede the NodePort's forwarding rule by a moment: wait for it (bounded).
+  for _ in $(seq 1 60); do
+    curl -fsS -m 2 -o /dev/null "http://$host:$port/health" 2>/dev/null && break
+    sleep 0.5
+  done
+  if [ "$CLUSTER" = kube-local ]; then
+    echo "todo is up: http://$host:$port/"
+  else
+    echo "todo is up: http://$host:$port/   (or: minikube service $svc -n $NAMESPACE --url)"
+  fi
 elif [ -n "$svc" ]; then
   echo "todo is up: kubectl -n $NAMESPACE port-forward svc/$svc 3000:3000, then http://127.0.0.1:3000/"
 fi
-echo "check it: helm test $RELEASE -n $NAMESPACE"

@@ -10,6 +10,7 @@ import json
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 base = sys.argv[1].rstrip("/")
@@ -69,7 +70,9 @@ def titles(listing):
 
 if list_only:
     st = json.load(open(state_file))
-    code, listing = call("GET", f"/api/{st['user']}/tasks", token=st["token"])
+    # Searched by title: other tasks (e.g. the k8s drills' writes) may fill the first page.
+    q = urllib.parse.quote(st["title"])
+    code, listing = call("GET", f"/api/{st['user']}/tasks?search={q}", token=st["token"])
     if code != 200 or st["title"] not in titles(listing):
         print(f"task {st['title']!r} not listed after restart: {code} {listing}")
         sys.exit(1)

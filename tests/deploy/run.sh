@@ -5,11 +5,13 @@
 #   bash tests/deploy/run.sh chart        # helm lint/schema/k8s schemas/lint (no containers)
 #   bash tests/deploy/run.sh image        # build the image with podman, run it read-only
 #   bash tests/deploy/run.sh stack        # PostgreSQL + backend + frontend containers
+#   bash tests/deploy/run.sh k8s          # the chart on a real cluster (`make k8s-test`, k8s.sh)
 #
 # Installs what it needs (apt when root, go install, a venv under build/), caches it
 # (GOBIN, $TODO_CI_CACHE, podman storage) and prints "N passed, N failed" last.
 # Env: TODO_CI_CACHE (default /var/cache/todo-ci), CONTAINERS_CONF, KUBE_VERSION,
-#      TODO_IMAGE (image to test, default todo:<VERSION>-<sha>, built by the image step).
+#      TODO_IMAGE (image to test, default todo:<VERSION>-<sha>, built by the image step),
+#      KUBECONFIG / KUBE_LOCAL / K8S_TOPOLOGIES / K8S_KEEP (step k8s, see k8s.sh).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tests/deploy/lib.sh
@@ -20,20 +22,22 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/image.sh"
 # shellcheck source=tests/deploy/stack.sh
 . "$here/stack.sh"
+# shellcheck source=tests/deploy/k8s.sh
+. "$here/k8s.sh"
 
 steps=("$@")
 [ ${#steps[@]} -gt 0 ] || steps=(chart image stack)
 start=$SECONDS
 for s in "${steps[@]}"; do
   case "$s" in
-  chart | image | stack)
+  chart | image | stack | k8s)
     t0=$SECONDS
     printf '== %s\n' "$s"
     "step_$s"
     printf '== %s done in %ss\n' "$s" $((SECONDS - t0))
     ;;
   *)
-    echo "unknown step '$s' (chart, image, stack)" >&2
+    echo "unknown step '$s' (chart, image, stack, k8s)" >&2
     exit 2
     ;;
   esac
