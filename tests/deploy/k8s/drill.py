@@ -11,7 +11,7 @@ a fresh curl does), cycling through what a user touches:
   GET /api/health    the frontend's own health
   GET /api/{user}/tasks?search=<run>   proxied to the backend, reads the database
   POST /api/{user}/tasks               every --write-every'th request: a write
-A request fails when it gets no 2xx answer within 3 s (connection refused or reset, 502,
+A request fails when it gets no 2xx answer within 10 s (connection refused or reset, 502,
 503, timeout...). Runs until SIGTERM/SIGINT, the stop file appears, or a bound is hit
 (time or count: the loop always ends by itself). Then it checks that every acknowledged
 write is listed, writes RESULT.json and prints one summary line.
@@ -26,7 +26,7 @@ import sys
 import time
 import urllib.parse
 
-TIMEOUT_S = 3.0
+TIMEOUT_S = 10.0
 
 ap = argparse.ArgumentParser()
 ap.add_argument("base")
