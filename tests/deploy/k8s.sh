@@ -39,7 +39,7 @@ K8S_PG_REPO=todo-ci-postgres
 #                   one short window, which is measured and printed; the UI must not fail and
 #                   no acknowledged write may be lost.
 K8S_TOPOLOGY_TABLE=(
-  "sqlite|seed-001-two-tier-nodeport.yaml|delete-frontend restart-frontend upgrade-config:gap rollback:gap rolling-backend||script"
+  "sqlite|seed-001-two-tier-nodeport.yaml|delete-frontend upgrade-config:gap rollback:gap rolling-backend||script"
   "postgresql|seed-004-replicas-postgresql.yaml|upgrade-config upgrade-image rollback restart-backend delete-backend delete-frontend restart-postgresql:gap||helm"
   "external|seed-000-ingress.yaml|upgrade-image rollback|--set ingress.enabled=false --set frontend.service.type=NodePort --set-json networkPolicy.frontendFrom=[]|helm"
   "uploads|seed-002-uploads-hostpath.yaml|restart-backend||helm"
@@ -310,7 +310,7 @@ k8s_settle() {
   for w in $(kc -n "$ns" get deploy,statefulset -l "app.kubernetes.io/instance=$K8S_RELEASE" -o name); do
     bounded 200 kubectl -n "$ns" rollout status "$w" --timeout=180s >/dev/null 2>&1 || return 1
   done
-  sleep 2
+  sleep 1
 }
 
 # k8s_component_workload NS COMPONENT: deployment/<name> or statefulset/<name>
@@ -404,7 +404,7 @@ k8s_drill() {
   "$VENV/bin/python" "$DEPLOY_TESTS_DIR/k8s/drill.py" "$base" --state "$dir/flow.json" --out "$out" \
     --name "$topo/$drill" --stop-file "$stopf" --max-seconds 400 >"$dir/drill-$drill.log" 2>&1 &
   pid=$!
-  sleep 2 # requests before the action: the loop itself works
+  sleep 1 # requests before the action: the loop itself works
   k8s_drill_action "$ns" "$topo" "$drill" >"$dir/action-$drill.log" 2>&1
   rc=$?
   k8s_settle "$ns" || rc=1
@@ -513,10 +513,10 @@ k8s_cleanup() {
     local left=""
     kc get namespace "$ns" >/dev/null 2>&1 && left="namespace"
     for pv in $pvs; do kc get pv "$pv" >/dev/null 2>&1 && left="$left pv/$pv"; done
-    [ -z "$left" ] && return 0
+    [ -z "$left" ] && { echo "PASS|$ns: namespace and its volumes gone after the documented clean-up"; return 0; }
     sleep 1
   done
-  fail "$ns: still there after cleanup: $left"
+  echo "FAIL|$ns: still there after cleanup: $left"
 }
 
 # k8s_topology LINE: everything for one topology.
@@ -634,22 +634,48 @@ k8s_topology() {
 
 k8s_uninstall() {
   local name=$1 ns=$2 dir=$3
-  k8s_phase_start "$name: uninstall, cleanup"
+  k8s_phase_start "$name: uninstall"
   [ -s "$dir/manifest.yaml" ] || helm get manifest "$K8S_RELEASE" -n "$ns" >"$dir/manifest.yaml" 2>/dev/null
   if bounded 200 helm uninstall "$K8S_RELEASE" -n "$ns" --wait --timeout 3m >"$dir/helm-uninstall.txt" 2>&1; then
     pass "$name: helm uninstall --wait"
   else
     fail "$name: helm uninstall --wait: $(tail -n 2 "$dir/helm-uninstall.txt")"
   fi
-  local out
-  if out=$(k8s_leftovers "$ns" "$dir/manifest.yaml"); then
-    pass "$name: after uninstall only the documented objects are left ($out)"
-  else
-    fail "$name: after uninstall: $out"
-  fi
-  if [ -z "${K8S_KEEP:-}" ]; then
-    k8s_cleanup "$ns"
-  fi
+  # The rest waits on terminating pods and namespace deletion: it runs beside the next
+  # topology (another namespace) and reports at the end (k8s_collect).
+  (
+    local out
+    if out=$(k8s_leftovers "$ns" "$dir/manifest.yaml"); then
+      echo "PASS|$name: after uninstall only the documented objects are left ($out)"
+    else
+      echo "FAIL|$name: after uninstall: ${out//$'\n'/; }"
+    fi
+    [ -n "${K8S_KEEP:-}" ] || k8s_cleanup "$ns"
+  ) >"$dir/cleanup.result" 2>&1 8>&- &
+  K8S_BG+=($!)
+  K8S_BG_RESULTS+=("$dir/cleanup.result")
+  k8s_phase_end
+}
+
+# k8s_collect: wait for the background checks and clean-ups (each bounded) and report them.
+K8S_BG=()
+K8S_BG_RESULTS=()
+k8s_collect() {
+  [ ${#K8S_BG[@]} -gt 0 ] || return 0
+  k8s_phase_start "uninstall checks, clean-up"
+  local p f line
+  for p in "${K8S_BG[@]}"; do wait "$p"; done
+  for f in "${K8S_BG_RESULTS[@]}"; do
+    while IFS= read -r line; do
+      case "$line" in
+      PASS\|*) pass "${line#PASS|}" ;;
+      FAIL\|*) fail "${line#FAIL|}" ;;
+      *) [ -n "$line" ] && printf '        %s\n' "$line" ;;
+      esac
+    done <"$f"
+  done
+  K8S_BG=()
+  K8S_BG_RESULTS=()
   k8s_phase_end
 }
 
@@ -682,6 +708,7 @@ step_k8s() {
     if [ -n "${K8S_TOPOLOGIES:-}" ] && [[ "$want" != *" $name "* ]]; then continue; fi
     k8s_topology "$line"
   done
+  k8s_collect
   if [ -n "${K8S_DB_URL:-}" ] && [ -z "${K8S_KEEP:-}" ]; then
     bounded 150 kubectl delete namespace "$K8S_DB_NS" --wait --timeout=140s >/dev/null 2>&1 || fail "delete namespace $K8S_DB_NS"
   fi
