@@ -433,16 +433,16 @@ ok = r["requests"] >= 20 and r["writes_missing"] == [] and (
     r["failed"] == 0 or (gap and backend_only and r["fail_window_s"] <= 30))
 what = ", ".join(f"{k} {v['failed']}/{v['requests']}" for k, v in r["per_request"].items() if v["failed"])
 note = f" in a {r['fail_window_s']} s window (Recreate gap: {what})" if r["failed"] and gap else (f" ({what})" if what else "")
-print(("PASS" if ok else "FAIL") + "|" + f"{r['requests']} requests in {r['seconds']} s, {r['failed']} failed{note}; "
+print(("PASS" if ok else "FAIL") + "|" + f"{r['requests']} requests in {r['seconds']} s, {r['failed']} failed{note}, slowest {r['slowest_s']} s; "
       f"{r['writes_acknowledged']} writes acknowledged, missing: {r['writes_missing'] if r['writes_missing'] else 0}")
-print("|".join(str(r[k]) for k in ("requests", "failed", "fail_window_s")))
+print("|".join(str(r[k]) for k in ("requests", "failed", "fail_window_s", "slowest_s")))
 EOF
   )
   verdict=$(sed -n 1p <<<"$summary")
   local counts
   counts=$(sed -n 2p <<<"$summary")
-  K8S_DRILLS+=("$(printf '%-12s %-18s %6s %6s %s' "$topo" "$drill$([ $gap = 1 ] && echo ' (gap)')" \
-    "$(cut -d'|' -f1 <<<"$counts")" "$(cut -d'|' -f2 <<<"$counts")" "$((SECONDS - t0))s")")
+  K8S_DRILLS+=("$(printf '%-12s %-26s %6s %6s %8s %5ss' "$topo" "$drill$([ $gap = 1 ] && echo ' (gap)')" \
+    "$(cut -d'|' -f1 <<<"$counts")" "$(cut -d'|' -f2 <<<"$counts")" "$(cut -d'|' -f4 <<<"$counts")s" "$((SECONDS - t0))")")
   if [ "${verdict%%|*}" = PASS ]; then
     pass "$topo: drill $drill: ${verdict#*|}"
   else
@@ -716,8 +716,8 @@ step_k8s() {
   printf '\nk8s phases:\n'
   printf '  %s\n' "${K8S_PHASES[@]}"
   printf '  %-28s %4ss\n' "k8s-test total" "$((SECONDS - t_all))"
-  printf '\nrollout drills (requests, failed requests, duration):\n'
-  printf '  %-12s %-18s %6s %6s %s\n' topology drill total failed time
+  printf '\nrollout drills (requests, failed requests, slowest request, drill duration):\n'
+  printf '  %-12s %-26s %6s %6s %8s %6s\n' topology drill total failed slowest time
   printf '  %s\n' "${K8S_DRILLS[@]}"
   trap - INT TERM
   exec 8>&-

@@ -98,6 +98,7 @@ per_path = {}
 failures = []
 acked = []
 writes = 0
+slowest = 0.0
 i = 0
 while not stop:
     now = time.monotonic() - t0
@@ -117,6 +118,7 @@ while not stop:
     i += 1
     started = time.monotonic()
     status, error, _ = request(method, path, body, hdrs)
+    slowest = max(slowest, time.monotonic() - started)
     total += 1
     ok = status is not None and 200 <= status < 300
     n, f = per_path.get(label, (0, 0))
@@ -162,6 +164,7 @@ for _ in range(10):
 
 result = {
     "name": args.name, "requests": total, "failed": failed, "seconds": round(duration, 1),
+    "slowest_s": round(slowest, 2),
     "per_request": {k: {"requests": n, "failed": f} for k, (n, f) in per_path.items()},
     "failures": failures,
     "fail_window_s": round(failures[-1]["t"] - failures[0]["t"], 2) if failures else 0.0,
@@ -170,7 +173,7 @@ result = {
 }
 with open(args.out, "w") as fh:
     json.dump(result, fh, indent=1)
-print(f"{args.name}: {total} requests in {duration:.1f} s, {failed} failed; "
+print(f"{args.name}: {total} requests in {duration:.1f} s, {failed} failed, slowest {slowest:.2f} s; "
       f"{len(acked)} writes acknowledged, "
       f"{len(missing) if missing is not None else '?'} missing")
 sys.exit(0)
