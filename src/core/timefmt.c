@@ -1,8 +1,9 @@
-/* RFC 3339 parsing and formatting (see timefmt.h). */
+/* RFC 3339 parsing and formatting (see timefmt.h), with the calendar computed directly
+ * (days from and to a civil date, proleptic Gregorian) instead of timegm/gmtime_r/strftime:
+ * list responses format several times per task. */
 #include "core/timefmt.h"
 
 #include <string.h>
-#include <time.h>
 
 #include "core/err.h"
 #include "core/util.h"
@@ -28,6 +29,43 @@ static int days_in_month(int y, int m)
 {
     static const int d[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     return m == 2 && leap(y) ? 29 : d[m - 1];
+}
+
+/* Days from 1970-01-01 to y-m-d (Howard Hinnant's days_from_civil). */
+static int64_t days_from_civil(int64_t y, int m, int d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;                                   /* [0, 399] */
+    int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1; /* [0, 365] */
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;           /* [0, 146096] */
+    return era * 146097 + doe - 719468;
+}
+
+/* The civil date of day z since 1970-01-01 (civil_from_days). */
+static void civil_from_days(int64_t z, int64_t *y, int *m, int *d)
+{
+    z += 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
+    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *y = yoe + era * 400 + (*m <= 2);
+}
+
+/* Splits t into whole days since the epoch and seconds into that day (floor division). */
+static int64_t split_day(int64_t t, int64_t *sod)
+{
+    int64_t days = t / 86400, rem = t % 86400;
+    if (rem < 0) {
+        rem += 86400;
+        days--;
+    }
+    *sod = rem;
+    return days;
 }
 
 int time_parse(const char *s, enum date_only date_only, int64_t *out)
@@ -86,39 +124,50 @@ int time_parse(const char *s, enum date_only date_only, int64_t *out)
         if (*p != '\0')
             return ERR_INVALID;
     }
-    struct tm tm = {.tm_year = y - 1900,
-                    .tm_mon = mo - 1,
-                    .tm_mday = d,
-                    .tm_hour = h,
-                    .tm_min = mi,
-                    .tm_sec = sec};
-    int64_t t = (int64_t)timegm(&tm) - offset;
+    int64_t t = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - offset;
     if (t > TIME_MAX_UNIX)
         return ERR_INVALID;
     *out = t;
     return ERR_OK;
 }
 
+/* Writes v as exactly n digits, most significant first. */
+static void put_digits(char *p, int64_t v, int n)
+{
+    for (int i = n - 1; i >= 0; i--) {
+        p[i] = (char)('0' + v % 10);
+        v /= 10;
+    }
+}
+
 void time_format(int64_t t, char out[TIME_TEXT_MAX])
 {
-    struct tm tm;
-    time_t tt = (time_t)t;
-    gmtime_r(&tt, &tm);
-    if (strftime(out, TIME_TEXT_MAX, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-        out[0] = '\0'; /* a year past 9999 does not fit: see TIME_MAX_UNIX */
+    int64_t sod, y;
+    int m, d;
+    civil_from_days(split_day(t, &sod), &y, &m, &d);
+    if (y < 0 || y > 9999) {
+        out[0] = '\0'; /* does not fit four digits: see TIME_MAX_UNIX */
+        return;
+    }
+    memcpy(out, "0000-00-00T00:00:00Z", TIME_TEXT_MAX);
+    put_digits(out, y, 4);
+    put_digits(out + 5, m, 2);
+    put_digits(out + 8, d, 2);
+    put_digits(out + 11, sod / 3600, 2);
+    put_digits(out + 14, sod / 60 % 60, 2);
+    put_digits(out + 17, sod % 60, 2);
 }
 
 int64_t time_add_months(int64_t t, int months)
 {
-    time_t tt = (time_t)t;
-    struct tm tm;
-    gmtime_r(&tt, &tm);
-    int total = tm.tm_year * 12 + tm.tm_mon + months;
-    int year = total / 12, mon = total % 12;
-    int dim = days_in_month(year + 1900, mon + 1);
-    tm.tm_year = year;
-    tm.tm_mon = mon;
-    if (tm.tm_mday > dim)
-        tm.tm_mday = dim;
-    return (int64_t)timegm(&tm);
+    int64_t sod, y;
+    int m, d;
+    civil_from_days(split_day(t, &sod), &y, &m, &d);
+    int64_t total = y * 12 + (m - 1) + months;
+    int64_t year = total >= 0 ? total / 12 : (total - 11) / 12;
+    int mon = (int)(total - year * 12) + 1;
+    int dim = days_in_month((int)year, mon);
+    if (d > dim)
+        d = dim;
+    return days_from_civil(year, mon, d) * 86400 + sod;
 }

@@ -1,11 +1,15 @@
 /*
  * Unit tests for RFC 3339 handling (src/core/timefmt.c): strict parsing with Z, offsets and
  * fractions, dates taken as the start or end of a day, refusal of impossible dates and
- * malformed text, leap years, formatting, and month arithmetic with end-of-month clamping.
+ * malformed text, leap years, formatting, and month arithmetic with end-of-month clamping;
+ * the calendar arithmetic agrees with the C library's gmtime_r/timegm on days from 1970 to
+ * 9999 and on seeded random instants.
  */
 #include "unit.h"
 
+#include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "core/err.h"
 #include "core/timefmt.h"
@@ -249,6 +253,65 @@ static void test_add_months_year_wrap(void **state)
     expect_add("2024-01-01T00:00:00Z", 12 * 1000, "3024-01-01T00:00:00Z");
 }
 
+/* The C library's answer for t, as RFC 3339 UTC text. */
+static void libc_format(int64_t t, char out[96])
+{
+    struct tm tm;
+    time_t tt = (time_t)t;
+    gmtime_r(&tt, &tm);
+    snprintf(out, 96, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+static void expect_like_libc(int64_t t)
+{
+    char ours[TIME_TEXT_MAX], theirs[96];
+    time_format(t, ours);
+    libc_format(t, theirs);
+    if (strcmp(ours, theirs) != 0)
+        fail_msg("time_format(%lld) = %s, libc says %s", (long long)t, ours, theirs);
+    int64_t back = -1;
+    if (time_parse(ours, DATE_ONLY_REJECT, &back) != ERR_OK || back != t)
+        fail_msg("time_parse(%s) = %lld, want %lld", ours, (long long)back, (long long)t);
+}
+
+/* Every day from 1970 to 2298 and every 13th to 9999 (at a time of day that moves), and
+ * random instants. */
+static void test_calendar_matches_libc(void **state)
+{
+    (void)state;
+    for (int64_t day = 0; day * 86400 <= TIME_MAX_UNIX; day += day < 120000 ? 1 : 13)
+        expect_like_libc(day * 86400 + (day * 7919) % 86400);
+    expect_like_libc(TIME_MAX_UNIX);
+    srand(20260311);
+    for (int i = 0; i < 200000; i++) {
+        int64_t t = (((int64_t)rand() << 31) ^ rand()) % (TIME_MAX_UNIX + 1);
+        expect_like_libc(t);
+        /* Month arithmetic against timegm's normalisation, clamped as ours is. */
+        int months = rand() % 2400;
+        struct tm tm;
+        time_t tt = (time_t)t;
+        gmtime_r(&tt, &tm);
+        int total = tm.tm_mon + months;
+        tm.tm_year += total / 12;
+        tm.tm_mon = total % 12;
+        static const int dim[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+        int y = tm.tm_year + 1900;
+        int last =
+            tm.tm_mon == 1 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0) ? 29 : dim[tm.tm_mon];
+        if (tm.tm_mday > last)
+            tm.tm_mday = last;
+        int64_t want = (int64_t)timegm(&tm);
+        if (time_add_months(t, months) != want)
+            fail_msg("time_add_months(%lld, %d) = %lld, want %lld", (long long)t, months,
+                     (long long)time_add_months(t, months), (long long)want);
+    }
+    /* Past four digits: nothing is written. */
+    char out[TIME_TEXT_MAX] = "x";
+    time_format(TIME_MAX_UNIX + 1, out);
+    assert_string_equal(out, "");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -264,6 +327,7 @@ int main(void)
         cmocka_unit_test(test_format),
         cmocka_unit_test(test_add_months_clamps),
         cmocka_unit_test(test_add_months_year_wrap),
+        cmocka_unit_test(test_calendar_matches_libc),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
