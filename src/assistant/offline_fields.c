@@ -273,7 +273,7 @@ void remind_scan(struct ctx *c, struct span s, struct offline_fields *f, int64_t
 /* Reads every task field of s except the title: description, recurrence, reminder, due
  * date, priority, tags (quoted text is left for the title). remind_all: the reminder is the
  * due time ("remind me to …"). */
-void task_fields(struct ctx *c, struct span s, struct offline_fields *f, bool remind_all)
+void scan_task_fields(struct ctx *c, struct span s, struct offline_fields *f, bool remind_all)
 {
     description_scan(c, s, f);
     struct when w;
@@ -380,7 +380,7 @@ int offline_parse_task(struct arena *a, const struct offline_input *in, struct o
     struct span s = {0, c.n};
     size_t k = phrase_at(&c, s, 0, "remind me to|about");
     use_tokens(&c, 0, k);
-    task_fields(&c, s, out, k > 0);
+    scan_task_fields(&c, s, out, k > 0);
     out->title = title_of(&c, s);
     if (!out->title)
         return ERR_INVALID;

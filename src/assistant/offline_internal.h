@@ -141,7 +141,7 @@ bool tags_scan(struct ctx *c, struct span s, struct offline_fields *f);
 void remind_scan(struct ctx *c, struct span s, struct offline_fields *f, int64_t *before);
 
 /* Every field of s but the title ("remind me to …": remind_all, the reminder is the due). */
-void task_fields(struct ctx *c, struct span s, struct offline_fields *f, bool remind_all);
+void scan_task_fields(struct ctx *c, struct span s, struct offline_fields *f, bool remind_all);
 
 /* The words left in s as a title (fillers trimmed, capitalised), or NULL. */
 const char *title_of(struct ctx *c, struct span s);

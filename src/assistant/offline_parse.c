@@ -158,7 +158,7 @@ static void parse_add(struct ctx *c, struct span s, bool remind_all, struct offl
         return;
     struct offline_fields f;
     fields_init(&f);
-    task_fields(c, s, &f, remind_all);
+    scan_task_fields(c, s, &f, remind_all);
     trim_title(c, s);
     struct span items[OFFLINE_MAX_INTENTS];
     size_t first, last;

@@ -1,50 +1,79 @@
 /*
  * Task storage (see tasks.h). Every statement is scoped by user_id. Writes run in one
- * transaction each; the list query is composed from the filter with numbered
- * parameters only, so its few shapes are prepared once per connection and reused.
+ * transaction each. The statements are derived from the task table: the columns read (and
+ * mapped back into struct task), the columns an insert writes and those an update sets. The
+ * list query is composed from the filter with numbered parameters only, so its few shapes
+ * are prepared once per connection and reused. Statements are built in bounded buffers
+ * (core/dynbuf.h) that fail cleanly.
  */
 #include "domain/tasks.h"
 
-#include <stdio.h>
-#include <stdlib.h>
+#include <pthread.h>
 #include <string.h>
 
 #include "core/err.h"
+#include "core/log.h"
 #include "core/text.h"
 #include "core/timefmt.h"
 #include "core/util.h"
 
-/* The columns of struct task, in order. rfc3339() reads both dialects' timestamps. */
-#define TASK_COLS                                                                                  \
-    "t.id, t.user_id, t.title, t.description, t.completed, rfc3339(t.completed_at), "              \
-    "t.priority, t.tags_json, rfc3339(t.due_at), rfc3339(t.remind_at), t.recurrence, "             \
-    "t.recurrence_interval, rfc3339(t.created_at), rfc3339(t.updated_at)"
-#define TASK_NCOLS 14
+/* Longest composed statement (the list query with 20 tags and every filter is ~2.5 KiB). */
+#define TASK_SQL_MAX 4096
+/* Longest statement built once (the columns of a task and the one-task SELECTs). */
+#define TASK_COLS_MAX 1024
 
-/* Longest composed list query. */
-#define LIST_SQL_MAX 4096
+/* --- the statements built once from the table --- */
 
-static void row_to_task(const struct db_rows *r, size_t i, struct task *t)
+static char select_cols[TASK_COLS_MAX]; /* "t.id, t.user_id, …, rfc3339(t.due_at), …" */
+static char get_sql[TASK_COLS_MAX];     /* one task by $1 id and $2 user */
+static char get_lock_sql[TASK_COLS_MAX];
+static pthread_once_t sql_once = PTHREAD_ONCE_INIT;
+
+/* The columns of struct task in table order: rfc3339() reads both dialects' timestamps as
+ * "YYYY-MM-DDTHH:MM:SSZ", which field_from_cell turns into Unix seconds. */
+static void build_sql(void)
 {
-    t->id = db_cell(r, i, 0);
-    t->user_id = db_cell(r, i, 1);
-    t->title = db_cell(r, i, 2);
-    t->description = db_cell(r, i, 3);
-    const char *done = db_cell(r, i, 4);
-    t->completed = done && (done[0] == 't' || done[0] == '1');
-    t->completed_at = db_cell(r, i, 5);
-    t->priority = db_cell(r, i, 6);
-    t->tags_json = db_cell(r, i, 7);
-    t->due_at = db_cell(r, i, 8);
-    t->remind_at = db_cell(r, i, 9);
-    t->recurrence = db_cell(r, i, 10);
-    t->recurrence_interval = db_cell(r, i, 11);
-    t->created_at = db_cell(r, i, 12);
-    t->updated_at = db_cell(r, i, 13);
+    struct dynbuf d;
+    dyn_init_fixed(&d, select_cols, sizeof(select_cols));
+    for (size_t i = 0; i < TASK_NFIELDS; i++) {
+        const struct field_spec *f = &task_fields[i];
+        dyn_add(&d, i ? ", " : "");
+        dyn_add(&d, f->kind == FK_TIME ? "rfc3339(t." : "t.");
+        dyn_add(&d, field_column(f));
+        dyn_add(&d, f->kind == FK_TIME ? ")" : "");
+    }
+    struct dynbuf g, l;
+    dyn_init_fixed(&g, get_sql, sizeof(get_sql));
+    dyn_addf(&g, "SELECT %s FROM tasks t WHERE t.id = $1 AND t.user_id = $2", select_cols);
+    dyn_init_fixed(&l, get_lock_sql, sizeof(get_lock_sql));
+    dyn_addf(&l, "%s FOR UPDATE", get_sql);
+    if (dyn_err(&d) || dyn_err(&g) || dyn_err(&l)) { /* a table too wide: every read fails */
+        log_error("tasks: the task's columns do not fit %d bytes", TASK_COLS_MAX);
+        select_cols[0] = get_sql[0] = get_lock_sql[0] = '\0';
+    }
 }
 
-/* Formats t into the arena, or NULL for 0 ("no time"). Inputs are validated to lie in
- * 1970..9999 (time_parse, spawn_next), so the text is never empty. */
+static const char *cols(void)
+{
+    pthread_once(&sql_once, build_sql);
+    return select_cols;
+}
+
+/* Maps row i of a SELECT of cols() into t. ERR_DB when a cell breaks the model. */
+static int row_to_task(const struct db_rows *r, size_t i, struct task *t)
+{
+    if (r->ncols != TASK_NFIELDS)
+        return ERR_DB;
+    for (size_t k = 0; k < TASK_NFIELDS; k++) {
+        if (field_from_cell(&task_fields[k], db_cell(r, i, k), t) != ERR_OK) {
+            log_error("tasks: column %s holds a value the model refuses", task_fields[k].name);
+            return ERR_DB;
+        }
+    }
+    return ERR_OK;
+}
+
+/* Formats t into the arena, or NULL for 0 ("no time"). */
 static const char *time_text(struct arena *a, int64_t t)
 {
     if (t <= 0 || t > TIME_MAX_UNIX)
@@ -54,12 +83,7 @@ static const char *time_text(struct arena *a, int64_t t)
     return arena_strdup(a, buf);
 }
 
-static const char *now_text(struct arena *a)
-{
-    return time_text(a, now_unix());
-}
-
-/* Runs q (a one-task SELECT of TASK_COLS by $1 id and $2 user) into out. */
+/* Runs q (a one-task SELECT of cols() by $1 id and $2 user) into out. */
 static int fetch_task(struct store_conn *c, struct arena *a, const struct sql *q, const char *uid,
                       int64_t id, struct task *out)
 {
@@ -68,16 +92,15 @@ static int fetch_task(struct store_conn *c, struct arena *a, const struct sql *q
     int rc = store_exec(c, q, p, ARRAY_LEN(p), a, &rows);
     if (rc != ERR_OK)
         return rc;
-    if (rows.nrows != 1 || rows.ncols != TASK_NCOLS)
+    if (rows.nrows != 1)
         return ERR_NOTFOUND;
-    row_to_task(&rows, 0, out);
-    return ERR_OK;
+    return row_to_task(&rows, 0, out);
 }
 
 int tasks_get(struct store_conn *c, struct arena *a, const char *uid, int64_t id, struct task *out)
 {
-    static const struct sql q = {
-        "SELECT " TASK_COLS " FROM tasks t WHERE t.id = $1 AND t.user_id = $2", NULL};
+    cols();
+    const struct sql q = {get_sql, NULL};
     return fetch_task(c, a, &q, uid, id, out);
 }
 
@@ -88,53 +111,32 @@ int tasks_get(struct store_conn *c, struct arena *a, const char *uid, int64_t id
 static int get_for_update(struct store_conn *c, struct arena *a, const char *uid, int64_t id,
                           struct task *out)
 {
-    static const struct sql q = {
-        "SELECT " TASK_COLS " FROM tasks t WHERE t.id = $1 AND t.user_id = $2",
-        "SELECT " TASK_COLS " FROM tasks t WHERE t.id = $1 AND t.user_id = $2 FOR UPDATE"};
+    cols();
+    const struct sql q = {get_sql, get_lock_sql};
     return fetch_task(c, a, &q, uid, id, out);
 }
 
-/* The JSON array text of tags, in the arena. */
-static const char *tags_json(struct arena *a, const char *const *tags, size_t ntags)
-{
-    yyjson_alc alc;
-    arena_yyjson_alc(a, &alc);
-    yyjson_mut_doc *doc = yyjson_mut_doc_new(&alc);
-    if (!doc)
-        return NULL;
-    yyjson_mut_val *arr = yyjson_mut_arr(doc);
-    yyjson_mut_doc_set_root(doc, arr);
-    for (size_t i = 0; i < ntags; i++)
-        yyjson_mut_arr_add_str(doc, arr, tags[i]);
-    return yyjson_mut_write_opts(doc, 0, &alc, NULL, NULL);
-}
-
-/* Replaces the task's tags with tags (in order), in task_tags and in tasks.tags_json. */
-static int write_tags(struct store_conn *c, const char *uid, int64_t id, const char *const *tags,
-                      size_t ntags, struct arena *a, bool clear_first)
+/* Replaces the task's rows in task_tags (for filters and counts) with the list, in order;
+ * tasks.tags_json, which the API returns, is written with the task's other columns. */
+static int write_tags(struct store_conn *c, const char *uid, int64_t id, const struct field_list *l,
+                      struct arena *a, bool clear_first)
 {
     static const struct sql del = {"DELETE FROM task_tags WHERE task_id = $1", NULL};
     static const struct sql ins = {
         "INSERT INTO task_tags (task_id, user_id, name, name_lower, position) "
         "VALUES ($1, $2, $3, $4, $5)",
         NULL};
-    static const struct sql set_json = {"UPDATE tasks SET tags_json = $2 WHERE id = $1", NULL};
     int rc = ERR_OK;
     if (clear_first) {
         struct db_param p[] = {P_INT(id)};
         rc = store_exec(c, &del, p, 1, NULL, NULL);
     }
-    for (size_t i = 0; rc == ERR_OK && i < ntags; i++) {
-        const char *folded = text_fold(a, tags[i]);
+    for (size_t i = 0; rc == ERR_OK && l && i < l->n; i++) {
+        const char *folded = text_fold(a, l->v[i]);
         if (!folded)
             return ERR_NOMEM;
-        struct db_param p[] = {P_INT(id), P_TEXT(uid), P_TEXT(tags[i]), P_TEXT(folded), P_INT(i)};
+        struct db_param p[] = {P_INT(id), P_TEXT(uid), P_TEXT(l->v[i]), P_TEXT(folded), P_INT(i)};
         rc = store_exec(c, &ins, p, ARRAY_LEN(p), a, NULL);
-    }
-    if (rc == ERR_OK && (clear_first || ntags)) {
-        const char *json = tags_json(a, tags, ntags);
-        struct db_param p[] = {P_INT(id), P_TEXT(json)};
-        rc = json ? store_exec(c, &set_json, p, ARRAY_LEN(p), a, NULL) : ERR_NOMEM;
     }
     return rc;
 }
@@ -153,11 +155,14 @@ static int write_tags(struct store_conn *c, const char *uid, int64_t id, const c
     } while (0)
 
 /* The folded text that search matches: title and description. */
-static const char *search_text(struct arena *a, const struct task_input *in)
+static const char *search_text(struct arena *a, const struct task *t)
 {
-    const char *both = arena_printf(a, "%s\n%s", in->title ? in->title : "",
-                                    in->description ? in->description : "");
-    return both ? text_fold(a, both) : NULL;
+    struct dynbuf d;
+    dyn_init_arena(&d, a, ARENA_MAX_BYTES);
+    dyn_add(&d, t->title);
+    dyn_addc(&d, '\n');
+    dyn_add(&d, t->description);
+    return dyn_err(&d) ? NULL : text_fold(a, dyn_str(&d));
 }
 
 /* Records that the user's tasks changed (see tasks_version); call inside the write's
@@ -183,71 +188,122 @@ int tasks_version(struct store_conn *c, struct arena *a, const char *uid, int64_
     return parse_int64(db_cell(&rows, 0, 0), 0, INT64_MAX, out);
 }
 
-/* The columns insert_task writes, in the order of its parameters $1..$13. */
-#define INSERT_COLS                                                                                \
-    "user_id, title, description, completed, completed_at, priority, due_at, remind_at, "          \
-    "recurrence, recurrence_interval, created_at, search_text, updated_at"
+/* --- composed statements --- */
+
+/* A statement being composed and its parameters; any overflow fails the whole. */
+struct sqlq {
+    struct dynbuf sql;
+    struct db_param p[STORE_MAX_PARAMS];
+    size_t np;
+    bool overflow;
+};
+
+static void q_init(struct sqlq *q, struct arena *a)
+{
+    dyn_init_arena(&q->sql, a, TASK_SQL_MAX);
+    q->np = 0;
+    q->overflow = false;
+}
+
+/* Binds p as the next parameter and appends its placeholder ("$7"). */
+static void q_bind(struct sqlq *q, struct db_param p)
+{
+    if (q->np >= STORE_MAX_PARAMS) {
+        q->overflow = true;
+        return;
+    }
+    q->p[q->np++] = p;
+    dyn_addc(&q->sql, '$');
+    dyn_add_int(&q->sql, (int64_t)q->np);
+}
+
+/* Appends clause, in which one "$?" stands for the new parameter p. */
+static void q_clause(struct sqlq *q, const char *clause, struct db_param p)
+{
+    const char *mark = strstr(clause, "$?");
+    if (!mark) {
+        q->overflow = true;
+        return;
+    }
+    dyn_addn(&q->sql, clause, (size_t)(mark - clause));
+    q_bind(q, p);
+    dyn_add(&q->sql, mark + 2);
+}
+
+/* The statement, or NULL when it did not fit. */
+static const char *q_text(const struct sqlq *q)
+{
+    return q->overflow || dyn_err(&q->sql) ? NULL : dyn_str(&q->sql);
+}
 
 /* What a re-inserted row keeps from its earlier life (tasks_restore); NULL for a new task. */
 struct row_origin {
     int64_t id;
-    const char *created_at;   /* RFC 3339 */
-    const char *completed_at; /* RFC 3339 or NULL */
+    int64_t created_at;
+    int64_t completed_at; /* 0 when it was not completed */
 };
 
-/* Inserts a task and returns its id; times are RFC 3339 text or NULL. A new task gets the
- * next id and now as its creation time; a restored one (origin) gets its own back. */
-static int insert_task(struct store_conn *c, struct arena *a, const char *uid,
-                       const struct task_input *in, const char *now,
-                       const struct row_origin *origin, int64_t *id)
+/* Inserts the task v for uid: every column of the table (the id too when origin gives it)
+ * and search_text. The server's own fields are set here: the owner, the times and the
+ * completion time. */
+static int insert_task(struct store_conn *c, struct arena *a, const char *uid, const struct task *v,
+                       int64_t now, const struct row_origin *origin, int64_t *id)
 {
-    static const struct sql fresh = {
-        "INSERT INTO tasks (" INSERT_COLS ") "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $11) RETURNING id",
-        NULL};
-    static const struct sql again = {
-        "INSERT INTO tasks (" INSERT_COLS ", id) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id",
-        NULL};
-    const char *completed_at = in->completed ? now : NULL;
-    if (origin && in->completed && origin->completed_at)
-        completed_at = origin->completed_at;
-    struct db_param p[] = {
-        P_TEXT(uid),
-        P_TEXT(in->title),
-        P_TEXT(in->description),
-        P_BOOL(in->completed),
-        P_TEXT(completed_at),
-        P_TEXT(task_priority_name(in->priority)),
-        P_TEXT(time_text(a, in->due_at)),
-        P_TEXT(time_text(a, in->remind_at)),
-        P_TEXT(task_recurrence_name(in->recurrence)),
-        P_INT(in->interval),
-        P_TEXT(origin ? origin->created_at : now),
-        P_TEXT(search_text(a, in)),
-        P_TEXT(now),
-        P_INT(origin ? origin->id : 0),
-    };
+    struct task row = *v;
+    row.id = origin ? origin->id : 0;
+    row.user_id = uid;
+    row.created_at = origin ? origin->created_at : now;
+    row.updated_at = now;
+    row.completed_at = !row.completed                       ? 0
+                       : origin && origin->completed_at > 0 ? origin->completed_at
+                                                            : now;
+    struct sqlq *q = arena_alloc(a, sizeof(*q));
+    if (!q)
+        return ERR_NOMEM;
+    q_init(q, a);
+    struct dynbuf values;
+    dyn_init_arena(&values, a, TASK_SQL_MAX);
+    dyn_add(&q->sql, "INSERT INTO tasks (");
+    for (size_t i = 0; i < TASK_NFIELDS; i++) {
+        if (i == TASK_FIELD_ID && !row.id)
+            continue; /* the database assigns it */
+        dyn_add(&q->sql, field_column(&task_fields[i]));
+        dyn_add(&q->sql, ", ");
+    }
+    dyn_add(&q->sql, "search_text) VALUES (");
+    for (size_t i = 0; i < TASK_NFIELDS; i++) {
+        if (i == TASK_FIELD_ID && !row.id)
+            continue;
+        q_bind(q, field_param(&task_fields[i], &row, a));
+        dyn_add(&q->sql, ", ");
+    }
+    q_bind(q, P_TEXT(search_text(a, &row)));
+    dyn_add(&q->sql, ") RETURNING id");
+    const char *text = q_text(q);
+    if (!text)
+        return ERR_TOOBIG;
+    struct sql stmt = {text, NULL};
     struct db_rows rows;
-    int rc = origin ? store_exec(c, &again, p, ARRAY_LEN(p), a, &rows)
-                    : store_exec(c, &fresh, p, ARRAY_LEN(p) - 2, a, &rows);
+    int rc = store_exec(c, &stmt, q->p, q->np, a, &rows);
     if (rc == ERR_OK && rows.nrows != 1)
         rc = ERR_DB;
-    if (rc == ERR_OK)
-        *id = strtoll(db_cell(&rows, 0, 0), NULL, 10);
+    if (rc == ERR_OK && parse_int64(db_cell(&rows, 0, 0), 1, INT64_MAX, id) != ERR_OK)
+        rc = ERR_DB;
     return rc;
 }
 
 int tasks_create(struct store_conn *c, struct arena *a, const char *uid,
                  const struct task_input *in, struct task *out)
 {
-    const char *now = now_text(a);
+    if (task_input_check(in, TASK_CREATE) != ERR_OK)
+        return ERR_INVALID;
+    int64_t now = now_unix();
     int64_t id = 0;
     int rc;
     IN_TRANSACTION(c, rc, {
-        rc = insert_task(c, a, uid, in, now, NULL, &id);
+        rc = insert_task(c, a, uid, &in->v, now, NULL, &id);
         if (rc == ERR_OK)
-            rc = write_tags(c, uid, id, in->tags, in->ntags, a, false);
+            rc = write_tags(c, uid, id, in->v.tags.list, a, false);
         if (rc == ERR_OK)
             rc = bump_version(c, uid);
         if (rc == ERR_OK)
@@ -256,139 +312,101 @@ int tasks_create(struct store_conn *c, struct arena *a, const char *uid,
     return rc;
 }
 
-/* Builds "UPDATE tasks SET …" for the given fields. */
-static int update_row(struct store_conn *c, struct arena *a, const char *uid, int64_t id,
-                      const struct task_input *in, unsigned fields, const char *now)
+/* The fields an input may set (the table's writable ones). */
+static unsigned writable_fields(void)
 {
-    char sql[LIST_SQL_MAX];
-    struct db_param p[STORE_MAX_PARAMS];
-    size_t np = 0, used = 0;
-    p[np++] = P_INT(id);
-    p[np++] = P_TEXT(uid);
-    p[np++] = P_TEXT(now);
-    used += (size_t)snprintf(sql + used, sizeof(sql) - used, "UPDATE tasks SET updated_at = $3");
-#define SET(field, expr, param)                                                                    \
-    do {                                                                                           \
-        if (fields & (field)) {                                                                    \
-            p[np++] = (param);                                                                     \
-            used += (size_t)snprintf(sql + used, sizeof(sql) - used, expr, np);                    \
-        }                                                                                          \
-    } while (0)
-    SET(TF_TITLE, ", title = $%zu", P_TEXT(in->title));
-    SET(TF_DESCRIPTION, ", description = $%zu", P_TEXT(in->description));
-    SET(TF_PRIORITY, ", priority = $%zu", P_TEXT(task_priority_name(in->priority)));
-    SET(TF_DUE, ", due_at = $%zu", P_TEXT(time_text(a, in->due_at)));
-    SET(TF_REMIND, ", remind_at = $%zu", P_TEXT(time_text(a, in->remind_at)));
-    SET(TF_RECURRENCE, ", recurrence = $%zu", P_TEXT(task_recurrence_name(in->recurrence)));
-    SET(TF_INTERVAL, ", recurrence_interval = $%zu", P_INT(in->interval));
-    SET(TF_TITLE | TF_DESCRIPTION, ", search_text = $%zu", P_TEXT(search_text(a, in)));
-    SET(TF_COMPLETED, ", completed = $%zu", P_BOOL(in->completed));
-    if (fields & TF_COMPLETED) {
-        /* Keep the first completion time; clear it when reopened. $np is the boolean bound
-         * just above and $3 the update time, so both dialects can type every parameter. */
-        used += (size_t)snprintf(sql + used, sizeof(sql) - used,
-                                 ", completed_at = CASE WHEN $%zu THEN COALESCE(completed_at, $3) "
-                                 "ELSE NULL END",
-                                 np);
+    unsigned set = 0;
+    for (size_t i = 0; i < TASK_NFIELDS; i++)
+        if (!(task_fields[i].flags & FF_READONLY))
+            set |= 1u << i;
+    return set;
+}
+
+/* Sets the given fields (TF_* bits of writable fields) of the user's task id to v's values,
+ * with updated_at, search_text (when the title or description is set) and completed_at
+ * (when completion is set: the first completion time is kept, reopening clears it). */
+static int update_row(struct store_conn *c, struct arena *a, const char *uid, int64_t id,
+                      const struct task *v, unsigned fields, int64_t now)
+{
+    struct sqlq *q = arena_alloc(a, sizeof(*q));
+    if (!q)
+        return ERR_NOMEM;
+    q_init(q, a);
+    q->p[q->np++] = P_INT(id); /* $1, $2 and $3 are fixed */
+    q->p[q->np++] = P_TEXT(uid);
+    q->p[q->np++] = P_TEXT(time_text(a, now));
+    dyn_add(&q->sql, "UPDATE tasks SET updated_at = $3");
+    size_t completed_param = 0;
+    for (size_t i = 0; i < TASK_NFIELDS; i++) {
+        const struct field_spec *f = &task_fields[i];
+        if (!(fields & (1u << i)) || (f->flags & FF_READONLY))
+            continue;
+        dyn_add(&q->sql, ", ");
+        dyn_add(&q->sql, field_column(f));
+        dyn_add(&q->sql, " = ");
+        q_bind(q, field_param(f, v, a));
+        if (i == TASK_FIELD_COMPLETED)
+            completed_param = q->np;
     }
-#undef SET
-    if (used + 64 >= sizeof(sql))
+    if (fields & (TF_TITLE | TF_DESCRIPTION))
+        q_clause(q, ", search_text = $?", P_TEXT(search_text(a, v)));
+    if (completed_param) {
+        /* $n is the boolean bound above and $3 the update time, so both dialects can type
+         * every parameter. */
+        dyn_add(&q->sql, ", completed_at = CASE WHEN $");
+        dyn_add_int(&q->sql, (int64_t)completed_param);
+        dyn_add(&q->sql, " THEN COALESCE(completed_at, $3) ELSE NULL END");
+    }
+    dyn_add(&q->sql, " WHERE id = $1 AND user_id = $2");
+    const char *text = q_text(q);
+    if (!text)
         return ERR_TOOBIG;
-    snprintf(sql + used, sizeof(sql) - used, " WHERE id = $1 AND user_id = $2");
-    struct sql q = {sql, NULL};
+    struct sql stmt = {text, NULL};
     struct db_rows rows;
-    int rc = store_exec(c, &q, p, np, a, &rows);
+    int rc = store_exec(c, &stmt, q->p, q->np, a, &rows);
     if (rc == ERR_OK && rows.changes == 0)
         rc = ERR_NOTFOUND;
     return rc;
 }
 
 static int spawn_next(struct store_conn *c, struct arena *a, const char *uid, const struct task *t,
-                      const char *now, int64_t *next_id);
+                      int64_t now, int64_t *next_id);
 
-/* Reads a stored task back into an input, so that a patch can be merged onto it. */
-static void task_as_input(struct arena *a, const struct task *t, struct task_input *in)
+/* Copies the fields present in patch onto base. */
+static void merge(struct task *base, const struct task_input *patch)
 {
-    memset(in, 0, sizeof(*in));
-    in->title = t->title;
-    in->description = t->description;
-    in->completed = t->completed;
-    in->priority = PRIO_MEDIUM;
-    task_priority_parse(t->priority, &in->priority);
-    task_recurrence_parse(t->recurrence, &in->recurrence);
-    int64_t interval = 1;
-    parse_int64(t->recurrence_interval, 1, TASK_INTERVAL_MAX, &interval);
-    in->interval = (int)interval;
-    if (t->due_at)
-        time_parse(t->due_at, DATE_ONLY_REJECT, &in->due_at);
-    if (t->remind_at)
-        time_parse(t->remind_at, DATE_ONLY_REJECT, &in->remind_at);
-    yyjson_alc alc;
-    arena_yyjson_alc(a, &alc);
-    yyjson_doc *doc =
-        t->tags_json ? yyjson_read_opts((char *)t->tags_json, strlen(t->tags_json), 0, &alc, NULL)
-                     : NULL;
-    size_t i, max;
-    yyjson_val *item;
-    yyjson_arr_foreach(yyjson_doc_get_root(doc), i, max, item)
-    {
-        if (in->ntags < TASK_MAX_TAGS && yyjson_is_str(item))
-            in->tags[in->ntags++] = yyjson_get_str(item);
-    }
-}
-
-/* Applies the fields present in patch to base. */
-static void merge(struct task_input *base, const struct task_input *patch)
-{
-    unsigned f = patch->present;
-    if (f & TF_TITLE)
-        base->title = patch->title;
-    if (f & TF_DESCRIPTION)
-        base->description = patch->description;
-    if (f & TF_COMPLETED)
-        base->completed = patch->completed;
-    if (f & TF_PRIORITY)
-        base->priority = patch->priority;
-    if (f & TF_DUE)
-        base->due_at = patch->due_at;
-    if (f & TF_REMIND)
-        base->remind_at = patch->remind_at;
-    if (f & TF_RECURRENCE)
-        base->recurrence = patch->recurrence;
-    if (f & TF_INTERVAL)
-        base->interval = patch->interval;
-    if (f & TF_TAGS) {
-        base->ntags = patch->ntags;
-        memcpy(base->tags, patch->tags, patch->ntags * sizeof(patch->tags[0]));
+    for (size_t i = 0; i < TASK_NFIELDS; i++) {
+        const struct field_spec *f = &task_fields[i];
+        if (patch->present & (1u << i))
+            memcpy((char *)base + f->offset, (const char *)&patch->v + f->offset, f->size);
     }
 }
 
 int tasks_update(struct store_conn *c, struct arena *a, const char *uid, int64_t id,
                  const struct task_input *in, struct task *out)
 {
-    const unsigned row_fields = TF_TITLE | TF_DESCRIPTION | TF_COMPLETED | TF_PRIORITY | TF_DUE |
-                                TF_REMIND | TF_RECURRENCE | TF_INTERVAL;
-    const char *now = now_text(a);
+    if (task_input_check(in, TASK_PATCH) != ERR_OK)
+        return ERR_INVALID;
+    /* Every writable column, so the statement has one shape (two with tags). */
+    const unsigned fields = (writable_fields() & ~(unsigned)TF_TAGS) | (in->present & TF_TAGS);
+    int64_t now = now_unix();
     int rc;
     /* Read, merge, write the whole row: every path that completes a recurring task then
      * creates its next occurrence, as /complete does. */
     IN_TRANSACTION(c, rc, {
         struct task cur;
-        struct task_input merged;
+        struct task merged;
         rc = get_for_update(c, a, uid, id, &cur);
         if (rc == ERR_OK) {
-            task_as_input(a, &cur, &merged);
+            merged = cur;
             merge(&merged, in);
-            rc = update_row(c, a, uid, id, &merged, row_fields, now);
+            rc = update_row(c, a, uid, id, &merged, fields, now);
         }
         if (rc == ERR_OK && (in->present & TF_TAGS))
-            rc = write_tags(c, uid, id, merged.tags, merged.ntags, a, true);
+            rc = write_tags(c, uid, id, merged.tags.list, a, true);
         if (rc == ERR_OK && merged.completed && !cur.completed && merged.recurrence != REC_NONE) {
-            struct task done;
             int64_t next_id;
-            rc = tasks_get(c, a, uid, id, &done);
-            if (rc == ERR_OK)
-                rc = spawn_next(c, a, uid, &done, now, &next_id);
+            rc = spawn_next(c, a, uid, &merged, now, &next_id);
         }
         if (rc == ERR_OK)
             rc = bump_version(c, uid);
@@ -400,7 +418,7 @@ int tasks_update(struct store_conn *c, struct arena *a, const char *uid, int64_t
 
 /* Keeps t's API JSON in deleted_tasks, so tasks_restore can bring it back. */
 static int trash_put(struct store_conn *c, struct arena *a, const char *uid, const struct task *t,
-                     const char *now)
+                     int64_t now)
 {
     static const struct sql ins = {"INSERT INTO deleted_tasks (task_id, user_id, snapshot, "
                                    "deleted_at) VALUES ($1, $2, $3, $4)",
@@ -414,7 +432,7 @@ static int trash_put(struct store_conn *c, struct arena *a, const char *uid, con
     const char *json = yyjson_mut_write_opts(doc, 0, &alc, NULL, NULL);
     if (!json)
         return ERR_NOMEM;
-    struct db_param p[] = {P_INT(strtoll(t->id, NULL, 10)), P_TEXT(uid), P_TEXT(json), P_TEXT(now)};
+    struct db_param p[] = {P_INT(t->id), P_TEXT(uid), P_TEXT(json), P_TEXT(time_text(a, now))};
     return store_exec(c, &ins, p, ARRAY_LEN(p), a, NULL);
 }
 
@@ -432,7 +450,7 @@ int tasks_delete(struct store_conn *c, struct arena *a, const char *uid, int64_t
 {
     static const struct sql del = {"DELETE FROM tasks WHERE id = $1 AND user_id = $2", NULL};
     static const struct sql forget = {"DELETE FROM deleted_tasks WHERE task_id = $1", NULL};
-    const char *now = now_text(a);
+    int64_t now = now_unix();
     struct db_param p[] = {P_INT(id), P_TEXT(uid)};
     int rc;
     IN_TRANSACTION(c, rc, {
@@ -454,8 +472,18 @@ int tasks_delete(struct store_conn *c, struct arena *a, const char *uid, int64_t
     return rc;
 }
 
+/* Reads a time of a snapshot (NULL or absent: 0). */
+static int snapshot_time(yyjson_val *root, const char *key, int64_t *out)
+{
+    yyjson_val *v = yyjson_obj_get(root, key);
+    *out = 0;
+    if (!v || yyjson_is_null(v))
+        return ERR_OK;
+    return time_parse(yyjson_get_str(v), DATE_ONLY_REJECT, out);
+}
+
 /* Reads a deleted task's snapshot back: the fields a client can set through the task rules
- * (so a field added to them is restored with no change here), the rest into origin. */
+ * (so a field added to the table is restored with no change here), the rest into origin. */
 static int snapshot_read(struct arena *a, const char *json, int64_t id, struct task_input *in,
                          struct row_origin *origin)
 {
@@ -464,12 +492,13 @@ static int snapshot_read(struct arena *a, const char *json, int64_t id, struct t
     yyjson_doc *doc = yyjson_read_opts((char *)json, strlen(json), 0, &alc, NULL);
     yyjson_val *root = yyjson_doc_get_root(doc);
     struct verrors errs = {0};
-    if (!root || task_input_parse(root, TASK_CREATE, a, in, &errs) != ERR_OK)
+    if (!root || task_input_parse(root, TASK_CREATE, "snapshot", a, in, &errs) != ERR_OK)
         return ERR_INVALID;
     origin->id = id;
-    origin->created_at = yyjson_get_str(yyjson_obj_get(root, "created_at"));
-    origin->completed_at = yyjson_get_str(yyjson_obj_get(root, "completed_at"));
-    return origin->created_at ? ERR_OK : ERR_INVALID;
+    if (snapshot_time(root, "created_at", &origin->created_at) != ERR_OK ||
+        snapshot_time(root, "completed_at", &origin->completed_at) != ERR_OK)
+        return ERR_INVALID;
+    return origin->created_at > 0 ? ERR_OK : ERR_INVALID;
 }
 
 int tasks_restore(struct store_conn *c, struct arena *a, const char *uid, int64_t id,
@@ -478,8 +507,8 @@ int tasks_restore(struct store_conn *c, struct arena *a, const char *uid, int64_
     static const struct sql take = {"DELETE FROM deleted_tasks WHERE task_id = $1 AND "
                                     "user_id = $2 AND deleted_at >= $3 RETURNING snapshot",
                                     NULL};
-    const char *now = now_text(a);
-    const char *cutoff = time_text(a, now_unix() - TASK_RESTORE_SECONDS);
+    int64_t now = now_unix();
+    const char *cutoff = time_text(a, now - TASK_RESTORE_SECONDS);
     struct db_param p[] = {P_INT(id), P_TEXT(uid), P_TEXT(cutoff)};
     int rc;
     IN_TRANSACTION(c, rc, {
@@ -493,9 +522,9 @@ int tasks_restore(struct store_conn *c, struct arena *a, const char *uid, int64_
         if (rc == ERR_OK)
             rc = snapshot_read(a, db_cell(&rows, 0, 0), id, &in, &origin);
         if (rc == ERR_OK)
-            rc = insert_task(c, a, uid, &in, now, &origin, &got);
+            rc = insert_task(c, a, uid, &in.v, now, &origin, &got);
         if (rc == ERR_OK)
-            rc = write_tags(c, uid, id, in.tags, in.ntags, a, false);
+            rc = write_tags(c, uid, id, in.v.tags.list, a, false);
         if (rc == ERR_OK)
             rc = bump_version(c, uid);
         if (rc == ERR_OK)
@@ -522,45 +551,32 @@ static int64_t advance(int64_t base, enum task_recurrence r, int interval)
     }
 }
 
-/* Creates the next occurrence of t (already completed) and returns its id, or 0 when the
+/* Creates the next occurrence of t (being completed): the same fields, pending, due one
+ * interval later (its reminder moved alike), with t's tags. Returns its id, or 0 when the
  * series has ended (its next due date would pass year 9999). ERR_RANGE when only its
  * reminder (set after the due date) would pass year 9999. */
 static int spawn_next(struct store_conn *c, struct arena *a, const char *uid, const struct task *t,
-                      const char *now, int64_t *next_id)
+                      int64_t now, int64_t *next_id)
 {
     static const struct sql copy_tags = {
         "INSERT INTO task_tags (task_id, user_id, name, name_lower, position) "
         "SELECT $1, user_id, name, name_lower, position FROM task_tags WHERE task_id = $2",
         NULL};
-    static const struct sql copy_json = {"UPDATE tasks SET tags_json = $2 WHERE id = $1", NULL};
-    struct task_input in = {0};
-    in.title = t->title;
-    in.description = t->description;
-    task_priority_parse(t->priority, &in.priority);
-    task_recurrence_parse(t->recurrence, &in.recurrence);
-    int64_t interval = 1;
-    parse_int64(t->recurrence_interval, 1, TASK_INTERVAL_MAX, &interval);
-    in.interval = (int)interval;
-    int64_t base = 0, remind = 0;
-    if (!t->due_at || time_parse(t->due_at, DATE_ONLY_REJECT, &base) != ERR_OK)
-        base = now_unix();
-    in.due_at = advance(base, in.recurrence, in.interval);
+    struct task next = *t;
+    next.completed = false;
+    int64_t base = t->due_at > 0 ? t->due_at : now;
+    next.due_at = advance(base, t->recurrence, t->recurrence_interval);
     *next_id = 0;
-    if (in.due_at > TIME_MAX_UNIX)
+    if (next.due_at > TIME_MAX_UNIX)
         return ERR_OK; /* past year 9999 the series simply ends */
-    if (t->remind_at && time_parse(t->remind_at, DATE_ONLY_REJECT, &remind) == ERR_OK)
-        in.remind_at = remind + (in.due_at - base);
-    if (in.remind_at > TIME_MAX_UNIX)
+    if (t->remind_at > 0)
+        next.remind_at = t->remind_at + (next.due_at - base);
+    if (next.remind_at > TIME_MAX_UNIX)
         return ERR_RANGE; /* a reminder after the due date, pushed past year 9999: refused */
-    int rc = insert_task(c, a, uid, &in, now, NULL, next_id);
+    int rc = insert_task(c, a, uid, &next, now, NULL, next_id);
     if (rc == ERR_OK) {
-        int64_t old_id = strtoll(t->id, NULL, 10);
-        struct db_param p[] = {P_INT(*next_id), P_INT(old_id)};
+        struct db_param p[] = {P_INT(*next_id), P_INT(t->id)};
         rc = store_exec(c, &copy_tags, p, ARRAY_LEN(p), a, NULL);
-    }
-    if (rc == ERR_OK) {
-        struct db_param p[] = {P_INT(*next_id), P_TEXT(t->tags_json)};
-        rc = store_exec(c, &copy_json, p, ARRAY_LEN(p), a, NULL);
     }
     return rc;
 }
@@ -568,20 +584,20 @@ static int spawn_next(struct store_conn *c, struct arena *a, const char *uid, co
 int tasks_complete(struct store_conn *c, struct arena *a, const char *uid, int64_t id, int set,
                    struct task *out, struct task *next, bool *has_next)
 {
-    const char *now = now_text(a);
+    int64_t now = now_unix();
     *has_next = false;
     int rc;
     IN_TRANSACTION(c, rc, {
-        struct task cur = {0};
+        struct task cur;
+        struct task done;
         rc = get_for_update(c, a, uid, id, &cur);
-        struct task_input in = {0};
         if (rc == ERR_OK) {
-            in.completed = set < 0 ? !cur.completed : set == 1;
-            rc = update_row(c, a, uid, id, &in, TF_COMPLETED, now);
+            done = cur;
+            done.completed = set < 0 ? !cur.completed : set == 1;
+            rc = update_row(c, a, uid, id, &done, TF_COMPLETED, now);
         }
-        bool recurring = rc == ERR_OK && cur.recurrence && strcmp(cur.recurrence, "none") != 0;
         int64_t next_id = 0;
-        if (recurring && in.completed && !cur.completed) {
+        if (rc == ERR_OK && cur.recurrence != REC_NONE && done.completed && !cur.completed) {
             rc = spawn_next(c, a, uid, &cur, now, &next_id);
             if (rc == ERR_OK && next_id) /* 0: the series ended (past year 9999) */
                 rc = tasks_get(c, a, uid, next_id, next);
@@ -595,47 +611,7 @@ int tasks_complete(struct store_conn *c, struct arena *a, const char *uid, int64
     return rc;
 }
 
-/* Appends text to the composed SQL, failing once it would not fit. */
-struct sqlbuf {
-    char s[LIST_SQL_MAX];
-    size_t len;
-    bool overflow;
-    struct db_param p[STORE_MAX_PARAMS];
-    size_t np;
-};
-
-static void sb_add(struct sqlbuf *b, const char *text)
-{
-    size_t n = strlen(text);
-    if (b->len + n >= sizeof(b->s)) {
-        b->overflow = true;
-        return;
-    }
-    memcpy(b->s + b->len, text, n + 1);
-    b->len += n;
-}
-
-/* Appends a clause in which every "$?" names one new parameter p. */
-static void sb_param(struct sqlbuf *b, const char *clause, struct db_param p)
-{
-    if (b->np >= STORE_MAX_PARAMS) {
-        b->overflow = true;
-        return;
-    }
-    b->p[b->np++] = p;
-    char num[8];
-    snprintf(num, sizeof(num), "%zu", b->np);
-    for (const char *c = clause; *c && !b->overflow; c++) {
-        if (c[0] == '$' && c[1] == '?') {
-            sb_add(b, "$");
-            sb_add(b, num);
-            c++;
-            continue;
-        }
-        char one[2] = {*c, '\0'};
-        sb_add(b, one);
-    }
-}
+/* --- listing --- */
 
 /* Escapes LIKE wildcards in s and wraps it in %…%. */
 static const char *like_pattern(struct arena *a, const char *s)
@@ -658,95 +634,105 @@ static const char *like_pattern(struct arena *a, const char *s)
     return out;
 }
 
-static void build_where(struct sqlbuf *b, struct arena *a, const char *uid,
+/* The WHERE clause of a listing: one condition per filter field that is set. */
+static void build_where(struct sqlq *q, struct arena *a, const char *uid,
                         const struct task_filter *f)
 {
-    sb_param(b, " WHERE t.user_id = $?", P_TEXT(uid));
+    q_clause(q, " WHERE t.user_id = $?", P_TEXT(uid));
     if (f->status != STATUS_ALL)
-        sb_param(b, " AND t.completed = $?", P_BOOL(f->status == STATUS_COMPLETED));
+        q_clause(q, " AND t.completed = $?", P_BOOL(f->status == STATUS_COMPLETED));
     if (f->priority >= 0)
-        sb_param(b, " AND t.priority = $?", P_TEXT(task_priority_name(f->priority)));
-    for (size_t i = 0; i < f->ntags; i++)
-        sb_param(b,
+        q_clause(q, " AND t.priority = $?", P_TEXT(task_priority_names[f->priority]));
+    for (size_t i = 0; f->tags.list && i < f->tags.list->n; i++)
+        q_clause(q,
                  " AND EXISTS (SELECT 1 FROM task_tags g WHERE g.task_id = t.id AND "
                  "g.name_lower = $?)",
-                 P_TEXT(text_fold(a, f->tags[i])));
+                 P_TEXT(text_fold(a, f->tags.list->v[i])));
     if (f->search)
-        sb_param(b, " AND t.search_text LIKE $? ESCAPE '\\'",
+        q_clause(q, " AND t.search_text LIKE $? ESCAPE '\\'",
                  P_TEXT(like_pattern(a, text_fold(a, f->search))));
     if (f->due_before)
-        sb_param(b, " AND t.due_at <= $?", P_TEXT(time_text(a, f->due_before)));
+        q_clause(q, " AND t.due_at <= $?", P_TEXT(time_text(a, f->due_before)));
     if (f->due_after)
-        sb_param(b, " AND t.due_at >= $?", P_TEXT(time_text(a, f->due_after)));
+        q_clause(q, " AND t.due_at >= $?", P_TEXT(time_text(a, f->due_after)));
     if (f->overdue >= 0) {
-        sb_param(b, f->overdue ? " AND t.completed = $?" : " AND (t.completed <> $?",
+        const char *now = time_text(a, now_unix());
+        q_clause(q, f->overdue ? " AND t.completed = $?" : " AND (t.completed <> $?",
                  P_BOOL(false));
-        sb_param(b, f->overdue ? " AND t.due_at < $?" : " OR t.due_at IS NULL OR t.due_at >= $?)",
-                 P_TEXT(now_text(a)));
+        q_clause(q, f->overdue ? " AND t.due_at < $?" : " OR t.due_at IS NULL OR t.due_at >= $?)",
+                 P_TEXT(now));
     }
 }
 
+/* The ORDER BY of a (checked) filter. */
 static const char *order_by(const struct task_filter *f)
 {
     static const char *clauses[][2] = {
         /* asc, desc */
-        {" ORDER BY t.created_at ASC, t.id ASC", " ORDER BY t.created_at DESC, t.id DESC"},
-        {" ORDER BY t.updated_at ASC, t.id ASC", " ORDER BY t.updated_at DESC, t.id DESC"},
-        {" ORDER BY lower(t.title) ASC, t.id ASC", " ORDER BY lower(t.title) DESC, t.id DESC"},
-        {" ORDER BY t.due_at IS NULL, t.due_at ASC, t.id ASC",
-         " ORDER BY t.due_at IS NULL, t.due_at DESC, t.id DESC"},
-        {" ORDER BY CASE t.priority WHEN 'high' THEN 0 WHEN 'medium' THEN 1 ELSE 2 END ASC, "
-         "t.created_at DESC, t.id DESC",
-         " ORDER BY CASE t.priority WHEN 'high' THEN 0 WHEN 'medium' THEN 1 ELSE 2 END DESC, "
-         "t.created_at DESC, t.id DESC"},
+        [SORT_CREATED] = {" ORDER BY t.created_at ASC, t.id ASC",
+                          " ORDER BY t.created_at DESC, t.id DESC"},
+        [SORT_UPDATED] = {" ORDER BY t.updated_at ASC, t.id ASC",
+                          " ORDER BY t.updated_at DESC, t.id DESC"},
+        [SORT_TITLE] = {" ORDER BY lower(t.title) ASC, t.id ASC",
+                        " ORDER BY lower(t.title) DESC, t.id DESC"},
+        [SORT_DUE] = {" ORDER BY t.due_at IS NULL, t.due_at ASC, t.id ASC",
+                      " ORDER BY t.due_at IS NULL, t.due_at DESC, t.id DESC"},
+        [SORT_PRIORITY] = {" ORDER BY CASE t.priority WHEN 'high' THEN 0 WHEN 'medium' THEN 1 "
+                           "ELSE 2 END ASC, t.created_at DESC, t.id DESC",
+                           " ORDER BY CASE t.priority WHEN 'high' THEN 0 WHEN 'medium' THEN 1 "
+                           "ELSE 2 END DESC, t.created_at DESC, t.id DESC"},
     };
+    _Static_assert(ARRAY_LEN(clauses) == SORT_PRIORITY + 1, "a clause per sort");
     /* Newest first by default for times; alphabetical, soonest and most urgent first. */
-    int desc = f->order >= 0 ? f->order : (f->sort == SORT_CREATED || f->sort == SORT_UPDATED);
+    int desc = f->order >= 0 ? f->order == ORDER_DESC
+                             : (f->sort == SORT_CREATED || f->sort == SORT_UPDATED);
     return clauses[f->sort][desc];
 }
 
 int tasks_list(struct store_conn *c, struct arena *a, const char *uid, const struct task_filter *f,
                struct task **out, size_t *n, int64_t *total)
 {
-    struct sqlbuf *b = arena_alloc(a, sizeof(*b)); /* no zero-fill: 5 KiB per request */
-    if (!b)
+    if (task_filter_check(f) != ERR_OK)
+        return ERR_INVALID;
+    struct sqlq *q = arena_alloc(a, sizeof(*q)); /* no zero-fill: 0.5 KiB of parameters */
+    if (!q)
         return ERR_NOMEM;
-    b->len = 0;
-    b->np = 0;
-    b->overflow = false;
-    b->s[0] = '\0';
-    sb_add(b, "SELECT count(*) FROM tasks t");
-    build_where(b, a, uid, f);
-    if (b->overflow)
+    q_init(q, a);
+    dyn_add(&q->sql, "SELECT count(*) FROM tasks t");
+    build_where(q, a, uid, f);
+    const char *text = q_text(q);
+    if (!text)
         return ERR_TOOBIG;
-    struct sql count_q = {b->s, NULL};
+    struct sql count_q = {text, NULL};
     struct db_rows rows;
-    int rc = store_exec(c, &count_q, b->p, b->np, a, &rows);
+    int rc = store_exec(c, &count_q, q->p, q->np, a, &rows);
     if (rc != ERR_OK)
         return rc;
-    *total = rows.nrows ? strtoll(db_cell(&rows, 0, 0), NULL, 10) : 0;
+    *total = 0;
+    if (rows.nrows && parse_int64(db_cell(&rows, 0, 0), 0, INT64_MAX, total) != ERR_OK)
+        return ERR_DB;
 
-    b->len = 0;
-    b->np = 0;
-    b->s[0] = '\0';
-    sb_add(b, "SELECT " TASK_COLS " FROM tasks t");
-    build_where(b, a, uid, f);
-    sb_add(b, order_by(f));
-    sb_param(b, " LIMIT $?", P_INT(f->limit));
-    sb_param(b, " OFFSET $?", P_INT(f->offset));
-    if (b->overflow)
+    q_init(q, a);
+    dyn_add(&q->sql, "SELECT ");
+    dyn_add(&q->sql, cols());
+    dyn_add(&q->sql, " FROM tasks t");
+    build_where(q, a, uid, f);
+    dyn_add(&q->sql, order_by(f));
+    q_clause(q, " LIMIT $?", P_INT(f->limit));
+    q_clause(q, " OFFSET $?", P_INT(f->offset));
+    if (!(text = q_text(q)))
         return ERR_TOOBIG;
-    struct sql list_q = {b->s, NULL};
-    rc = store_exec(c, &list_q, b->p, b->np, a, &rows);
+    struct sql list_q = {text, NULL};
+    rc = store_exec(c, &list_q, q->p, q->np, a, &rows);
     if (rc != ERR_OK)
         return rc;
     *n = rows.nrows;
-    *out = arena_calloc(a, rows.nrows ? rows.nrows : 1, sizeof(struct task));
+    *out = arena_alloc(a, (rows.nrows ? rows.nrows : 1) * sizeof(struct task));
     if (!*out)
         return ERR_NOMEM;
-    for (size_t i = 0; i < rows.nrows; i++)
-        row_to_task(&rows, i, &(*out)[i]);
-    return ERR_OK;
+    for (size_t i = 0; rc == ERR_OK && i < rows.nrows; i++)
+        rc = row_to_task(&rows, i, &(*out)[i]);
+    return rc;
 }
 
 int tasks_tags(struct store_conn *c, struct arena *a, const char *uid, struct db_rows *out)
@@ -778,10 +764,10 @@ int tasks_stats(struct store_conn *c, struct arena *a, const char *uid, struct t
         return rc;
     if (rows.nrows != 1)
         return ERR_DB;
-    out->total = strtoll(db_cell(&rows, 0, 0), NULL, 10);
-    out->completed = strtoll(db_cell(&rows, 0, 1), NULL, 10);
+    int64_t *counts[] = {&out->total, &out->completed, &out->overdue, &out->due_today};
+    for (size_t i = 0; i < ARRAY_LEN(counts); i++)
+        if (parse_int64(db_cell(&rows, 0, i), 0, INT64_MAX, counts[i]) != ERR_OK)
+            return ERR_DB;
     out->pending = out->total - out->completed;
-    out->overdue = strtoll(db_cell(&rows, 0, 2), NULL, 10);
-    out->due_today = strtoll(db_cell(&rows, 0, 3), NULL, 10);
     return ERR_OK;
 }

@@ -13,6 +13,7 @@
 
 #include "assistant/offline.h"
 #include "core/err.h"
+#include "core/dynbuf.h"
 #include "core/timefmt.h"
 #include "core/util.h"
 #include "core/verror.h"
@@ -21,6 +22,8 @@
 #include "http/respcache.h"
 
 #define LINK_MAX 2048
+/* A listing's cache key: the user id and the filter (at most 20 tags of 50 characters). */
+#define LIST_KEY_MAX 16384
 /* The quick-add text: a title, a description and the shorthands around them. */
 #define PARSE_TEXT_MAX 2000
 
@@ -67,7 +70,7 @@ static bool read_input(struct request *req, enum task_input_mode mode, struct ta
     if (req_json(req, &doc) != ERR_OK)
         return false;
     struct verrors errs = {0};
-    int rc = task_input_parse(yyjson_doc_get_root(doc), mode, req->arena, in, &errs);
+    int rc = task_input_parse(yyjson_doc_get_root(doc), mode, "body", req->arena, in, &errs);
     if (rc == ERR_INVALID) {
         resp_invalid(req, &errs);
         return false;
@@ -91,7 +94,7 @@ void h_task_create(struct request *req)
         return;
     }
     resp_header(req, "Location",
-                arena_printf(req->arena, "/api/%s/tasks/%s", req->params[0], t.id));
+                arena_printf(req->arena, "/api/%s/tasks/%lld", req->params[0], (long long)t.id));
     reply_task(req, 201, &t);
 }
 
@@ -172,8 +175,8 @@ void h_task_parse(struct request *req)
         resp_err(req, ERR_NOMEM, NULL);
         return;
     }
-    if (task_input_parse(yyjson_doc_get_root(draft), TASK_CREATE, req->arena, &check, &rules) !=
-        ERR_OK) {
+    if (task_input_parse(yyjson_doc_get_root(draft), TASK_CREATE, "body", req->arena, &check,
+                         &rules) != ERR_OK) {
         for (size_t i = 0; i < rules.n; i++)
             verr_add(&errs, "body", "text", rules.e[i].msg, rules.e[i].type);
         resp_invalid(req, &errs);
@@ -289,115 +292,43 @@ void h_task_complete(struct request *req)
     resp_json(req, 200, doc);
 }
 
-/* Collects repeated ?tag= values. */
-struct tag_ctx {
-    struct task_filter *f;
-    struct verrors *errs;
+/* The query string as the domain's key/value getter: one text per occurrence of key. */
+struct query_values {
+    struct field_value *out;
+    size_t max, n;
 };
 
-static void add_tag(void *ctx, const char *value)
+static void query_value(void *ctx, const char *value)
 {
-    struct tag_ctx *t = ctx;
-    size_t len = strlen(value);
-    if (len == 0 || len > TASK_TAG_MAX) {
-        verr_add(t->errs, "query", "tag", "Each tag must be 1 to 50 characters", "value_error");
-        return;
+    struct query_values *q = ctx;
+    if (q->n < q->max)
+        q->out[q->n++] = (struct field_value){value, NULL};
+}
+
+static size_t query_get(void *ctx, const char *key, struct field_value *out, size_t max)
+{
+    struct request *req = ctx;
+    if (max == 1) { /* a single-valued key: its first occurrence */
+        const char *v = req_query(req, key);
+        if (v)
+            out[0] = (struct field_value){v, NULL};
+        return v != NULL;
     }
-    t->f->tags[t->f->ntags++] = value;
+    struct query_values q = {out, max, 0};
+    return req_query_all(req, key, max, query_value, &q);
 }
 
-/* Looks name up in a table of accepted values; records an error when absent. */
-static int pick(const char *value, const char *const *names, size_t n, const char *field,
-                struct verrors *errs)
-{
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(value, names[i]) == 0)
-            return (int)i;
-    verr_add(errs, "query", field, "Input should be one of the documented values", "enum");
-    return -1;
-}
-
-static void query_int(struct request *req, const char *name, int64_t min, int64_t max, int *out,
-                      struct verrors *errs)
-{
-    const char *v = req_query(req, name);
-    int64_t n;
-    if (!v)
-        return;
-    if (parse_int64(v, min, max, &n) != ERR_OK) {
-        verr_add(errs, "query", name, "Input should be an integer in range", "int_parsing");
-        return;
-    }
-    *out = (int)n;
-}
-
-static void query_time(struct request *req, const char *name, enum date_only d, int64_t *out,
-                       struct verrors *errs)
-{
-    const char *v = req_query(req, name);
-    if (v && (time_parse(v, d, out) != ERR_OK || *out <= 0))
-        verr_add(errs, "query", name, "Input should be an RFC 3339 date-time or a date",
-                 "datetime_parsing");
-}
-
-/* Reads every listing parameter; unknown values are 422 (FastAPI's behaviour). */
+/* Reads the listing's query through the domain's filter parser; answers 422 (unknown values,
+ * FastAPI's behaviour) or 500 and returns false on failure. */
 static bool read_filter(struct request *req, struct task_filter *f)
 {
-    static const char *statuses[] = {"all", "pending", "completed"};
-    static const char *priorities[] = {"high", "medium", "low"};
-    static const char *sorts[] = {"created", "updated", "title", "due_date", "priority"};
-    static const char *orders[] = {"asc", "desc"};
-    static const char *bools[] = {"false", "true"};
     struct verrors errs = {0};
-    task_filter_defaults(f);
-    const char *v;
-    if ((v = req_query(req, "status")))
-        f->status = (enum task_status)pick(v, statuses, 3, "status", &errs);
-    if ((v = req_query(req, "priority")))
-        f->priority = pick(v, priorities, 3, "priority", &errs);
-    if ((v = req_query(req, "sort")))
-        f->sort = (enum task_sort)pick(v, sorts, 5, "sort", &errs);
-    if ((v = req_query(req, "order")))
-        f->order = pick(v, orders, 2, "order", &errs);
-    if ((v = req_query(req, "overdue")))
-        f->overdue = pick(v, bools, 2, "overdue", &errs);
-    if ((v = req_query(req, "search"))) {
-        if (strlen(v) > TASK_SEARCH_MAX)
-            verr_add(&errs, "query", "search", "String should have at most 200 characters",
-                     "string_too_long");
-        else if (*v)
-            f->search = v;
-    }
-    struct tag_ctx tc = {f, &errs};
-    if (req_query_all(req, "tag", TASK_MAX_TAGS, add_tag, &tc) > TASK_MAX_TAGS)
-        verr_add(&errs, "query", "tag", "At most 20 tags", "too_long");
-    query_time(req, "due_before", DATE_END_OF_DAY, &f->due_before, &errs);
-    query_time(req, "due_after", DATE_START_OF_DAY, &f->due_after, &errs);
-    query_int(req, "limit", 1, TASK_LIST_MAX, &f->limit, &errs);
-    query_int(req, "offset", 0, TASK_OFFSET_MAX, &f->offset, &errs);
-    if (errs.n) {
+    int rc = task_filter_parse(query_get, req, "query", req->arena, f, &errs);
+    if (rc == ERR_INVALID)
         resp_invalid(req, &errs);
-        return false;
-    }
-    return true;
-}
-
-struct link_buf {
-    char s[LINK_MAX];
-    size_t len;
-};
-
-static void link_append(struct link_buf *b, const char *key, const char *value)
-{
-    char *k = curl_easy_escape(NULL, key, 0);
-    char *v = curl_easy_escape(NULL, value ? value : "", 0);
-    if (k && v) {
-        int n = snprintf(b->s + b->len, sizeof(b->s) - b->len, "%s=%s&", k, v);
-        if (n > 0 && (size_t)n < sizeof(b->s) - b->len)
-            b->len += (size_t)n;
-    }
-    curl_free(k);
-    curl_free(v);
+    else if (rc != ERR_OK)
+        resp_err(req, rc, NULL);
+    return rc == ERR_OK;
 }
 
 /* Appends "name=value&" (escaped) for every query argument but limit and offset. */
@@ -405,46 +336,79 @@ static enum MHD_Result link_arg(void *cls, enum MHD_ValueKind kind, const char *
                                 const char *value)
 {
     (void)kind;
-    if (key && strcmp(key, "limit") != 0 && strcmp(key, "offset") != 0)
-        link_append(cls, key, value);
-    return MHD_YES;
+    struct dynbuf *d = cls;
+    if (!key || strcmp(key, "limit") == 0 || strcmp(key, "offset") == 0)
+        return MHD_YES;
+    char *k = curl_easy_escape(NULL, key, 0);
+    char *v = curl_easy_escape(NULL, value ? value : "", 0);
+    if (k && v) {
+        dyn_add(d, k);
+        dyn_addc(d, '=');
+        dyn_add(d, v);
+        dyn_addc(d, '&');
+    } else {
+        dyn_addn(d, "", LINK_MAX); /* out of memory: fail the builder */
+    }
+    curl_free(k);
+    curl_free(v);
+    return dyn_err(d) ? MHD_NO : MHD_YES;
 }
 
-/* Sets X-Total-Count and an RFC 8288 Link header with next/prev pages. */
+/* Appends one RFC 8288 link to the listing's page at offset. */
+static void page_link(struct dynbuf *d, struct request *req, const char *query,
+                      const struct task_filter *f, int offset, const char *rel)
+{
+    if (dyn_len(d))
+        dyn_add(d, ", ");
+    dyn_addc(d, '<');
+    dyn_add(d, req->path);
+    dyn_addc(d, '?');
+    dyn_add(d, query);
+    dyn_add(d, "limit=");
+    dyn_add_int(d, f->limit);
+    dyn_add(d, "&offset=");
+    dyn_add_int(d, offset);
+    dyn_add(d, ">; rel=\"");
+    dyn_add(d, rel);
+    dyn_addc(d, '"');
+}
+
+/* Sets X-Total-Count and an RFC 8288 Link header with next/prev pages. A query too long for
+ * LINK_MAX gets no Link header (a link that dropped a filter would name another listing). */
 static void paging_headers(struct request *req, const struct task_filter *f, int64_t total)
 {
-    resp_header(req, "X-Total-Count", arena_printf(req->arena, "%lld", (long long)total));
-    struct link_buf *q = arena_calloc(req->arena, 1, sizeof(*q));
-    if (!q)
+    struct dynbuf count;
+    dyn_init_arena(&count, req->arena, 24);
+    dyn_add_int(&count, total);
+    if (!dyn_err(&count))
+        resp_header(req, "X-Total-Count", dyn_str(&count));
+    bool next = f->offset + f->limit<total, prev = f->offset> 0;
+    if (!next && !prev)
         return;
-    MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, link_arg, q);
-    q->s[q->len] = '\0';
-    char *link = NULL;
-    if (f->offset + f->limit < total)
-        link = arena_printf(req->arena, "<%s?%slimit=%d&offset=%d>; rel=\"next\"", req->path, q->s,
-                            f->limit, f->offset + f->limit);
-    if (f->offset > 0) {
-        int prev = f->offset > f->limit ? f->offset - f->limit : 0;
-        char *p = arena_printf(req->arena, "<%s?%slimit=%d&offset=%d>; rel=\"prev\"", req->path,
-                               q->s, f->limit, prev);
-        link = link ? arena_printf(req->arena, "%s, %s", link, p) : p;
-    }
-    if (link)
-        resp_header(req, "Link", link);
+    struct dynbuf query, link;
+    dyn_init_arena(&query, req->arena, LINK_MAX);
+    MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, link_arg, &query);
+    dyn_init_arena(&link, req->arena, 2 * LINK_MAX + 256);
+    if (next)
+        page_link(&link, req, dyn_str(&query), f, f->offset + f->limit, "next");
+    if (prev)
+        page_link(&link, req, dyn_str(&query), f, f->offset > f->limit ? f->offset - f->limit : 0,
+                  "prev");
+    if (!dyn_err(&query) && !dyn_err(&link))
+        resp_header(req, "Link", dyn_str(&link));
 }
 
-/* The cache key of a listing: the user and every filter field, strings length-prefixed so
- * no two filters share a key. NULL when the arena is full. */
+/* The cache key of a listing: the user and every filter field (from the domain's table), or
+ * NULL when the listing depends on the clock or the arena is full. */
 static const char *list_key(struct request *req, const struct task_filter *f)
 {
-    char *key =
-        arena_printf(req->arena, "%s\n%d|%d|%d|%d|%d|%d|%lld|%lld|%zu:%s|%zu", req->user_id,
-                     (int)f->status, f->priority, (int)f->sort, f->order, f->limit, f->offset,
-                     (long long)f->due_before, (long long)f->due_after,
-                     f->search ? strlen(f->search) : 0, f->search ? f->search : "", f->ntags);
-    for (size_t i = 0; key && i < f->ntags; i++)
-        key = arena_printf(req->arena, "%s|%zu:%s", key, strlen(f->tags[i]), f->tags[i]);
-    return key;
+    struct dynbuf key;
+    dyn_init_arena(&key, req->arena, LIST_KEY_MAX);
+    dyn_add(&key, req->user_id);
+    dyn_addc(&key, '\n');
+    if (!task_filter_key(f, &key) || dyn_err(&key))
+        return NULL;
+    return dyn_str(&key);
 }
 
 /* A list ETag: the version and the key's hash as fixed-width hex, quoted (no printf: this
@@ -492,11 +456,11 @@ void h_task_list(struct request *req)
     if (!auth_require_path_user(req) || !read_filter(req, &f))
         return;
     /* Read the version before the rows: a cached body is then never older than its label.
-     * "overdue" depends on the clock, not only on the data: never cached. */
+     * A listing that depends on the clock ("overdue") has no key: never cached. */
     int64_t version = -1;
-    const char *key = NULL;
-    if (f.overdue < 0 && tasks_version(req->db, req->arena, req->user_id, &version) == ERR_OK)
-        key = list_key(req, &f);
+    const char *key = list_key(req, &f);
+    if (key && tasks_version(req->db, req->arena, req->user_id, &version) != ERR_OK)
+        key = NULL;
     if (key && list_validators(req, key, version))
         return;
     const char *body;

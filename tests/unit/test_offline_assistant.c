@@ -5,7 +5,9 @@
  * another day than UTC); the quick-add parser; replies built from the results; bounds
  * (size, words, calls, offsets, UTF-8); a runner failure; a seeded random run of garbage,
  * keyword salad and Unicode that must never crash or emit a user_id; and two threads
- * running the table at once with the same results.
+ * running the table at once with the same results. Every tool call's arguments, in the table,
+ * the quick add and the random run, go through the domain's parsers (domain/tasks.h) as the
+ * MCP tool table will parse them: one definition of each field's rules.
  *
  * A fake runner answers like the tool table will: list_tasks searches a fixed set of tasks
  * by title (case-insensitive) and status, the others answer {task_id, status, title} or a
@@ -19,6 +21,7 @@
 
 #include "assistant/offline.h"
 #include "core/err.h"
+#include "domain/tasks.h"
 
 /* Clocks (Unix seconds, UTC). */
 #define NOW       1773223200LL /* Wed 2026-03-11 10:00 */
@@ -146,6 +149,63 @@ static int fake_call(void *ctx, const char *tool, yyjson_mut_doc *doc, yyjson_mu
     yyjson_doc *d = yyjson_read_opts(buf, strlen(buf), 0, &alc, NULL);
     *result = d ? yyjson_doc_get_root(d) : NULL;
     return ERR_OK;
+}
+
+/* True when key is the name of one of the n fields (writable ones only, for inputs). */
+static bool known_key(const struct field_spec *fields, size_t n, const char *key)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!(fields[i].flags & FF_READONLY) && strcmp(fields[i].name, key) == 0)
+            return true;
+    return false;
+}
+
+/* Parses a tool call's arguments with the domain's parsers, as the MCP tool table will, and
+ * checks that every key is one the tool knows (a misspelt key would be silently ignored).
+ * Returns NULL when they pass, else the first problem. */
+static const char *domain_refusal(struct arena *a, const char *tool, yyjson_mut_val *args)
+{
+    yyjson_alc alc;
+    arena_yyjson_alc(a, &alc);
+    yyjson_doc *d = yyjson_mut_val_imut_copy(args, &alc);
+    yyjson_val *root = yyjson_doc_get_root(d);
+    if (!yyjson_is_obj(root))
+        return "the arguments are not an object";
+    bool list = strcmp(tool, "list_tasks") == 0, add = strcmp(tool, "add_task") == 0,
+         update = strcmp(tool, "update_task") == 0;
+    bool by_id = update || strcmp(tool, "get_task") == 0 || strcmp(tool, "complete_task") == 0 ||
+                 strcmp(tool, "delete_task") == 0;
+    size_t i, max;
+    yyjson_val *k, *v;
+    yyjson_obj_foreach(root, i, max, k, v)
+    {
+        const char *key = yyjson_get_str(k);
+        bool ok = (list && known_key(task_filter_fields, TASK_FILTER_NFIELDS, key)) ||
+                  ((add || update) && known_key(task_fields, TASK_NFIELDS, key)) ||
+                  (by_id && strcmp(key, "task_id") == 0);
+        if (!ok)
+            return arena_printf(a, "%s has an argument the tool does not know: %s", tool, key);
+    }
+    if (by_id) {
+        yyjson_val *id = yyjson_obj_get(root, "task_id");
+        if (!yyjson_is_int(id) || yyjson_get_sint(id) < 1)
+            return arena_printf(a, "%s without a positive integer task_id", tool);
+    }
+    struct verrors errs = {0};
+    int rc = ERR_OK;
+    if (list) {
+        struct task_filter f;
+        rc = task_filter_parse(field_get_json, root, "arguments", a, &f, &errs);
+    } else if (add || update) {
+        struct task_input in;
+        rc = task_input_parse(root, add ? TASK_CREATE : TASK_PATCH, "arguments", a, &in, &errs);
+    }
+    if (rc == ERR_OK)
+        return NULL;
+    return arena_printf(a, "%s arguments refused by the domain: (%s, %s) %s [%s]", tool,
+                        errs.n ? errs.e[0].where : "-",
+                        errs.n && errs.e[0].field ? errs.e[0].field : "-",
+                        errs.n ? errs.e[0].msg : "-", errs.n ? errs.e[0].type : "-");
 }
 
 /* One turn with the fake runner; the turn lives in a. */
@@ -372,6 +432,11 @@ static const char *check_utterance(struct arena *a, const struct utterance *u)
         if (yyjson_mut_obj_get(turn.calls[i].args, "user_id"))
             return "a call carries a user_id";
     }
+    for (size_t i = 0; i < turn.ncalls; i++) {
+        const char *why = domain_refusal(a, turn.calls[i].tool, turn.calls[i].args);
+        if (why)
+            return why;
+    }
     if (!turn.reply || !*turn.reply)
         return "no reply";
     if (u->reply && !unit_contains(turn.reply, u->reply))
@@ -452,6 +517,9 @@ static void test_quick_add(void **state)
         if (!yyjson_mut_equals(got, want))
             fail_msg("\"%s\": %s, want %s", cases[i].text,
                      yyjson_mut_val_write_opts(got, 0, &alc, NULL, NULL), cases[i].args);
+        const char *why = domain_refusal(a, "add_task", got);
+        if (why)
+            fail_msg("\"%s\": %s", cases[i].text, why);
         arena_free(a);
     }
 }
@@ -639,6 +707,9 @@ static void test_random_messages_never_crash(void **state)
                          turn.calls[i].tool);
             if (yyjson_mut_obj_get(turn.calls[i].args, "user_id"))
                 fail_msg("iteration %d: a user_id argument", iter);
+            const char *why = domain_refusal(a, turn.calls[i].tool, turn.calls[i].args);
+            if (why)
+                fail_msg("iteration %d (\"%.*s\"): %s", iter, (int)len, msg, why);
         }
         struct offline_fields f;
         struct offline_input in = {msg, len, now, offset};
