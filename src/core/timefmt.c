@@ -56,6 +56,20 @@ static void civil_from_days(int64_t z, int64_t *y, int *m, int *d)
     *y = yoe + era * 400 + (*m <= 2);
 }
 
+/* days_from_civil for the date each thread parsed last (lists read the same few days). */
+static __thread int parse_ymd = -1;
+static __thread int64_t parse_day;
+
+static int64_t parse_days(int y, int m, int d)
+{
+    int ymd = (y * 100 + m) * 100 + d;
+    if (ymd != parse_ymd) {
+        parse_day = days_from_civil(y, m, d);
+        parse_ymd = ymd;
+    }
+    return parse_day;
+}
+
 /* Splits t into whole days since the epoch and seconds into that day (floor division). */
 static int64_t split_day(int64_t t, int64_t *sod)
 {
@@ -68,10 +82,41 @@ static int64_t split_day(int64_t t, int64_t *sod)
     return days;
 }
 
+/* Two digits at s, or -1. */
+static int two(const char *s)
+{
+    unsigned a = (unsigned)(s[0] - '0'), b = (unsigned)(s[1] - '0');
+    return a < 10 && b < 10 ? (int)(a * 10 + b) : -1;
+}
+
+/* The form this file and the database write, "YYYY-MM-DDTHH:MM:SSZ", read without the
+ * general parser's scans (a list reads several per task). False for anything else, which
+ * the general parser then reads or refuses. */
+static bool parse_canonical(const char *s, int64_t *out)
+{
+    int hi = two(s), lo = hi < 0 ? -1 : two(s + 2);
+    int mo = lo < 0 ? -1 : two(s + 5), d = mo < 0 ? -1 : two(s + 8);
+    int h = d < 0 ? -1 : two(s + 11), mi = h < 0 ? -1 : two(s + 14);
+    int sec = mi < 0 ? -1 : two(s + 17);
+    if (sec < 0 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' ||
+        s[19] != 'Z' || s[20] != '\0')
+        return false;
+    int y = hi * 100 + lo;
+    if (y < 1 || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 ||
+        sec > 59)
+        return false;
+    *out = parse_days(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec;
+    return true;
+}
+
 int time_parse(const char *s, enum date_only date_only, int64_t *out)
 {
     if (!s)
         return ERR_INVALID;
+    /* Short-circuits keep every read within the string: each check stops at its NUL. */
+    if (s[0] && s[1] && s[2] && s[3] && s[4] == '-' && strnlen(s + 5, 16) == 15 &&
+        parse_canonical(s, out))
+        return ERR_OK;
     size_t len = strnlen(s, 64);
     if (len < 10 || len >= 64)
         return ERR_INVALID;
@@ -124,7 +169,7 @@ int time_parse(const char *s, enum date_only date_only, int64_t *out)
         if (*p != '\0')
             return ERR_INVALID;
     }
-    int64_t t = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - offset;
+    int64_t t = parse_days(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - offset;
     if (t > TIME_MAX_UNIX)
         return ERR_INVALID;
     *out = t;
@@ -140,19 +185,32 @@ static void put_digits(char *p, int64_t v, int n)
     }
 }
 
+/* The last day each thread formatted, as "YYYY-MM-DD": a list writes the same few days over
+ * and over (a task's created_at and updated_at, tasks added together). */
+static __thread int64_t fmt_day = INT64_MIN;
+static __thread char fmt_date[10];
+
 void time_format(int64_t t, char out[TIME_TEXT_MAX])
 {
-    int64_t sod, y;
-    int m, d;
-    civil_from_days(split_day(t, &sod), &y, &m, &d);
-    if (y < 0 || y > 9999) {
-        out[0] = '\0'; /* does not fit four digits: see TIME_MAX_UNIX */
-        return;
+    int64_t sod;
+    int64_t day = split_day(t, &sod);
+    if (day != fmt_day) {
+        int64_t y;
+        int m, d;
+        civil_from_days(day, &y, &m, &d);
+        if (y < 0 || y > 9999) {
+            out[0] = '\0'; /* does not fit four digits: see TIME_MAX_UNIX */
+            return;
+        }
+        put_digits(fmt_date, y, 4);
+        fmt_date[4] = '-';
+        put_digits(fmt_date + 5, m, 2);
+        fmt_date[7] = '-';
+        put_digits(fmt_date + 8, d, 2);
+        fmt_day = day;
     }
-    memcpy(out, "0000-00-00T00:00:00Z", TIME_TEXT_MAX);
-    put_digits(out, y, 4);
-    put_digits(out + 5, m, 2);
-    put_digits(out + 8, d, 2);
+    memcpy(out, fmt_date, 10);
+    memcpy(out + 10, "T00:00:00Z", 11);
     put_digits(out + 11, sod / 3600, 2);
     put_digits(out + 14, sod / 60 % 60, 2);
     put_digits(out + 17, sod % 60, 2);
