@@ -18,7 +18,7 @@
 static char known[KNOWN_SLOTS][USER_ID_MAX + 1];
 static pthread_mutex_t known_mu = PTHREAD_MUTEX_INITIALIZER;
 
-#define USER_COLS "id, email, name, hashed_password, rfc3339(created_at)"
+#define USER_COLS "id, email, name, hashed_password, rfc3339(created_at), timezone"
 
 const struct text_rule users_name_rule = {0, USER_NAME_MAX, false};
 
@@ -49,6 +49,7 @@ static void row_to_user(const struct db_rows *r, struct user *u)
     u->name = db_cell(r, 0, 2);
     u->hashed_password = db_cell(r, 0, 3);
     u->created_at = db_cell(r, 0, 4);
+    u->timezone = db_cell(r, 0, 5);
 }
 
 /* A random RFC 4122 version 4 UUID in lower case. */
@@ -159,6 +160,32 @@ int users_ensure(struct store_conn *c, struct arena *a, const char *id, const ch
     return rc;
 }
 
+int users_update(struct store_conn *c, struct arena *a, const char *id, const struct user_patch *p,
+                 struct user *out)
+{
+    /* One statement: a field not being changed is written back as it is. */
+    static const struct sql q = {
+        "UPDATE users SET name = CASE WHEN $2 = 1 THEN $3 ELSE name END, "
+        "timezone = CASE WHEN $4 = 1 THEN $5 ELSE timezone END, updated_at = $6 "
+        "WHERE id = $1 RETURNING " USER_COLS,
+        "UPDATE users SET name = CASE WHEN $2::int = 1 THEN $3::text ELSE name END, "
+        "timezone = CASE WHEN $4::int = 1 THEN $5::text ELSE timezone END, updated_at = $6 "
+        "WHERE id = $1 RETURNING " USER_COLS};
+    char now[TIME_TEXT_MAX];
+    time_format(now_unix(), now);
+    struct db_param prm[] = {P_TEXT(id),          P_INT(p->set_name ? 1 : 0),
+                             P_TEXT(p->name),     P_INT(p->set_timezone ? 1 : 0),
+                             P_TEXT(p->timezone), P_TEXT(now)};
+    struct db_rows rows;
+    int rc = store_exec(c, &q, prm, ARRAY_LEN(prm), a, &rows);
+    if (rc != ERR_OK)
+        return rc;
+    if (rows.nrows != 1)
+        return ERR_NOTFOUND;
+    row_to_user(&rows, out);
+    return ERR_OK;
+}
+
 yyjson_mut_val *user_to_json(yyjson_mut_doc *doc, const struct user *u)
 {
     yyjson_mut_val *o = yyjson_mut_obj(doc);
@@ -172,5 +199,6 @@ yyjson_mut_val *user_to_json(yyjson_mut_doc *doc, const struct user *u)
     else
         yyjson_mut_obj_add_null(doc, o, "name");
     yyjson_mut_obj_add_str(doc, o, "created_at", u->created_at);
+    yyjson_mut_obj_add_str(doc, o, "timezone", u->timezone ? u->timezone : "UTC");
     return o;
 }

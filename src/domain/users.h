@@ -4,6 +4,8 @@
 #ifndef TODO_USERS_H
 #define TODO_USERS_H
 
+#include <stdbool.h>
+
 #include "yyjson.h"
 
 #include "core/arena.h"
@@ -24,6 +26,14 @@ struct user {
     const char *name;
     const char *hashed_password;
     const char *created_at;
+    const char *timezone; /* an IANA zone name, or NULL for UTC */
+};
+
+/* A change to a user's profile: only the fields marked set change; NULL clears. */
+struct user_patch {
+    bool set_name, set_timezone;
+    const char *name;
+    const char *timezone; /* checked with core/tz.h's tz_check by the caller */
 };
 
 /* True when s looks like an e-mail address we accept (bounded, one @, dotted domain). */
@@ -41,7 +51,12 @@ int users_by_id(struct store_conn *c, struct arena *a, const char *id, struct us
  * the database is asked once per id per process. */
 int users_ensure(struct store_conn *c, struct arena *a, const char *id, const char *email);
 
-/* Appends the public view {id, email, name, created_at} to doc. */
+/* Changes the user's profile; *out is the updated row. ERR_NOTFOUND when the user is gone. */
+int users_update(struct store_conn *c, struct arena *a, const char *id, const struct user_patch *p,
+                 struct user *out);
+
+/* Appends the public view {id, email, name, created_at, timezone} to doc (timezone
+ * "UTC" when none is set). */
 yyjson_mut_val *user_to_json(yyjson_mut_doc *doc, const struct user *u);
 
 #endif

@@ -18,6 +18,7 @@
 #include "core/json.h"
 #include "core/log.h"
 #include "core/text.h"
+#include "core/tz.h"
 #include "core/util.h"
 #include "core/verror.h"
 #include "domain/users.h"
@@ -75,6 +76,28 @@ static const char *member_name(struct request *req, yyjson_val *obj, struct verr
     return rc == ERR_OK && *name ? name : NULL;
 }
 
+/* Reads the optional time zone: an IANA name this server knows ("Europe/Paris"), or null
+ * for the default (UTC). Returns true when the body has the member; *tz is then the name,
+ * or NULL for null (or a refused value, recorded in errs). */
+static bool member_timezone(yyjson_val *obj, const char **tz, struct verrors *errs)
+{
+    *tz = NULL;
+    yyjson_val *v = yyjson_obj_get(obj, "timezone");
+    if (!v)
+        return false;
+    if (yyjson_is_null(v))
+        return true;
+    const char *s = json_cstr(v);
+    int rc = s ? tz_check(s) : ERR_INVALID;
+    if (rc == ERR_OK)
+        *tz = s;
+    else
+        verr_add(errs, "body", "timezone",
+                 "Input should be an IANA time zone name such as \"Europe/Paris\" or \"UTC\"",
+                 "value_error");
+    return true;
+}
+
 /* Counts the request against the client address's limit, then reads the body as a JSON
  * object. Returns the object, or NULL after answering 429, 400 or 422. */
 static yyjson_val *limited_body(struct request *req, const char *limit_kind)
@@ -123,6 +146,8 @@ void h_signup(struct request *req)
     const char *email = member_str(body, "email", true, &errs);
     const char *password = member_str(body, "password", true, &errs);
     const char *name = member_name(req, body, &errs);
+    struct user_patch tz = {0};
+    tz.set_timezone = member_timezone(body, &tz.timezone, &errs) && tz.timezone;
     if (email && !users_email_valid(email))
         verr_add(&errs, "body", "email", "Value is not a valid email address", "value_error");
     if (password &&
@@ -147,6 +172,8 @@ void h_signup(struct request *req)
         return;
     struct user u;
     int rc = users_create(db, req->arena, email, hash, name, &u);
+    if (rc == ERR_OK && tz.set_timezone)
+        rc = users_update(db, req->arena, u.id, &tz, &u);
     if (rc != ERR_OK) {
         resp_err(req, rc, rc == ERR_CONFLICT ? "Email already registered" : NULL);
         return;
@@ -260,6 +287,43 @@ void h_me(struct request *req)
         return;
     struct user u;
     int rc = users_by_id(req->db, req->arena, req->user_id, &u);
+    if (rc != ERR_OK) { /* a user whose row is gone is no longer signed in */
+        resp_err(req, rc == ERR_NOTFOUND ? ERR_AUTH : rc, NULL);
+        return;
+    }
+    yyjson_mut_doc *doc = req_json_doc(req);
+    yyjson_mut_doc_set_root(doc, user_to_json(doc, &u));
+    resp_json(req, 200, doc);
+}
+
+void h_me_update(struct request *req)
+{
+    if (!auth_require(req))
+        return;
+    yyjson_doc *doc_in;
+    if (req_json(req, &doc_in) != ERR_OK)
+        return;
+    yyjson_val *body = yyjson_doc_get_root(doc_in);
+    struct verrors errs = {0};
+    struct user_patch p = {0};
+    if (!yyjson_is_obj(body)) {
+        verr_add(&errs, "body", NULL, "Input should be a valid dictionary", "dict_type");
+    } else {
+        yyjson_val *name = yyjson_obj_get(body, "name");
+        if (name) {
+            p.set_name = true;
+            p.name = member_name(req, body, &errs);
+        }
+        p.set_timezone = member_timezone(body, &p.timezone, &errs);
+        if (!errs.n && !p.set_name && !p.set_timezone)
+            verr_add(&errs, "body", NULL, "Give at least one of: name, timezone", "missing");
+    }
+    if (errs.n) {
+        resp_invalid(req, &errs);
+        return;
+    }
+    struct user u;
+    int rc = users_update(req->db, req->arena, req->user_id, &p, &u);
     if (rc != ERR_OK) { /* a user whose row is gone is no longer signed in */
         resp_err(req, rc == ERR_NOTFOUND ? ERR_AUTH : rc, NULL);
         return;

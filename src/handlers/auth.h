@@ -12,6 +12,8 @@
 void h_signup(struct request *req);
 void h_login(struct request *req);
 void h_me(struct request *req);
+/* PATCH /api/auth/me {name?, timezone?}: the user's display name and time zone. */
+void h_me_update(struct request *req);
 
 /* Authenticates the Bearer token and sets req->user_id (making sure the user has a row).
  * On failure answers 401 (with WWW-Authenticate) or 503 and returns false. */

@@ -4,6 +4,7 @@
 #include "core/err.h"
 #include "core/util.h"
 #include "handlers/auth.h"
+#include "handlers/conversations.h"
 #include "handlers/docs.h"
 #include "handlers/health.h"
 #include "handlers/tasks.h"
@@ -24,6 +25,7 @@
     {HTTP_POST, "/api/auth/signup", h_signup, J},                                             \
     {HTTP_POST, "/api/auth/login", h_login, J},                                               \
     {HTTP_GET, "/api/auth/me", h_me, 0},                                                      \
+    {HTTP_PATCH, "/api/auth/me", h_me_update, J},                                             \
     /* "stats" and "parse" before "{task_id}" so they are not read as ids. */                 \
     {HTTP_GET, "/api/{user_id}/tasks/stats", h_task_stats, 0},                                \
     {HTTP_POST, "/api/{user_id}/tasks/parse", h_task_parse, J},                               \
@@ -39,6 +41,10 @@
     {HTTP_GET, "/api/{user_id}/tokens", h_token_list, 0},                                     \
     {HTTP_POST, "/api/{user_id}/tokens", h_token_create, J},                                  \
     {HTTP_DELETE, "/api/{user_id}/tokens/{token_id}", h_token_delete, 0},                     \
+    {HTTP_GET, "/api/{user_id}/conversations", h_conv_list, 0},                               \
+    {HTTP_GET, "/api/{user_id}/conversations/{conversation_id}", h_conv_get, 0},              \
+    {HTTP_PATCH, "/api/{user_id}/conversations/{conversation_id}", h_conv_rename, J},         \
+    {HTTP_DELETE, "/api/{user_id}/conversations/{conversation_id}", h_conv_delete, 0},        \
     {HTTP_GET, "/openapi.json", h_openapi, 0},                                                \
     {HTTP_GET, "/docs", h_docs, 0},                                                           \
     {HTTP_GET, "/docs/assets", h_docs_asset, ROUTE_PREFIX}

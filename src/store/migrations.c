@@ -8,6 +8,10 @@
  * name_lower and tasks.search_text, so both dialects fold Unicode alike. A deleted task
  * leaves its API JSON in deleted_tasks for a short while, so the delete can be undone.
  * Personal access tokens keep only the SHA-256 of their secret (access_tokens.token_hash).
+ * The assistant's conversations keep one row per user message and one per reply; a reply's
+ * tool calls (with their arguments and results) are its messages.tool_calls, a JSON array,
+ * so a turn is written in one row and a history is read without a join. A user's time zone
+ * (an IANA name, NULL for UTC) is users.timezone.
  */
 #include "store/migrations.h"
 
@@ -167,6 +171,15 @@ const struct migration migrations[] = {
      " expires_at TIMESTAMPTZ,"
      " last_used_at TIMESTAMPTZ);"
      "CREATE INDEX access_tokens_user ON access_tokens (user_id, id);"},
+    {6, "the assistant: tool calls of a reply, the user's time zone",
+     "ALTER TABLE messages ADD COLUMN tool_calls TEXT;"
+     "ALTER TABLE users ADD COLUMN timezone TEXT;"
+     "DROP INDEX conversations_user;"
+     "CREATE INDEX conversations_user ON conversations (user_id, updated_at, id);",
+     "ALTER TABLE messages ADD COLUMN tool_calls TEXT;"
+     "ALTER TABLE users ADD COLUMN timezone TEXT;"
+     "DROP INDEX conversations_user;"
+     "CREATE INDEX conversations_user ON conversations (user_id, updated_at, id);"},
 };
 
 const size_t migrations_count = ARRAY_LEN(migrations);

@@ -59,6 +59,15 @@ TOKEN_ROUTES = [
     ("DELETE", "/api/{uid}/tokens/{tokid}"),
 ]
 
+# The assistant's routes (test_chat_offline.py covers each for isolation; {cid} is a
+# conversation id).
+CONV_ROUTES = [
+    ("GET", "/api/{uid}/conversations"),
+    ("GET", "/api/{uid}/conversations/{cid}"),
+    ("PATCH", "/api/{uid}/conversations/{cid}"),
+    ("DELETE", "/api/{uid}/conversations/{cid}"),
+]
+
 _emails = itertools.count(1)
 
 
