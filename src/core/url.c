@@ -134,42 +134,33 @@ static const char *pg_prefixes[] = {"postgresql://", "postgres://", "postgresql+
                                     "postgresql+psycopg://", "postgresql+psycopg2://"};
 
 /* Rewrites asyncpg's "ssl=" query parameters to libpq's "sslmode=" ("ssl=true" becomes
- * "sslmode=require") from in into out (size bytes). Each rewrite makes the text longer, so
- * every copy is checked against the room left. Returns false when the result does not fit. */
+ * "sslmode=require") from in into out (size bytes). Returns false when the result does not
+ * fit (each rewrite makes the text longer). */
 static bool map_ssl_param(const char *in, char *out, size_t size)
 {
-    size_t used = 0;
-#define PUT(p, n)                                                                                  \
-    do {                                                                                           \
-        size_t n_ = (n);                                                                           \
-        if (n_ >= size - used)                                                                     \
-            return false;                                                                          \
-        memcpy(out + used, (p), n_);                                                               \
-        used += n_;                                                                                \
-    } while (0)
+    struct dynbuf d;
+    dyn_init_fixed(&d, out, size);
     const char *q = strchr(in, '?');
-    PUT(in, q ? (size_t)(q - in) + 1 : strlen(in));
+    dyn_addn(&d, in, q ? (size_t)(q - in) + 1 : strlen(in));
     for (const char *p = q ? q + 1 : NULL; p && *p;) {
         size_t len = strcspn(p, "&");
         if (len >= 4 && strncmp(p, "ssl=", 4) == 0) {
             bool is_true = len == 8 && strncmp(p + 4, "true", 4) == 0;
-            PUT("sslmode=", 8);
+            dyn_add(&d, "sslmode=");
             if (is_true)
-                PUT("require", 7);
+                dyn_add(&d, "require");
             else
-                PUT(p + 4, len - 4);
+                dyn_addn(&d, p + 4, len - 4);
         } else {
-            PUT(p, len);
+            dyn_addn(&d, p, len);
         }
         p += len;
         if (*p == '&') {
-            PUT("&", 1);
+            dyn_addc(&d, '&');
             p++;
         }
     }
-#undef PUT
-    out[used] = '\0';
-    return true;
+    return dyn_err(&d) == ERR_OK;
 }
 
 int db_url_parse(const char *s, struct db_url *out, char *why, size_t why_size)
