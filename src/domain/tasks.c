@@ -24,42 +24,52 @@
 
 /* --- the statements built once from the table --- */
 
-static char select_cols[TASK_COLS_MAX]; /* "t.id, t.user_id, …, rfc3339(t.due_at), …" */
-static char get_sql[TASK_COLS_MAX];     /* one task by $1 id and $2 user */
-static char get_lock_sql[TASK_COLS_MAX];
+/* The columns of struct task in table order, per dialect: "t.id, t.user_id, …". Times read
+ * as "YYYY-MM-DDTHH:MM:SSZ", which field_from_cell turns into Unix seconds: PostgreSQL
+ * formats its TIMESTAMPTZ with rfc3339() (migrations.c); SQLite stores that text already, so
+ * it reads the column itself (its rfc3339() is the identity, and calling it cost 5% of a
+ * list). */
+enum { DIALECT_SQLITE, DIALECT_PG, DIALECTS };
+static char select_cols[DIALECTS][TASK_COLS_MAX];
+static char get_sql[DIALECTS][TASK_COLS_MAX]; /* one task by $1 id and $2 user */
+static char get_lock_sql[TASK_COLS_MAX];      /* the same, locking its row (PostgreSQL) */
 static pthread_once_t sql_once = PTHREAD_ONCE_INIT;
 
-/* The columns of struct task in table order: rfc3339() reads both dialects' timestamps as
- * "YYYY-MM-DDTHH:MM:SSZ", which field_from_cell turns into Unix seconds. */
 static void build_sql(void)
 {
-    struct dynbuf d;
-    dyn_init_fixed(&d, select_cols, sizeof(select_cols));
-    for (size_t i = 0; i < TASK_NFIELDS; i++) {
-        const struct field_spec *f = &task_fields[i];
-        dyn_add(&d, i ? ", " : "");
-        dyn_add(&d, f->kind == FK_TIME ? "rfc3339(t." : "t.");
-        dyn_add(&d, field_column(f));
-        dyn_add(&d, f->kind == FK_TIME ? ")" : "");
+    bool ok = true;
+    for (int k = 0; k < DIALECTS; k++) {
+        struct dynbuf d, g;
+        dyn_init_fixed(&d, select_cols[k], sizeof(select_cols[k]));
+        for (size_t i = 0; i < TASK_NFIELDS; i++) {
+            const struct field_spec *f = &task_fields[i];
+            bool fmt = k == DIALECT_PG && f->kind == FK_TIME;
+            dyn_add(&d, i ? ", " : "");
+            dyn_add(&d, fmt ? "rfc3339(t." : "t.");
+            dyn_add(&d, field_column(f));
+            dyn_add(&d, fmt ? ")" : "");
+        }
+        dyn_init_fixed(&g, get_sql[k], sizeof(get_sql[k]));
+        dyn_addf(&g, "SELECT %s FROM tasks t WHERE t.id = $1 AND t.user_id = $2", select_cols[k]);
+        ok = ok && !dyn_err(&d) && !dyn_err(&g);
     }
-    struct dynbuf g, l;
-    dyn_init_fixed(&g, get_sql, sizeof(get_sql));
-    dyn_addf(&g, "SELECT %s FROM tasks t WHERE t.id = $1 AND t.user_id = $2", select_cols);
+    struct dynbuf l;
     dyn_init_fixed(&l, get_lock_sql, sizeof(get_lock_sql));
-    dyn_addf(&l, "%s FOR UPDATE", get_sql);
-    if (dyn_err(&d) || dyn_err(&g) || dyn_err(&l)) { /* a table too wide: every read fails */
+    dyn_addf(&l, "%s FOR UPDATE", get_sql[DIALECT_PG]);
+    if (!ok || dyn_err(&l)) { /* a table too wide: every read fails */
         log_error("tasks: the task's columns do not fit %d bytes", TASK_COLS_MAX);
-        select_cols[0] = get_sql[0] = get_lock_sql[0] = '\0';
+        memset(select_cols, 0, sizeof(select_cols));
+        memset(get_sql, 0, sizeof(get_sql));
+        get_lock_sql[0] = '\0';
     }
 }
 
-static const char *cols(void)
+static void sql_init(void)
 {
     pthread_once(&sql_once, build_sql);
-    return select_cols;
 }
 
-/* Maps row i of a SELECT of cols() into t. ERR_DB when a cell breaks the model. */
+/* Maps row i of a SELECT of select_cols into t. ERR_DB when a cell breaks the model. */
 static int row_to_task(const struct db_rows *r, size_t i, struct task *t)
 {
     if (r->ncols != TASK_NFIELDS)
@@ -83,7 +93,7 @@ static const char *time_text(struct arena *a, int64_t t)
     return arena_strdup(a, buf);
 }
 
-/* Runs q (a one-task SELECT of cols() by $1 id and $2 user) into out. */
+/* Runs q (a one-task SELECT of select_cols by $1 id and $2 user) into out. */
 static int fetch_task(struct store_conn *c, struct arena *a, const struct sql *q, const char *uid,
                       int64_t id, struct task *out)
 {
@@ -99,8 +109,8 @@ static int fetch_task(struct store_conn *c, struct arena *a, const struct sql *q
 
 int tasks_get(struct store_conn *c, struct arena *a, const char *uid, int64_t id, struct task *out)
 {
-    cols();
-    const struct sql q = {get_sql, NULL};
+    sql_init();
+    const struct sql q = {get_sql[DIALECT_SQLITE], get_sql[DIALECT_PG]};
     return fetch_task(c, a, &q, uid, id, out);
 }
 
@@ -111,8 +121,8 @@ int tasks_get(struct store_conn *c, struct arena *a, const char *uid, int64_t id
 static int get_for_update(struct store_conn *c, struct arena *a, const char *uid, int64_t id,
                           struct task *out)
 {
-    cols();
-    const struct sql q = {get_sql, get_lock_sql};
+    sql_init();
+    const struct sql q = {get_sql[DIALECT_SQLITE], get_lock_sql};
     return fetch_task(c, a, &q, uid, id, out);
 }
 
@@ -712,17 +722,29 @@ int tasks_list(struct store_conn *c, struct arena *a, const char *uid, const str
     if (rows.nrows && parse_int64(db_cell(&rows, 0, 0), 0, INT64_MAX, total) != ERR_OK)
         return ERR_DB;
 
+    /* The same statement after its column list in both dialects (see build_sql). */
+    sql_init();
     q_init(q, a);
-    dyn_add(&q->sql, "SELECT ");
-    dyn_add(&q->sql, cols());
-    dyn_add(&q->sql, " FROM tasks t");
     build_where(q, a, uid, f);
     dyn_add(&q->sql, order_by(f));
     q_clause(q, " LIMIT $?", P_INT(f->limit));
     q_clause(q, " OFFSET $?", P_INT(f->offset));
-    if (!(text = q_text(q)))
+    const char *tail = q_text(q);
+    if (!tail)
         return ERR_TOOBIG;
-    struct sql list_q = {text, NULL};
+    const char *texts[DIALECTS];
+    for (int k = 0; k < DIALECTS; k++) {
+        struct dynbuf d;
+        dyn_init_arena(&d, a, TASK_COLS_MAX + TASK_SQL_MAX);
+        dyn_add(&d, "SELECT ");
+        dyn_add(&d, select_cols[k]);
+        dyn_add(&d, " FROM tasks t");
+        dyn_add(&d, tail);
+        if (dyn_err(&d))
+            return ERR_TOOBIG;
+        texts[k] = dyn_str(&d);
+    }
+    struct sql list_q = {texts[DIALECT_SQLITE], texts[DIALECT_PG]};
     rc = store_exec(c, &list_q, q->p, q->np, a, &rows);
     if (rc != ERR_OK)
         return rc;
