@@ -162,3 +162,8 @@ clean:
 	rm -rf $(BUILD)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# --- the README's configuration table, generated from src/core/config.c -----------------
+.PHONY: config-table
+config-table: $(BUILD)/todo
+	@python3 scripts/readme-config-table $(BUILD)/todo README.md

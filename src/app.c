@@ -28,8 +28,6 @@
 #include "web/proxy.h"
 
 #define DRAIN_POLL_MS 50
-/* Pool threads of the work queue. */
-#define WORKQ_THREADS 4
 
 #define ROLES_ALL (1u << ROLE_ALL | 1u << ROLE_WEB | 1u << ROLE_API)
 #define ROLES_DB  (1u << ROLE_ALL | 1u << ROLE_API)
@@ -132,7 +130,7 @@ static void jwks_stop(struct app *app)
 
 static int workq_mod_start(struct app *app)
 {
-    return workq_start(app->loop, WORKQ_THREADS, &app->workq);
+    return workq_start(app->loop, app->cfg->work_threads, &app->workq);
 }
 
 static void workq_mod_quiesce(struct app *app)

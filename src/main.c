@@ -38,6 +38,8 @@ static const char usage_text[] =
     "  migrate                      apply database migrations and exit\n"
     "  config check                 validate the environment and print the effective\n"
     "                               configuration (secrets redacted)\n"
+    "  config table --markdown      print every setting, its default and its rule as the\n"
+    "                               README's Markdown table\n"
     "  healthcheck [--url URL]      exit 0 iff URL (default http://127.0.0.1:$PORT/health)\n"
     "                               answers 200\n"
     "  version                      print the version\n"
@@ -84,6 +86,10 @@ static int cmd_version(void)
 
 static int cmd_config_check(int argc, char **argv)
 {
+    if (argc == 3 && strcmp(argv[1], "table") == 0 && strcmp(argv[2], "--markdown") == 0) {
+        config_table_markdown(stdout);
+        return 0;
+    }
     if (argc != 2 || strcmp(argv[1], "check") != 0)
         return usage(stderr, EXIT_USAGE);
     struct config cfg;

@@ -1,14 +1,22 @@
 /*
- * Environment configuration (see config.h): defaults, one rule per variable, and the
- * development secret kept under DATA_DIR.
+ * Environment configuration (see config.h) as one table, after Redis's standardConfig: each
+ * setting is one row — name, alias, type, default, bounds or choices, flags (secret), where
+ * it lives in struct config, and its help. Loading, the validation messages, `todo config
+ * check` and the README's configuration table (`todo config table --markdown`) all come from
+ * the rows. A plain setting is one line in the table; a setting with a rule of its own names
+ * a parse function (and a print function when its value needs care to show). Rules between
+ * settings (defaults that depend on others, the secret required outside development) are
+ * applied after the rows, in config_finish.
  */
 #include "core/config.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -16,22 +24,409 @@
 
 #include <sodium.h>
 
+#include "core/dynbuf.h"
 #include "core/err.h"
 #include "core/util.h"
 
-/* Bounds of the numeric settings. */
-#define MAX_POOL             1000
-#define MAX_EXPIRATION_DAYS  365
-#define MAX_RATE_LIMIT       1000000
-#define MAX_SHUTDOWN_S       3600
-#define MIN_BODY_BYTES       1024
-#define MAX_BODY_BYTES_LIMIT (64 * 1024 * 1024)
-#define MAX_WORKERS          64
-#define SECRET_FILE_NAME     "jwt-secret"
-#define SECRET_MAX           4096
+#define SECRET_FILE_NAME "jwt-secret"
+#define SECRET_MAX       4096
+/* Longest text any setting takes (URLs, lists). */
+#define VALUE_MAX 4096
+/* WORKERS by default: the CPU count within these bounds. */
+#define WORKERS_DEFAULT_MIN 2
+#define WORKERS_DEFAULT_MAX 16
 
-static const char *env_names[] = {"development", "staging", "production"};
-static const char *role_names[] = {"all", "web", "api"};
+static const char *const env_names[] = {"development", "staging", "production", NULL};
+static const char *const role_names[] = {"all", "web", "api", NULL};
+static const char *const level_names[] = {"DEBUG", "INFO", "WARNING", "ERROR", NULL};
+static const char *const algorithms[] = {"HS256", NULL};
+
+enum cfg_type {
+    CFG_INT,    /* an integer within [min, max] (int or int64_t field) */
+    CFG_BOOL,   /* true/false/1/0/yes/no/on/off */
+    CFG_STRING, /* text (char * field, owned) */
+    CFG_URL,    /* an absolute http(s) URL (char * field, owned) */
+    CFG_ENUM,   /* one of choices, stored as its index (an enum field) */
+    CFG_CUSTOM, /* parse and print functions of its own */
+};
+
+enum cfg_flags {
+    CFG_SECRET = 1u << 0, /* never printed: "(set, redacted)" */
+    CFG_NOCASE = 1u << 1, /* enum choices match case-insensitively */
+};
+
+struct cfg_def;
+
+/* Parses v (never NULL or empty) into c; on failure writes why (after "NAME: ") and returns
+ * ERR_INVALID. */
+typedef int (*cfg_parse_fn)(const struct cfg_def *d, struct config *c, const char *v,
+                            struct dynbuf *why);
+/* Writes the value of a setting as `config check` shows it. */
+typedef void (*cfg_print_fn)(const struct cfg_def *d, const struct config *c, struct dynbuf *out);
+
+struct cfg_def {
+    const char *name;
+    const char *alias; /* accepted when name is unset, or NULL */
+    enum cfg_type type;
+    const char *def;            /* the default as text, or NULL for none */
+    const char *def_doc;        /* the default as documented when it is derived, or NULL */
+    int64_t min, max;           /* CFG_INT */
+    const char *const *choices; /* CFG_ENUM, NULL-terminated */
+    unsigned flags;
+    size_t offset, size; /* the field in struct config */
+    cfg_parse_fn parse;  /* CFG_CUSTOM, or a rule replacing the type's */
+    cfg_print_fn print;  /* CFG_CUSTOM, or NULL for the type's */
+    const char *help;    /* the README's "rule / meaning" after the derived rule (Markdown) */
+};
+
+/* ---- parse and print by type ------------------------------------------------------------- */
+
+static void *field(const struct cfg_def *d, struct config *c)
+{
+    return (char *)c + d->offset;
+}
+
+static const void *cfield(const struct cfg_def *d, const struct config *c)
+{
+    return (const char *)c + d->offset;
+}
+
+static int parse_int(const struct cfg_def *d, struct config *c, const char *v, struct dynbuf *why)
+{
+    int64_t n = 0;
+    if (parse_int64(v, d->min, d->max, &n) != ERR_OK) {
+        dyn_addf(why, "must be an integer from %lld to %lld", (long long)d->min, (long long)d->max);
+        return ERR_INVALID;
+    }
+    if (d->size == sizeof(int64_t))
+        *(int64_t *)field(d, c) = n;
+    else
+        *(int *)field(d, c) = (int)n;
+    return ERR_OK;
+}
+
+static int parse_boolean(const struct cfg_def *d, struct config *c, const char *v,
+                         struct dynbuf *why)
+{
+    if (parse_bool(v, (bool *)field(d, c)) != ERR_OK) {
+        dyn_add(why, "must be true or false");
+        return ERR_INVALID;
+    }
+    return ERR_OK;
+}
+
+static int parse_string(const struct cfg_def *d, struct config *c, const char *v,
+                        struct dynbuf *why)
+{
+    char **f = field(d, c);
+    if (d->type == CFG_URL && !url_is_http(v)) {
+        dyn_add(why, "must be an http(s) URL");
+        return ERR_INVALID;
+    }
+    free(*f);
+    *f = strdup(v);
+    if (!*f) {
+        dyn_add(why, "out of memory");
+        return ERR_INVALID;
+    }
+    return ERR_OK;
+}
+
+/* Appends "one of a, b, c". */
+static void add_choices(struct dynbuf *out, const char *const *choices, const char *quote)
+{
+    for (size_t i = 0; choices[i]; i++)
+        dyn_addf(out, "%s%s%s%s", i ? ", " : "", quote, choices[i], quote);
+}
+
+static int parse_enum(const struct cfg_def *d, struct config *c, const char *v, struct dynbuf *why)
+{
+    for (size_t i = 0; d->choices[i]; i++) {
+        bool eq =
+            (d->flags & CFG_NOCASE) ? str_ieq(v, d->choices[i]) : strcmp(v, d->choices[i]) == 0;
+        if (eq) {
+            *(int *)field(d, c) = (int)i;
+            return ERR_OK;
+        }
+    }
+    dyn_add(why, "must be one of ");
+    add_choices(why, d->choices, "");
+    return ERR_INVALID;
+}
+
+static void print_value(const struct cfg_def *d, const struct config *c, struct dynbuf *out)
+{
+    if (d->print) {
+        d->print(d, c, out);
+        return;
+    }
+    switch (d->type) {
+    case CFG_INT:
+        dyn_add_int(out, d->size == sizeof(int64_t) ? *(const int64_t *)cfield(d, c)
+                                                    : *(const int *)cfield(d, c));
+        break;
+    case CFG_BOOL:
+        dyn_add(out, *(const bool *)cfield(d, c) ? "true" : "false");
+        break;
+    case CFG_ENUM:
+        dyn_add(out, d->choices[*(const int *)cfield(d, c)]);
+        break;
+    case CFG_STRING:
+    case CFG_URL: {
+        const char *v = *(char *const *)cfield(d, c);
+        if (d->flags & CFG_SECRET) {
+            dyn_add(out, v ? "(set, redacted)" : "(unset)");
+        } else if (v && d->type == CFG_URL) {
+            char *r = db_url_redact(v); /* a URL may carry a password */
+            dyn_add(out, r ? r : "***");
+            free(r);
+        } else {
+            dyn_add(out, v ? v : "");
+        }
+        break;
+    }
+    case CFG_CUSTOM:
+        break;
+    }
+}
+
+/* ---- settings with rules of their own ----------------------------------------------------- */
+
+static int parse_database_url(const struct cfg_def *d, struct config *c, const char *v,
+                              struct dynbuf *why)
+{
+    (void)d;
+    free(c->database_url);
+    c->database_url = strdup(v);
+    char reason[CONFIG_ERROR_LINE - 32];
+    if (c->database_url &&
+        db_url_parse(c->database_url, &c->db, reason, sizeof(reason)) != ERR_OK) {
+        dyn_add(why, reason);
+        return ERR_INVALID;
+    }
+    return ERR_OK;
+}
+
+static void print_database_url(const struct cfg_def *d, const struct config *c, struct dynbuf *out)
+{
+    (void)d;
+    char *r = db_url_redact(c->database_url);
+    dyn_add(out, r ? r : "***");
+    free(r);
+}
+
+static int parse_secret(const struct cfg_def *d, struct config *c, const char *v,
+                        struct dynbuf *why)
+{
+    (void)d;
+    size_t len = strnlen(v, SECRET_MAX + 1);
+    c->jwt_secret = strdup(v);
+    c->secret_source = SECRET_ENV;
+    if (len < CONFIG_SECRET_MIN || len > SECRET_MAX) {
+        dyn_addf(why, "must be %d to %d characters long", CONFIG_SECRET_MIN, SECRET_MAX);
+        return ERR_INVALID;
+    }
+    return ERR_OK;
+}
+
+static void print_secret(const struct cfg_def *d, const struct config *c, struct dynbuf *out)
+{
+    (void)d;
+    static const char *const desc[] = {"(unset)", "(set, redacted)", "(from DATA_DIR, redacted)",
+                                       "(generated, redacted)"};
+    dyn_add(out, desc[c->secret_source]);
+}
+
+static int parse_level(const struct cfg_def *d, struct config *c, const char *v, struct dynbuf *why)
+{
+    if (log_level_parse(v, &c->log_level) != ERR_OK) { /* WARN is accepted too */
+        dyn_add(why, "must be one of ");
+        add_choices(why, d->choices, "");
+        return ERR_INVALID;
+    }
+    return ERR_OK;
+}
+
+/* Walks a comma-separated list, trimming each item; calls add for each non-empty one
+ * (bounded: every item consumes input). Returns the first error add reports. */
+static int each_item(const char *list, struct config *c, struct dynbuf *why,
+                     int (*add)(struct config *c, const char *item, struct dynbuf *why))
+{
+    const char *p = list;
+    while (p && *p) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        const char *start = p;
+        while (len && (*start == ' ' || *start == '\t')) {
+            start++;
+            len--;
+        }
+        while (len && (start[len - 1] == ' ' || start[len - 1] == '\t'))
+            len--;
+        if (len) {
+            char item[CONFIG_ORIGIN_MAX];
+            if (len >= sizeof(item)) {
+                dyn_addf(why, "each item must be shorter than %d characters", CONFIG_ORIGIN_MAX);
+                return ERR_INVALID;
+            }
+            memcpy(item, start, len);
+            item[len] = '\0';
+            int rc = add(c, item, why);
+            if (rc != ERR_OK)
+                return rc;
+        }
+        p = comma ? comma + 1 : NULL;
+    }
+    return ERR_OK;
+}
+
+static int add_origin(struct config *c, const char *item, struct dynbuf *why)
+{
+    if (c->n_cors_origins >= CONFIG_MAX_CORS_ORIGINS) {
+        dyn_addf(why, "at most %d origins", CONFIG_MAX_CORS_ORIGINS);
+        return ERR_INVALID;
+    }
+    if (!url_origin_canonical(item, c->cors_origins[c->n_cors_origins], CONFIG_ORIGIN_MAX)) {
+        dyn_addf(why, "\"%s\" is not an http(s) origin like https://example.com", item);
+        return ERR_INVALID;
+    }
+    c->n_cors_origins++;
+    return ERR_OK;
+}
+
+static int parse_origins(const struct cfg_def *d, struct config *c, const char *v,
+                         struct dynbuf *why)
+{
+    (void)d;
+    c->cors_set = true;
+    return each_item(v, c, why, add_origin);
+}
+
+static void print_origins(const struct cfg_def *d, const struct config *c, struct dynbuf *out)
+{
+    (void)d;
+    for (size_t i = 0; i < c->n_cors_origins; i++)
+        dyn_addf(out, "%s%s", i ? "," : "", c->cors_origins[i]);
+}
+
+static int add_proxy(struct config *c, const char *item, struct dynbuf *why)
+{
+    if (strcmp(item, "*") == 0) {
+        c->trust_any_proxy = true;
+        return ERR_OK;
+    }
+    if (c->n_trusted_proxies >= CONFIG_MAX_TRUSTED_PROXIES || strlen(item) >= CONFIG_IP_TEXT_MAX) {
+        dyn_addf(why, "at most %d addresses, or \"*\"", CONFIG_MAX_TRUSTED_PROXIES);
+        return ERR_INVALID;
+    }
+    if (!config_ip_canonical(item, c->trusted_proxies[c->n_trusted_proxies])) {
+        dyn_addf(why, "\"%s\" is not an IP address (or \"*\")", item);
+        return ERR_INVALID;
+    }
+    c->n_trusted_proxies++;
+    return ERR_OK;
+}
+
+static int parse_proxies(const struct cfg_def *d, struct config *c, const char *v,
+                         struct dynbuf *why)
+{
+    (void)d;
+    return each_item(v, c, why, add_proxy);
+}
+
+static void print_proxies(const struct cfg_def *d, const struct config *c, struct dynbuf *out)
+{
+    (void)d;
+    dyn_add(out, c->trust_any_proxy ? "*" : "");
+    for (size_t i = 0; i < c->n_trusted_proxies; i++)
+        dyn_addf(out, "%s%s", i || c->trust_any_proxy ? "," : "", c->trusted_proxies[i]);
+}
+
+/* ---- the table ------------------------------------------------------------------------------ */
+
+#define F(field) offsetof(struct config, field), sizeof(((struct config *)0)->field)
+/* One row per kind of setting: name, [alias,] default, bounds or choices, field, help. */
+#define INT(name, def, min, max, fld, help)                                                        \
+    {                                                                                              \
+        name, NULL, CFG_INT, #def, NULL, min, max, NULL, 0, F(fld), NULL, NULL, help               \
+    }
+#define BOOL(name, def, fld, help)                                                                 \
+    {                                                                                              \
+        name, NULL, CFG_BOOL, def, NULL, 0, 0, NULL, 0, F(fld), NULL, NULL, help                   \
+    }
+#define STR(name, def, fld, help)                                                                  \
+    {                                                                                              \
+        name, NULL, CFG_STRING, def, NULL, 0, 0, NULL, 0, F(fld), NULL, NULL, help                 \
+    }
+#define URL(name, def, fld, help)                                                                  \
+    {                                                                                              \
+        name, NULL, CFG_URL, def, NULL, 0, 0, NULL, 0, F(fld), NULL, NULL, help                    \
+    }
+#define ENUM(name, def, choices, flags, fld, help)                                                 \
+    {                                                                                              \
+        name, NULL, CFG_ENUM, def, NULL, 0, 0, choices, flags, F(fld), NULL, NULL, help            \
+    }
+
+/* clang-format off */
+static const struct cfg_def defs[] = {
+    STR("HOST", "127.0.0.1", host,
+        "address to listen on (`0.0.0.0` in the container image)"),
+    INT("PORT", 8000, 1, 65535, port, ""),
+    ENUM("ROLE", "all", role_names, 0, role,
+         "`web` serves the UI and proxies to `API_URL`; `--role` overrides"),
+    URL("API_URL", "http://127.0.0.1:8000", api_url,
+        "web role: where the API is (e.g. `http://todo-backend:8000`)"),
+    STR("DATA_DIR", "./var", data_dir,
+        "where the default SQLite database and the development secret live"),
+    {"DATABASE_URL", NULL, CFG_CUSTOM, NULL, "`sqlite:///$DATA_DIR/todo.db`", 0, 0, NULL,
+     CFG_SECRET, F(database_url), parse_database_url, print_database_url,
+     "`sqlite:///relative.db`, `sqlite:////absolute.db`, or "
+     "`postgresql://user:pass@host:5432/db` (`postgres://`, `postgresql+asyncpg://` and "
+     "asyncpg's `?ssl=require` accepted); the password is never printed"},
+    INT("DATABASE_POOL_SIZE", 5, 1, 1000, pool_size, "PostgreSQL connections kept open"),
+    INT("DATABASE_MAX_OVERFLOW", 10, 0, 1000, max_overflow, "extra connections under load"),
+    BOOL("MIGRATE_ON_START", "true", migrate_on_start,
+         "run migrations before serving (safe with several replicas)"),
+    {"JWT_SECRET", "BETTER_AUTH_SECRET", CFG_CUSTOM, NULL, NULL, 0, 0, NULL, CFG_SECRET,
+     F(jwt_secret), parse_secret, print_secret,
+     "32–4096 characters; required outside development, except in the web role; in "
+     "development one is generated into `$DATA_DIR/jwt-secret` (mode 0600) with a warning"},
+    ENUM("JWT_ALGORITHM", "HS256", algorithms, 0, jwt_algorithm,
+         "tokens we issue; Better Auth's EdDSA/ES256/RS256 tokens are verified through its "
+         "JWKS"),
+    INT("JWT_EXPIRATION_DAYS", 7, 1, 365, jwt_expiration_days, "lifetime of the tokens we issue"),
+    URL("BETTER_AUTH_URL", NULL, better_auth_url,
+        "when set, also accept tokens signed by Better Auth's keys at "
+        "`$BETTER_AUTH_URL/api/auth/jwks`"),
+    URL("BETTER_AUTH_JWKS_URL", NULL, jwks_url,
+        "explicit JWKS URL (https; http only for loopback)"),
+    ENUM("ENVIRONMENT", "development", env_names, CFG_NOCASE, environment, ""),
+    {"LOG_LEVEL", NULL, CFG_ENUM, "INFO", NULL, 0, 0, level_names, CFG_NOCASE, F(log_level),
+     parse_level, NULL, ""},
+    {"CORS_ORIGINS", NULL, CFG_CUSTOM, NULL,
+     "`http://localhost:3000,http://127.0.0.1:3000` in development", 0, 0, NULL, 0,
+     F(cors_origins), parse_origins, print_origins,
+     "comma-separated http(s) origins; `FRONTEND_URL` is added"},
+    URL("FRONTEND_URL", NULL, frontend_url,
+        "the UI's URL (seed compatibility: also a CORS origin)"),
+    INT("RATE_LIMIT_PER_MINUTE", 60, 1, 1000000, rate_limit_per_minute,
+        "sign-up and login attempts per client address and per email"),
+    {"FORWARDED_ALLOW_IPS", NULL, CFG_CUSTOM, "127.0.0.1", NULL, 0, 0, NULL, 0,
+     F(trusted_proxies), parse_proxies, print_proxies,
+     "proxies whose `X-Forwarded-For` names the client (comma-separated IPs, or `*` for any "
+     "peer: the chart's default, where the API is only reached through the web role or the "
+     "ingress)"},
+    INT("SHUTDOWN_TIMEOUT_SECONDS", 20, 0, 3600, shutdown_timeout_s,
+        "how long SIGTERM waits for in-flight requests"),
+    INT("MAX_BODY_BYTES", 1048576, 1024, 67108864, max_body_bytes, "larger bodies get 413"),
+    {"WORKERS", NULL, CFG_INT, NULL, "CPU count (2–16)", 1, 64, NULL, 0, F(workers), NULL, NULL,
+     "HTTP worker threads"},
+    INT("WORK_THREADS", 4, 1, 64, work_threads,
+        "threads for the database and tool steps of streamed requests"),
+};
+/* clang-format on */
+
+/* ---- loading -------------------------------------------------------------------------------- */
 
 const char *config_getenv(void *ctx, const char *name)
 {
@@ -55,28 +450,198 @@ static void add_error(struct config_errors *errs, const char *fmt, ...)
 /* Returns the variable, or NULL when unset or empty. */
 static const char *get(config_get_fn fn, void *ctx, const char *name)
 {
-    const char *v = fn(ctx, name);
+    const char *v = name ? fn(ctx, name) : NULL;
     return v && *v ? v : NULL;
 }
 
-static void load_int(config_get_fn fn, void *ctx, struct config_errors *errs, const char *name,
-                     int64_t min, int64_t max, int64_t def, int64_t *out)
+/* Parses one value into c with its row's rule; ERR_OK, or ERR_INVALID with a line in errs
+ * naming the variable (the alias, when that is what was set). */
+static int parse_one(const struct cfg_def *d, const char *shown, struct config *c, const char *v,
+                     struct config_errors *errs)
 {
-    const char *v = get(fn, ctx, name);
-    *out = def;
-    if (v && parse_int64(v, min, max, out) != ERR_OK)
-        add_error(errs, "%s: must be an integer from %lld to %lld", name, (long long)min,
-                  (long long)max);
+    char text[CONFIG_ERROR_LINE];
+    struct dynbuf why;
+    dyn_init_fixed(&why, text, sizeof(text));
+    int rc;
+    if (strnlen(v, VALUE_MAX + 1) > VALUE_MAX) {
+        dyn_addf(&why, "longer than %d characters", VALUE_MAX);
+        rc = ERR_INVALID;
+    } else if (d->parse) {
+        rc = d->parse(d, c, v, &why);
+    } else {
+        switch (d->type) {
+        case CFG_INT:
+            rc = parse_int(d, c, v, &why);
+            break;
+        case CFG_BOOL:
+            rc = parse_boolean(d, c, v, &why);
+            break;
+        case CFG_ENUM:
+            rc = parse_enum(d, c, v, &why);
+            break;
+        default:
+            rc = parse_string(d, c, v, &why);
+            break;
+        }
+    }
+    if (rc != ERR_OK)
+        add_error(errs, "%s: %s", shown, dyn_str(&why));
+    return rc;
 }
 
-static char *dup_or(const char *v, const char *def)
+static const struct cfg_def *config_def(const char *name);
+
+/* The rules between settings, after every row: defaults derived from other settings, the
+ * secret required outside development, FRONTEND_URL as a CORS origin, the JWKS URL. */
+static void config_finish(struct config *c, config_get_fn fn, void *ctx, struct config_errors *errs)
 {
-    return strdup(v ? v : def);
+    if (!c->database_url) {
+        struct dynbuf d;
+        dyn_init_heap(&d, VALUE_MAX);
+        dyn_addf(&d, "sqlite:///%s/todo.db", c->data_dir ? c->data_dir : ".");
+        char *url = dyn_take(&d);
+        if (url) {
+            const struct cfg_def *row = config_def("DATABASE_URL");
+            parse_one(row, row->name, c, url, errs);
+            free(url);
+        }
+    }
+    if (!c->jwt_secret && c->environment != ENV_DEVELOPMENT && c->role != ROLE_WEB)
+        /* The web role neither issues nor checks tokens: it needs no secret. */
+        add_error(errs,
+                  "JWT_SECRET: required outside development (at least %d characters; "
+                  "BETTER_AUTH_SECRET is accepted as an alias)",
+                  CONFIG_SECRET_MIN);
+    if (!c->cors_set && c->environment == ENV_DEVELOPMENT) {
+        char why[CONFIG_ERROR_LINE];
+        struct dynbuf w;
+        dyn_init_fixed(&w, why, sizeof(why));
+        each_item("http://localhost:3000,http://127.0.0.1:3000", c, &w, add_origin);
+    }
+    /* The seeds configure CORS through FRONTEND_URL alone; honour it as an origin too. */
+    char origin[CONFIG_ORIGIN_MAX];
+    if (c->frontend_url && url_origin_of(c->frontend_url, origin, sizeof(origin))) {
+        char why[CONFIG_ERROR_LINE];
+        struct dynbuf w;
+        dyn_init_fixed(&w, why, sizeof(why));
+        if (add_origin(c, origin, &w) != ERR_OK)
+            add_error(errs, "FRONTEND_URL: %s", dyn_str(&w));
+    }
+    if (!c->jwks_url && c->better_auth_url) {
+        size_t blen = strlen(c->better_auth_url);
+        while (blen && c->better_auth_url[blen - 1] == '/')
+            blen--;
+        struct dynbuf d;
+        dyn_init_heap(&d, VALUE_MAX + 32);
+        dyn_addn(&d, c->better_auth_url, blen);
+        dyn_add(&d, "/api/auth/jwks");
+        c->jwks_url = dyn_take(&d);
+        if (!c->jwks_url)
+            add_error(errs, "out of memory while reading the configuration");
+    }
+    if (!get(fn, ctx, "WORKERS")) {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        c->workers = cpus < WORKERS_DEFAULT_MIN   ? WORKERS_DEFAULT_MIN
+                     : cpus > WORKERS_DEFAULT_MAX ? WORKERS_DEFAULT_MAX
+                                                  : (int)cpus;
+    }
 }
+
+int config_load(struct config *c, config_get_fn fn, void *ctx, struct config_errors *errs)
+{
+    memset(c, 0, sizeof(*c));
+    errs->n = 0;
+    for (size_t i = 0; i < ARRAY_LEN(defs); i++) {
+        const struct cfg_def *d = &defs[i];
+        const char *shown = d->name;
+        const char *v = get(fn, ctx, d->name);
+        if (!v && d->alias && (v = get(fn, ctx, d->alias)))
+            shown = d->alias;
+        if (!v)
+            v = d->def;
+        if (v)
+            parse_one(d, shown, c, v, errs);
+    }
+    config_finish(c, fn, ctx, errs);
+    if (errs->n == 0 && (!c->host || !c->database_url || !c->data_dir || !c->api_url))
+        add_error(errs, "out of memory while reading the configuration");
+    return errs->n ? ERR_INVALID : ERR_OK;
+}
+
+static const struct cfg_def *config_def(const char *name)
+{
+    for (size_t i = 0; i < ARRAY_LEN(defs); i++)
+        if (strcmp(defs[i].name, name) == 0)
+            return &defs[i];
+    return NULL;
+}
+
+/* ---- output --------------------------------------------------------------------------------- */
+
+void config_print(const struct config *c, FILE *out)
+{
+    char line[VALUE_MAX + 256];
+    for (size_t i = 0; i < ARRAY_LEN(defs); i++) {
+        struct dynbuf d;
+        dyn_init_fixed(&d, line, sizeof(line));
+        dyn_addf(&d, "%s=", defs[i].name);
+        print_value(&defs[i], c, &d);
+        fprintf(out, "%s\n", dyn_str(&d));
+    }
+}
+
+/* Appends text with "|" escaped, for a Markdown table cell. */
+static void add_cell(struct dynbuf *d, const char *text)
+{
+    for (const char *p = text; *p; p++) {
+        if (*p == '|')
+            dyn_addc(d, '\\');
+        dyn_addc(d, *p);
+    }
+}
+
+void config_table_markdown(FILE *out)
+{
+    fputs("| variable | default | rule / meaning |\n| --- | --- | --- |\n", out);
+    char line[2048];
+    for (size_t i = 0; i < ARRAY_LEN(defs); i++) {
+        const struct cfg_def *d = &defs[i];
+        struct dynbuf b;
+        dyn_init_fixed(&b, line, sizeof(line));
+        dyn_addf(&b, "| `%s` | ", d->name);
+        if (d->def_doc)
+            add_cell(&b, d->def_doc);
+        else if (d->def)
+            dyn_addf(&b, "`%s`", d->def);
+        else
+            dyn_add(&b, "—");
+        dyn_add(&b, " | ");
+        /* The rule the type implies, then the row's help. */
+        size_t start = dyn_len(&b);
+        if (d->type == CFG_INT)
+            dyn_addf(&b, "%lld–%lld", (long long)d->min, (long long)d->max);
+        else if (d->type == CFG_BOOL)
+            dyn_add(&b, "`true` or `false`");
+        else if (d->type == CFG_ENUM)
+            add_choices(&b, d->choices, "`");
+        else if (d->type == CFG_URL)
+            dyn_add(&b, "an http(s) URL");
+        if (d->alias)
+            dyn_addf(&b, "%salias `%s`", dyn_len(&b) > start ? "; " : "", d->alias);
+        if (d->help[0]) {
+            dyn_add(&b, dyn_len(&b) > start ? "; " : "");
+            add_cell(&b, d->help);
+        }
+        dyn_add(&b, " |\n");
+        fputs(dyn_str(&b), out);
+    }
+}
+
+/* ---- the rest ------------------------------------------------------------------------------- */
 
 int config_role_parse(const char *s, enum role *out)
 {
-    for (size_t i = 0; s && i < ARRAY_LEN(role_names); i++) {
+    for (size_t i = 0; s && role_names[i]; i++) {
         if (strcmp(s, role_names[i]) == 0) {
             *out = (enum role)i;
             return ERR_OK;
@@ -104,7 +669,6 @@ bool config_ip_canonical(const char *s, char out[CONFIG_IP_TEXT_MAX])
         return inet_ntop(AF_INET6, buf, out, CONFIG_IP_TEXT_MAX) != NULL;
     return false;
 }
-
 bool config_proxy_trusted(const struct config *c, const char *ip)
 {
     if (c->trust_any_proxy)
@@ -113,233 +677,6 @@ bool config_proxy_trusted(const struct config *c, const char *ip)
         if (strcmp(c->trusted_proxies[i], ip) == 0)
             return true;
     return false;
-}
-
-/* FORWARDED_ALLOW_IPS: "*" or a comma-separated list of IP addresses (uvicorn's name). */
-static void load_trusted_proxies(struct config *c, const char *list, struct config_errors *errs)
-{
-    const char *p = list;
-    while (p && *p) {
-        const char *comma = strchr(p, ',');
-        size_t len = comma ? (size_t)(comma - p) : strlen(p);
-        while (len && *p == ' ') {
-            p++;
-            len--;
-        }
-        while (len && p[len - 1] == ' ')
-            len--;
-        char item[CONFIG_IP_TEXT_MAX];
-        if (len == 1 && *p == '*') {
-            c->trust_any_proxy = true;
-        } else if (len) {
-            if (len >= sizeof(item) || c->n_trusted_proxies >= CONFIG_MAX_TRUSTED_PROXIES) {
-                add_error(errs, "FORWARDED_ALLOW_IPS: at most %d addresses, or \"*\"",
-                          CONFIG_MAX_TRUSTED_PROXIES);
-                return;
-            }
-            memcpy(item, p, len);
-            item[len] = '\0';
-            if (!config_ip_canonical(item, c->trusted_proxies[c->n_trusted_proxies])) {
-                add_error(errs, "FORWARDED_ALLOW_IPS: \"%s\" is not an IP address (or \"*\")",
-                          item);
-                return;
-            }
-            c->n_trusted_proxies++;
-        }
-        p = comma ? comma + 1 : NULL;
-    }
-}
-
-static void load_cors(struct config *c, const char *list, const char *name,
-                      struct config_errors *errs)
-{
-    /* Walk the comma-separated list without modifying it; each item is bounded. */
-    const char *p = list;
-    while (p && *p) {
-        const char *comma = strchr(p, ',');
-        size_t len = comma ? (size_t)(comma - p) : strlen(p);
-        while (len && (*p == ' ' || *p == '\t')) {
-            p++;
-            len--;
-        }
-        while (len && (p[len - 1] == ' ' || p[len - 1] == '\t'))
-            len--;
-        if (len) {
-            char item[CONFIG_ORIGIN_MAX];
-            if (len >= sizeof(item)) {
-                add_error(errs, "%s: each origin must be shorter than %d characters", name,
-                          CONFIG_ORIGIN_MAX);
-                return;
-            }
-            memcpy(item, p, len);
-            item[len] = '\0';
-            if (c->n_cors_origins >= CONFIG_MAX_CORS_ORIGINS) {
-                add_error(errs, "%s: at most %d origins", name, CONFIG_MAX_CORS_ORIGINS);
-                return;
-            }
-            if (!url_origin_canonical(item, c->cors_origins[c->n_cors_origins],
-                                      CONFIG_ORIGIN_MAX)) {
-                add_error(errs, "%s: \"%s\" is not an http(s) origin like https://example.com",
-                          name, item);
-                return;
-            }
-            c->n_cors_origins++;
-        }
-        p = comma ? comma + 1 : NULL;
-    }
-}
-
-/* True when ROLE names the web role (read early: other rules depend on it). */
-static bool role_is_web(config_get_fn fn, void *ctx)
-{
-    const char *v = get(fn, ctx, "ROLE");
-    return v && strcmp(v, "web") == 0;
-}
-
-int config_load(struct config *c, config_get_fn fn, void *ctx, struct config_errors *errs)
-{
-    memset(c, 0, sizeof(*c));
-    errs->n = 0;
-    const char *v;
-    int64_t n;
-
-    v = get(fn, ctx, "ENVIRONMENT");
-    c->environment = ENV_DEVELOPMENT;
-    if (v) {
-        size_t i;
-        for (i = 0; i < ARRAY_LEN(env_names); i++)
-            if (str_ieq(v, env_names[i]))
-                break;
-        if (i == ARRAY_LEN(env_names))
-            add_error(errs, "ENVIRONMENT: must be one of development, staging, production");
-        else
-            c->environment = (enum environment)i;
-    }
-
-    c->host = dup_or(get(fn, ctx, "HOST"), "127.0.0.1");
-    load_int(fn, ctx, errs, "PORT", 1, 65535, 8000, &n);
-    c->port = (int)n;
-    c->data_dir = dup_or(get(fn, ctx, "DATA_DIR"), "./var");
-
-    v = get(fn, ctx, "DATABASE_URL");
-    if (v) {
-        c->database_url = strdup(v);
-    } else {
-        size_t size = strlen(c->data_dir) + 32;
-        c->database_url = malloc(size);
-        if (c->database_url)
-            snprintf(c->database_url, size, "sqlite:///%s/todo.db", c->data_dir);
-    }
-    char why[CONFIG_ERROR_LINE - 32];
-    if (c->database_url && db_url_parse(c->database_url, &c->db, why, sizeof(why)) != ERR_OK)
-        add_error(errs, "DATABASE_URL: %s", why);
-
-    load_int(fn, ctx, errs, "DATABASE_POOL_SIZE", 1, MAX_POOL, 5, &n);
-    c->pool_size = (int)n;
-    load_int(fn, ctx, errs, "DATABASE_MAX_OVERFLOW", 0, MAX_POOL, 10, &n);
-    c->max_overflow = (int)n;
-
-    v = get(fn, ctx, "JWT_SECRET");
-    const char *secret_name = "JWT_SECRET";
-    if (!v) {
-        v = get(fn, ctx, "BETTER_AUTH_SECRET");
-        secret_name = "BETTER_AUTH_SECRET";
-    }
-    if (v) {
-        size_t len = strlen(v);
-        if (len < CONFIG_SECRET_MIN || len > SECRET_MAX)
-            add_error(errs, "%s: must be %d to %d characters long", secret_name, CONFIG_SECRET_MIN,
-                      SECRET_MAX);
-        c->jwt_secret = strdup(v);
-        c->secret_source = SECRET_ENV;
-    } else if (c->environment != ENV_DEVELOPMENT && !role_is_web(fn, ctx)) {
-        /* The web role neither issues nor checks tokens: it needs no secret. */
-        add_error(errs,
-                  "JWT_SECRET: required outside development (at least %d characters; "
-                  "BETTER_AUTH_SECRET is accepted as an alias)",
-                  CONFIG_SECRET_MIN);
-    }
-
-    c->jwt_algorithm = dup_or(get(fn, ctx, "JWT_ALGORITHM"), "HS256");
-    if (c->jwt_algorithm && strcmp(c->jwt_algorithm, "HS256") != 0)
-        add_error(errs, "JWT_ALGORITHM: must be HS256 (asymmetric tokens are verified via "
-                        "BETTER_AUTH_URL's JWKS)");
-    load_int(fn, ctx, errs, "JWT_EXPIRATION_DAYS", 1, MAX_EXPIRATION_DAYS, 7, &n);
-    c->jwt_expiration_days = (int)n;
-
-    v = get(fn, ctx, "LOG_LEVEL");
-    c->log_level = LOG_INFO;
-    if (v && log_level_parse(v, &c->log_level) != ERR_OK)
-        add_error(errs, "LOG_LEVEL: must be one of DEBUG, INFO, WARNING, ERROR");
-
-    v = get(fn, ctx, "FRONTEND_URL");
-    if (v) {
-        c->frontend_url = strdup(v);
-        if (!url_is_http(v))
-            add_error(errs, "FRONTEND_URL: must be an http(s) URL");
-    }
-    v = get(fn, ctx, "CORS_ORIGINS");
-    if (v)
-        load_cors(c, v, "CORS_ORIGINS", errs);
-    else if (c->environment == ENV_DEVELOPMENT)
-        load_cors(c, "http://localhost:3000,http://127.0.0.1:3000", "CORS_ORIGINS", errs);
-    /* The seeds configure CORS through FRONTEND_URL alone; honour it as an origin too. */
-    char origin[CONFIG_ORIGIN_MAX];
-    if (c->frontend_url && url_origin_of(c->frontend_url, origin, sizeof(origin)))
-        load_cors(c, origin, "FRONTEND_URL", errs);
-
-    load_int(fn, ctx, errs, "RATE_LIMIT_PER_MINUTE", 1, MAX_RATE_LIMIT, 60, &n);
-    c->rate_limit_per_minute = (int)n;
-    load_int(fn, ctx, errs, "SHUTDOWN_TIMEOUT_SECONDS", 0, MAX_SHUTDOWN_S, 20, &n);
-    c->shutdown_timeout_s = (int)n;
-    load_int(fn, ctx, errs, "MAX_BODY_BYTES", MIN_BODY_BYTES, MAX_BODY_BYTES_LIMIT, 1048576,
-             &c->max_body_bytes);
-
-    v = get(fn, ctx, "MIGRATE_ON_START");
-    c->migrate_on_start = true;
-    if (v && parse_bool(v, &c->migrate_on_start) != ERR_OK)
-        add_error(errs, "MIGRATE_ON_START: must be true or false");
-
-    v = get(fn, ctx, "ROLE");
-    c->role = ROLE_ALL;
-    if (v && config_role_parse(v, &c->role) != ERR_OK)
-        add_error(errs, "ROLE: must be one of all, web, api");
-
-    v = get(fn, ctx, "API_URL");
-    c->api_url = dup_or(v, "http://127.0.0.1:8000");
-    if (v && !url_is_http(v))
-        add_error(errs, "API_URL: must be an http(s) URL");
-
-    v = get(fn, ctx, "BETTER_AUTH_JWKS_URL");
-    const char *base = get(fn, ctx, "BETTER_AUTH_URL");
-    if (v) {
-        c->jwks_url = strdup(v);
-        if (!url_is_http(v))
-            add_error(errs, "BETTER_AUTH_JWKS_URL: must be an http(s) URL");
-    } else if (base) {
-        size_t size = strlen(base) + sizeof("/api/auth/jwks");
-        c->jwks_url = malloc(size);
-        if (c->jwks_url) {
-            size_t blen = strlen(base);
-            while (blen && base[blen - 1] == '/')
-                blen--;
-            snprintf(c->jwks_url, size, "%.*s/api/auth/jwks", (int)blen, base);
-        }
-        if (!url_is_http(base))
-            add_error(errs, "BETTER_AUTH_URL: must be an http(s) URL");
-    }
-
-    v = get(fn, ctx, "FORWARDED_ALLOW_IPS");
-    load_trusted_proxies(c, v ? v : "127.0.0.1", errs);
-
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    int64_t def_workers = cpus < 2 ? 2 : (cpus > 16 ? 16 : cpus);
-    load_int(fn, ctx, errs, "WORKERS", 1, MAX_WORKERS, def_workers, &n);
-    c->workers = (int)n;
-
-    if (!c->host || !c->database_url || !c->data_dir || !c->jwt_algorithm || !c->api_url)
-        add_error(errs, "out of memory while reading the configuration");
-    return errs->n ? ERR_INVALID : ERR_OK;
 }
 
 /* Creates dir (one level) with mode 0700 when missing. */
@@ -400,41 +737,6 @@ int config_resolve_secret(struct config *c, char *why, size_t why_size)
     return c->jwt_secret ? ERR_OK : ERR_NOMEM;
 }
 
-void config_print(const struct config *c, FILE *out)
-{
-    static const char *secret_desc[] = {"(unset)", "(set, redacted)", "(from DATA_DIR, redacted)",
-                                        "(generated, redacted)"};
-    char *db = db_url_redact(c->database_url);
-    fprintf(out, "ENVIRONMENT=%s\n", env_names[c->environment]);
-    fprintf(out, "ROLE=%s\n", role_names[c->role]);
-    fprintf(out, "HOST=%s\nPORT=%d\n", c->host, c->port);
-    fprintf(out, "DATA_DIR=%s\n", c->data_dir);
-    fprintf(out, "DATABASE_URL=%s\n", db ? db : "***");
-    fprintf(out, "DATABASE_POOL_SIZE=%d\nDATABASE_MAX_OVERFLOW=%d\n", c->pool_size,
-            c->max_overflow);
-    fprintf(out, "JWT_SECRET=%s\n", secret_desc[c->secret_source]);
-    fprintf(out, "JWT_ALGORITHM=%s\nJWT_EXPIRATION_DAYS=%d\n", c->jwt_algorithm,
-            c->jwt_expiration_days);
-    fprintf(out, "LOG_LEVEL=%s\n",
-            (const char *[]){"DEBUG", "INFO", "WARNING", "ERROR"}[c->log_level]);
-    fprintf(out, "CORS_ORIGINS=");
-    for (size_t i = 0; i < c->n_cors_origins; i++)
-        fprintf(out, "%s%s", i ? "," : "", c->cors_origins[i]);
-    fprintf(out, "\nFRONTEND_URL=%s\n", c->frontend_url ? c->frontend_url : "");
-    fprintf(out, "RATE_LIMIT_PER_MINUTE=%d\n", c->rate_limit_per_minute);
-    fprintf(out, "SHUTDOWN_TIMEOUT_SECONDS=%d\n", c->shutdown_timeout_s);
-    fprintf(out, "MAX_BODY_BYTES=%lld\n", (long long)c->max_body_bytes);
-    fprintf(out, "MIGRATE_ON_START=%s\n", c->migrate_on_start ? "true" : "false");
-    fprintf(out, "API_URL=%s\n", c->api_url);
-    fprintf(out, "WORKERS=%d\n", c->workers);
-    fprintf(out, "FORWARDED_ALLOW_IPS=%s", c->trust_any_proxy ? "*" : "");
-    for (size_t i = 0; i < c->n_trusted_proxies; i++)
-        fprintf(out, "%s%s", i || c->trust_any_proxy ? "," : "", c->trusted_proxies[i]);
-    fprintf(out, "\n");
-    fprintf(out, "BETTER_AUTH_JWKS_URL=%s\n", c->jwks_url ? c->jwks_url : "");
-    free(db);
-}
-
 void config_free(struct config *c)
 {
     free(c->host);
@@ -444,10 +746,10 @@ void config_free(struct config *c)
         sodium_memzero(c->jwt_secret, strlen(c->jwt_secret));
         free(c->jwt_secret);
     }
-    free(c->jwt_algorithm);
     free(c->frontend_url);
     free(c->data_dir);
     free(c->api_url);
+    free(c->better_auth_url);
     free(c->jwks_url);
     memset(c, 0, sizeof(*c));
 }

@@ -1,8 +1,10 @@
 /*
  * Configuration from the environment, with the seed projects' variable names. Everything
  * is validated at start-up: each bad variable yields one line naming it and its rule.
- * Add a new setting here: a field, its default in config_load, its rule, and a line in
- * config_print (and the README table).
+ * Every setting is one row of the table in config.c (name, alias, type, default, bounds,
+ * secret flag, help), from which loading, `todo config check` and the README's table come.
+ * A new setting: a field here and a row there; then `make config-table` updates README.md
+ * (tests/blackbox/test_config.py fails until it does).
  */
 #ifndef TODO_CONFIG_H
 #define TODO_CONFIG_H
@@ -39,11 +41,12 @@ struct config {
     int max_overflow;
     char *jwt_secret;
     enum secret_source secret_source;
-    char *jwt_algorithm;
+    int jwt_algorithm; /* index: HS256 is the only one */
     int jwt_expiration_days;
     enum log_level log_level;
     char cors_origins[CONFIG_MAX_CORS_ORIGINS][CONFIG_ORIGIN_MAX];
     size_t n_cors_origins;
+    bool cors_set; /* CORS_ORIGINS was given (no development default then) */
     char *frontend_url;
     int rate_limit_per_minute;
     enum environment environment;
@@ -52,9 +55,11 @@ struct config {
     bool migrate_on_start;
     char *data_dir;
     enum role role;
-    char *api_url;  /* web role: where the API lives */
-    char *jwks_url; /* Better Auth's JWKS (from BETTER_AUTH_JWKS_URL or BETTER_AUTH_URL) */
-    int workers;    /* HTTP worker threads */
+    char *api_url;         /* web role: where the API lives */
+    char *better_auth_url; /* Better Auth's base URL */
+    char *jwks_url;        /* Better Auth's JWKS (BETTER_AUTH_JWKS_URL, or from the base URL) */
+    int workers;           /* HTTP worker threads */
+    int work_threads;      /* the work queue's pool threads */
     /* FORWARDED_ALLOW_IPS: peers whose X-Forwarded-For is believed ("*": any peer). */
     char trusted_proxies[CONFIG_MAX_TRUSTED_PROXIES][CONFIG_IP_TEXT_MAX];
     size_t n_trusted_proxies;
@@ -82,8 +87,12 @@ int config_load(struct config *c, config_get_fn get, void *ctx, struct config_er
  * DATA_DIR/jwt-secret (mode 0600). Returns ERR_OK or ERR_IO / ERR_INVALID with a reason. */
 int config_resolve_secret(struct config *c, char *why, size_t why_size);
 
-/* Prints the effective configuration, secrets redacted, one KEY=value per line. */
+/* Prints the effective configuration, secrets redacted, one KEY=value per line, in the
+ * table's order. */
 void config_print(const struct config *c, FILE *out);
+
+/* Prints the table as the README's Markdown table: variable, default, rule / meaning. */
+void config_table_markdown(FILE *out);
 
 /* Writes the canonical text of an IPv4/IPv6 address (or returns false when s is none). */
 bool config_ip_canonical(const char *s, char out[CONFIG_IP_TEXT_MAX]);

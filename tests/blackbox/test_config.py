@@ -1,11 +1,16 @@
-"""Configuration: bad values exit 2 naming the variable; the development secret file."""
+"""Configuration: bad values exit 2 naming the variable; the development secret file; the
+README's configuration table is the binary's own (`todo config table --markdown`)."""
 
+import difflib
 import os
+import re
 import stat
+import subprocess
 
 import pytest
 import requests
 
+from conftest import REPO_ROOT
 from helpers import scaled
 
 SHORT_SECRET = "tooshort10"  # 10 characters
@@ -185,3 +190,25 @@ def test_host_defaults_to_loopback_in_development(servers):
         addr = local.split(":")[0]
         assert addr in ("0100007F", "00000000000000000000000001000000"), (
             f"with HOST unset in development the server listens on {local} ({table}), not only loopback")
+
+
+README_TABLE = re.compile(r"<!-- config-table: generated[^\n]*-->\n(.*?)<!-- config-table: end -->", re.S)
+
+
+def test_readme_configuration_table_is_generated_from_the_binary(todo_bin):
+    """A setting added to the table in src/core/config.c is documented, and nothing else is:
+    `make config-table` rewrites README.md's table from the binary."""
+    out = subprocess.run([str(todo_bin), "config", "table", "--markdown"], capture_output=True,
+                         text=True, timeout=scaled(10), check=True).stdout
+    m = README_TABLE.search((REPO_ROOT / "README.md").read_text(encoding="utf-8"))
+    assert m, "README.md has no config-table markers"
+    diff = "".join(difflib.unified_diff(m.group(1).splitlines(True), out.splitlines(True),
+                                        "README.md", "todo config table --markdown"))
+    assert not diff, f"README.md's configuration table is stale; run `make config-table`:\n{diff}"
+    names = re.findall(r"^\| `([A-Z_]+)` \|", out, re.M)
+    assert len(names) == len(set(names)) >= 24
+    check = subprocess.run([str(todo_bin), "config", "check"], capture_output=True, text=True,
+                           timeout=scaled(10), env={"PATH": os.environ.get("PATH", "")})
+    assert check.returncode == 0, check.stderr
+    printed = re.findall(r"^([A-Z_]+)=", check.stdout, re.M)
+    assert printed == names, "`config check` prints the table's settings, in its order"

@@ -80,7 +80,7 @@ static void test_defaults(void **state)
     assert_int_equal(c.max_overflow, 10);
     assert_int_equal(c.log_level, LOG_INFO);
     assert_int_equal(c.jwt_expiration_days, 7);
-    assert_string_equal(c.jwt_algorithm, "HS256");
+    assert_int_equal(c.jwt_algorithm, 0); /* HS256 */
     assert_int_equal(c.rate_limit_per_minute, 60);
     assert_int_equal(c.shutdown_timeout_s, 20);
     assert_int_equal(c.max_body_bytes, 1024 * 1024);
@@ -474,6 +474,48 @@ static void test_print_redacts_secret_and_db_password(void **state)
     config_free(&c);
 }
 
+/* The table drives everything: each row of the Markdown table is a setting that
+ * `config check` prints once, and each default in the table loads. */
+static void test_table_rows_are_printed_and_documented(void **state)
+{
+    (void)state;
+    char *md = NULL;
+    size_t md_size = 0;
+    FILE *f = open_memstream(&md, &md_size);
+    assert_non_null(f);
+    config_table_markdown(f);
+    assert_int_equal(fclose(f), 0);
+    assert_true(
+        unit_contains(md, "| variable | default | rule / meaning |\n| --- | --- | --- |\n"));
+    static const struct unit_env env[] = {{NULL, NULL}};
+    struct config c;
+    struct config_errors errs;
+    assert_int_equal(load(env, &c, &errs), ERR_OK);
+    char *text = print_to_string(&c);
+    size_t rows = 0;
+    for (const char *p = strstr(md, "\n| `"); p; p = strstr(p + 1, "\n| `")) {
+        const char *name = p + 4;
+        const char *end = strchr(name, '`');
+        assert_non_null(end);
+        char want[80];
+        assert_true((size_t)(end - name) < sizeof(want) - 3);
+        snprintf(want, sizeof(want), "\n%.*s=", (int)(end - name), name);
+        const char *at = strstr(text, want);
+        bool first_line = strncmp(text, want + 1, strlen(want + 1)) == 0;
+        if (!at && !first_line)
+            fail_msg("config check does not print %s", want + 1);
+        rows++;
+    }
+    size_t lines = 0;
+    for (const char *p = text; *p; p++)
+        lines += *p == '\n';
+    assert_int_equal(lines, rows); /* one line per setting, no more */
+    assert_true(rows >= 24);
+    free(text);
+    free(md);
+    config_free(&c);
+}
+
 static void test_print_redacts_password_query_parameter(void **state)
 {
     (void)state;
@@ -643,6 +685,7 @@ int main(void)
         cmocka_unit_test(test_cors_trailing_slash_normalised),
         cmocka_unit_test(test_print_redacts_secret_and_db_password),
         cmocka_unit_test(test_print_redacts_password_query_parameter),
+        cmocka_unit_test(test_table_rows_are_printed_and_documented),
         cmocka_unit_test(test_resolve_secret_creates_and_reuses_file),
         cmocka_unit_test(test_resolve_secret_rejects_short_file),
         cmocka_unit_test(test_resolve_secret_outside_development),
