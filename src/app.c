@@ -4,9 +4,9 @@
  * each module's own API. Start runs top to bottom; shutdown quiesces bottom to top, then
  * stops bottom to top, which gives the order the server relies on:
  *
- *   stop accepting → drain in-flight requests → end proxied and streamed responses →
- *   finish queued work → abort outbound transfers and end the I/O loop → close the daemon
- *   → free the engine → close the store.
+ *   stop accepting → drain in-flight requests → refuse new proxied requests → finish
+ *   queued work → abort outbound transfers (which ends their streams) and end the I/O loop
+ *   → end any stream still open → close the daemon → free the engine → close the store.
  */
 #include "app.h"
 
@@ -21,6 +21,7 @@
 #include "core/util.h"
 #include "handlers/routes.h"
 #include "http/server.h"
+#include "http/stream.h"
 #include "io/httpc.h"
 #include "io/loop.h"
 #include "io/workq.h"
@@ -76,11 +77,16 @@ static void store_stop(struct app *app)
 
 /* ---- the engine: the I/O loop and httpc on it ----------------------------------------- */
 
+/* Connections httpc opens to one host at most. An API behind this process (the web role's
+ * API_URL) closes connections from one address beyond HTTP_PER_IP_CONN_LIMIT, and all of
+ * this process's come from one: stay below it; further transfers wait for a connection. */
+#define HTTPC_HOST_CONNS (HTTP_PER_IP_CONN_LIMIT * 3 / 4)
+
 static int engine_start(struct app *app)
 {
     int rc = loop_start(&app->loop);
     if (rc == ERR_OK)
-        rc = httpc_new(app->loop, 0, &app->httpc);
+        rc = httpc_new(app->loop, HTTPC_HOST_CONNS, &app->httpc);
     if (rc != ERR_OK) {
         log_error("cannot start the I/O loop");
         loop_stop(app->loop);
@@ -148,7 +154,7 @@ static void workq_mod_stop(struct app *app)
 
 static int proxy_mod_start(struct app *app)
 {
-    int rc = proxy_start(app->cfg);
+    int rc = proxy_start(app->cfg, app->httpc);
     if (rc != ERR_OK)
         log_error("cannot start the API proxy");
     return rc;
@@ -157,7 +163,30 @@ static int proxy_mod_start(struct app *app)
 static void proxy_mod_quiesce(struct app *app)
 {
     (void)app;
-    proxy_shutdown(); /* resumes suspended connections before the daemon stops */
+    proxy_quiesce(); /* new requests 503; httpc ends the transfers under way */
+}
+
+static void proxy_mod_stop(struct app *app)
+{
+    (void)app;
+    proxy_stop();
+}
+
+/* ---- streamed responses ------------------------------------------------------------------ */
+
+static int streams_start(struct app *app)
+{
+    (void)app;
+    return ERR_OK;
+}
+
+/* After the engine: its transfers have ended their streams; any other stream still open is
+ * ended here, and the connections get a moment to finish, so none is left suspended when
+ * the daemon stops. */
+static void streams_quiesce(struct app *app)
+{
+    (void)app;
+    stream_shutdown();
 }
 
 /* ---- the HTTP server ---------------------------------------------------------------------- */
@@ -226,10 +255,11 @@ static void http_stop(struct app *app)
 
 static const struct module modules[] = {
     {"store", ROLES_DB, store_start, NULL, store_stop},
+    {"streams", ROLES_ALL, streams_start, streams_quiesce, NULL},
     {"engine", ROLES_ALL, engine_start, engine_quiesce, engine_stop},
     {"jwks", ROLES_DB, jwks_start, NULL, jwks_stop},
     {"workq", ROLES_DB, workq_mod_start, workq_mod_quiesce, workq_mod_stop},
-    {"proxy", ROLES_WEB, proxy_mod_start, proxy_mod_quiesce, NULL},
+    {"proxy", ROLES_WEB, proxy_mod_start, proxy_mod_quiesce, proxy_mod_stop},
     {"http", ROLES_ALL, http_start, http_quiesce, http_stop},
 };
 

@@ -43,6 +43,17 @@ void *shared_ref(void *obj)
     return obj;
 }
 
+void *shared_tryref(void *obj)
+{
+    atomic_size_t *refs = &hdr_of(obj)->refs;
+    size_t n = atomic_load_explicit(refs, memory_order_relaxed);
+    while (n > 0) /* retries only while other threads change the count */
+        if (atomic_compare_exchange_weak_explicit(refs, &n, n + 1, memory_order_acq_rel,
+                                                  memory_order_relaxed))
+            return obj;
+    return NULL;
+}
+
 void shared_unref(void *obj)
 {
     if (!obj)

@@ -27,6 +27,11 @@ void *shared_new(size_t size, shared_dispose_fn dispose);
 /* Takes one more reference to obj; returns obj. */
 void *shared_ref(void *obj);
 
+/* Takes a reference unless the last one is already gone (the object is being disposed of);
+ * returns obj or NULL. For registries whose entries unlink themselves on dispose: call it
+ * under the registry's lock, which dispose also takes. */
+void *shared_tryref(void *obj);
+
 /* Drops one reference; the last one disposes of obj and frees it. NULL is allowed. */
 void shared_unref(void *obj);
 

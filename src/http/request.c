@@ -306,6 +306,12 @@ void resp_custom(struct request *req, int status, struct MHD_Response *resp)
 
 void resp_defer(struct request *req, void (*resume)(struct request *req), void *ctx)
 {
+    /* A suspended request holds no database connection: another request may need it (the
+     * pool is small, and on SQLite it is this thread's own connection). */
+    if (req->db) {
+        store_release(req->db);
+        req->db = NULL;
+    }
     req->resume = resume;
     req->defer_ctx = ctx;
 }

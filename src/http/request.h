@@ -61,7 +61,8 @@ struct request {
 
     const char *user_id;   /* set by authentication */
     bool auth_pat;         /* ... with a personal access token */
-    struct store_conn *db; /* checked out on demand by req_db, released at the end */
+    struct store_conn *db; /* checked out on demand by req_db, released at the end or when
+                            * the request is suspended (resp_defer) */
 
     /* The response. */
     int status;
@@ -141,7 +142,9 @@ void resp_custom(struct request *req, int status, struct MHD_Response *resp);
 
 /* Defers the answer: the handler has suspended the connection (MHD_suspend_connection)
  * and some other thread will resume it; the server then calls resume(req), which must
- * answer with one resp_* call. ctx is kept in req->defer_ctx for the caller's use. */
+ * answer with one resp_* call (or defer again). ctx is kept in req->defer_ctx for the
+ * caller's use. Releases req's database connection: a suspended request holds none (a
+ * later req_db checks one out again). http/stream.h wraps this for streaming handlers. */
 void resp_defer(struct request *req, void (*resume)(struct request *req), void *ctx);
 
 /* A new mutable JSON document allocated from the request's arena. */

@@ -2,6 +2,12 @@
  * SQLite backend. One connection per thread (opened on first use, WAL mode, so readers
  * never block the writer), prepared statements cached per connection, writes inside
  * BEGIN IMMEDIATE transactions, and a busy timeout instead of failing on a locked file.
+ *
+ * A thread's connection is checked out by at most one holder at a time: acquiring it while
+ * it is out is refused (ERR_UNAVAILABLE, logged as the bug it is). A request gives its
+ * connection back before it is suspended (resp_defer), so the next request served by the
+ * same worker thread never finds it in the middle of another request's transaction, and
+ * streaming steps take their connection on a work-queue thread for the step alone.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -24,6 +30,7 @@
 struct sqlite_conn {
     struct store_conn base;
     sqlite3 *db;
+    bool in_use; /* checked out (only the owning thread acquires it) */
     struct sqlite_conn *next_all;
     struct stmt_cache_entry cache[STMT_CACHE_SLOTS];
 };
@@ -98,6 +105,12 @@ static int sqlite_acquire(struct store *base, struct store_conn **out)
         tl_conn = c;
         tl_gen = s->gen;
     }
+    if (tl_conn->in_use) {
+        log_error("sqlite: this thread's connection is already checked out (a holder kept it "
+                  "across a suspension?); refused");
+        return ERR_UNAVAILABLE;
+    }
+    tl_conn->in_use = true;
     *out = &tl_conn->base;
     return ERR_OK;
 }
@@ -110,6 +123,7 @@ static void sqlite_release(struct store_conn *base)
         log_error("sqlite: connection released inside a transaction; rolling back");
         sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
     }
+    c->in_use = false;
 }
 
 static int map_error(sqlite3 *db, int rc)
@@ -427,6 +441,7 @@ int sqlite_store_open(const struct store_options *o, struct store **out)
         sqlite_close(&s->base);
         return rc;
     }
+    sqlite_release(c);
     *out = &s->base;
     return ERR_OK;
 }
