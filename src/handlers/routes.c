@@ -1,7 +1,14 @@
-/* Route tables per role (see routes.h). Order matters only between overlapping patterns. */
+/* Route tables per role (see routes.h). Order matters only between overlapping patterns.
+ * The API's own routes are listed here; what depends on the API side's path prefixes (the
+ * web role's proxy routes, the JSON 404 below each prefix) is built once from the prefix
+ * table (http/prefix.h). */
 #include "handlers/routes.h"
 
+#include <pthread.h>
+#include <stdbool.h>
+
 #include "core/err.h"
+#include "core/log.h"
 #include "core/util.h"
 #include "handlers/auth.h"
 #include "handlers/conversations.h"
@@ -9,6 +16,7 @@
 #include "handlers/health.h"
 #include "handlers/tasks.h"
 #include "handlers/tokens.h"
+#include "http/prefix.h"
 #include "web/proxy.h"
 #include "web/static.h"
 
@@ -49,17 +57,6 @@
     {HTTP_GET, "/docs", h_docs, 0},                                                           \
     {HTTP_GET, "/docs/assets", h_docs_asset, ROUTE_PREFIX}
 
-/* The prefixes that belong to the API, MCP, the API's documents and the probes: an unknown
- * path below them is a JSON 404 whatever the method, never the UI (listed after the real
- * routes, before the UI's catch-all). */
-#define RESERVED_NOT_FOUND                                                                    \
-    {HTTP_ANY_METHOD, "/api", h_not_found, ROUTE_PREFIX | ROUTE_FALLBACK},                    \
-    {HTTP_ANY_METHOD, "/mcp", h_not_found, ROUTE_PREFIX | ROUTE_FALLBACK},                    \
-    {HTTP_ANY_METHOD, "/docs", h_not_found, ROUTE_PREFIX | ROUTE_FALLBACK},                   \
-    {HTTP_ANY_METHOD, "/openapi.json", h_not_found, ROUTE_PREFIX | ROUTE_FALLBACK},           \
-    {HTTP_ANY_METHOD, "/health", h_not_found, ROUTE_PREFIX | ROUTE_FALLBACK},                 \
-    {HTTP_ANY_METHOD, "/ready", h_not_found, ROUTE_PREFIX | ROUTE_FALLBACK}
-
 /* The embedded UI: GET and HEAD of every other path (its index.html for page routes). */
 #define UI_CATCH_ALL {HTTP_GET, "", h_static, ROUTE_PREFIX | ROUTE_FALLBACK}
 /* clang-format on */
@@ -75,40 +72,77 @@ static const struct route api_routes[] = {
     API_ROUTES,
 };
 
-/* Everything in one process (make run): the API and the embedded web UI at /. */
-static const struct route all_routes[] = {
+/* The fixed routes of the other roles; the prefix table (http/prefix.h) adds the rest. */
+static const struct route all_fixed[] = {
     HEALTH_ROUTES,
     API_ROUTES,
-    RESERVED_NOT_FOUND,
-    UI_CATCH_ALL,
 };
 
-/* The web role answers health locally, sends everything of the API's to API_URL (so the
- * browser only ever talks to its own origin), and serves the embedded UI. */
-static const struct route web_routes[] = {
+/* The web role answers health locally, sends the API's prefixes to API_URL (so the browser
+ * only ever talks to its own origin), and serves the embedded UI. */
+static const struct route web_fixed[] = {
     HEALTH_ROUTES,
-    {PROXY_METHODS, "/api", h_proxy, ROUTE_PREFIX},
-    {PROXY_METHODS, "/mcp", h_proxy, ROUTE_PREFIX},
-    {PROXY_METHODS, "/docs", h_proxy, ROUTE_PREFIX},
-    {PROXY_METHODS, "/openapi.json", h_proxy, 0},
-    RESERVED_NOT_FOUND,
-    UI_CATCH_ALL,
 };
+
+/* Room for the prefix table's routes: two per prefix at most. */
+#define PREFIX_TABLE_MAX 16
+#define MAX_ROUTES       (ARRAY_LEN(all_fixed) + 2 * PREFIX_TABLE_MAX + 1)
+
+/* A role's table: its fixed routes, then (web role) a proxy route per proxied prefix, then
+ * a JSON 404 fallback per prefix, then the UI's catch-all. */
+struct table {
+    struct route routes[MAX_ROUTES];
+    size_t n;
+};
+
+static struct table all_table, web_table;
+
+static void add(struct table *t, struct route r)
+{
+    if (t->n < MAX_ROUTES)
+        t->routes[t->n++] = r;
+    else /* caught by tests/unit/test_router.c before it could ship */
+        log_error("routes: table full; raise PREFIX_TABLE_MAX (dropped %s)", r.pattern);
+}
+
+static void build(struct table *t, const struct route *fixed, size_t n_fixed, bool proxy)
+{
+    for (size_t i = 0; i < n_fixed; i++)
+        add(t, fixed[i]);
+    for (size_t i = 0; proxy && i < path_prefix_count; i++) {
+        const struct path_prefix *p = &path_prefixes[i];
+        if (p->flags & PREFIX_PROXIED)
+            add(t, (struct route){PROXY_METHODS, p->path, h_proxy,
+                                  (p->flags & PREFIX_TREE) ? ROUTE_PREFIX : 0});
+    }
+    for (size_t i = 0; i < path_prefix_count; i++)
+        add(t, (struct route){HTTP_ANY_METHOD, path_prefixes[i].path, h_not_found,
+                              ROUTE_PREFIX | ROUTE_FALLBACK});
+    add(t, (struct route)UI_CATCH_ALL);
+}
+
+static void build_tables(void)
+{
+    build(&all_table, all_fixed, ARRAY_LEN(all_fixed), false);
+    build(&web_table, web_fixed, ARRAY_LEN(web_fixed), true);
+}
 
 void routes_for_role(enum role role, const struct route **out, size_t *n)
 {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, build_tables);
     switch (role) {
     case ROLE_WEB:
-        *out = web_routes;
-        *n = ARRAY_LEN(web_routes);
+        *out = web_table.routes;
+        *n = web_table.n;
         break;
     case ROLE_API:
         *out = api_routes;
         *n = ARRAY_LEN(api_routes);
         break;
     default:
-        *out = all_routes;
-        *n = ARRAY_LEN(all_routes);
+        *out = all_table.routes;
+        *n = all_table.n;
         break;
     }
 }

@@ -4,6 +4,7 @@
 #include <strings.h>
 
 #include "app.h"
+#include "http/prefix.h"
 
 #define CORS_MAX_AGE "600"
 #define CORS_METHODS "GET, POST, PUT, PATCH, DELETE, OPTIONS"
@@ -16,8 +17,8 @@
 static const char *allowed_origin(struct request *req)
 {
     const char *origin = req_header(req, "Origin");
-    if (!origin)
-        return NULL;
+    if (!origin || !path_prefix_of(req->path))
+        return NULL; /* the UI's own paths are same-origin: no CORS */
     const struct config *cfg = req->app->cfg;
     for (size_t i = 0; i < cfg->n_cors_origins; i++)
         if (strcasecmp(origin, cfg->cors_origins[i]) == 0)
@@ -38,7 +39,8 @@ void cors_apply(struct request *req)
 
 bool cors_preflight(struct request *req)
 {
-    if (req->method != HTTP_OPTIONS || !req_header(req, "Access-Control-Request-Method"))
+    if (req->method != HTTP_OPTIONS || !req_header(req, "Access-Control-Request-Method") ||
+        !path_prefix_of(req->path))
         return false;
     if (!allowed_origin(req)) {
         resp_error(req, 403, "Origin not allowed");

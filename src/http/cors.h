@@ -1,6 +1,7 @@
 /*
  * CORS per CORS_ORIGINS (and FRONTEND_URL): exact origin matches only, never "*" with
- * credentials, and preflight answered before routing and authentication.
+ * credentials, and preflight answered before routing and authentication — on the API
+ * side's paths (http/prefix.h); the UI's own paths are same-origin and get none.
  */
 #ifndef TODO_CORS_H
 #define TODO_CORS_H

@@ -22,6 +22,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "http/prefix.h"
 
 #define CACHE_REVALIDATE "no-cache"
 #define CACHE_IMMUTABLE  "public, max-age=31536000, immutable"
@@ -245,8 +246,9 @@ void h_static(struct request *req)
         static_serve(req, a);
         return;
     }
-    /* The route table keeps the API's prefixes away from here (handlers/routes.c). */
-    bool spa_route = !has_extension(path) && accepts_html(req);
+    /* The route tables keep the API side's prefixes away from here; should one arrive, it
+     * is a JSON 404, never the UI's page. */
+    bool spa_route = !path_prefix_of(path) && !has_extension(path) && accepts_html(req);
     const struct asset *index = spa_route ? asset_find(INDEX_PATH) : NULL;
     if (!index) {
         resp_error(req, 404, "Not Found");

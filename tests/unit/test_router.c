@@ -17,6 +17,7 @@
 #include "handlers/health.h"
 #include "handlers/routes.h"
 #include "handlers/tasks.h"
+#include "http/prefix.h"
 #include "http/request.h"
 #include "http/router.h"
 #include "web/proxy.h"
@@ -309,6 +310,56 @@ static void test_tables_are_well_formed(void **state)
     }
 }
 
+/* The prefix table (http/prefix.h) drives the roles with the UI: in the web role each
+ * proxied prefix reaches the proxy (below it too, for a tree), and in both an unknown path
+ * below any prefix is the JSON 404 fallback, whatever the method — never the UI. */
+static void test_prefix_table_drives_the_roles(void **state)
+{
+    (void)state;
+    static const enum role roles[] = {ROLE_ALL, ROLE_WEB};
+    static const enum http_method methods[] = {HTTP_GET, HTTP_POST, HTTP_DELETE, HTTP_OTHER};
+    struct fixture *f = NULL;
+    for (size_t r = 0; r < ARRAY_LEN(roles); r++) {
+        assert_int_equal(setup_role((void **)&f, roles[r]), 0);
+        for (size_t i = 0; i < path_prefix_count; i++) {
+            const struct path_prefix *p = &path_prefixes[i];
+            char below[128];
+            snprintf(below, sizeof(below), "%s/no/such/thing", p->path);
+            bool proxied = roles[r] == ROLE_WEB && (p->flags & PREFIX_PROXIED);
+            if (proxied)
+                expect_found(f, HTTP_GET, p->path, h_proxy);
+            for (size_t m = 0; m < ARRAY_LEN(methods); m++) {
+                enum router_result res = route(f, methods[m], below);
+                if (proxied && (p->flags & PREFIX_TREE)) {
+                    /* The proxy serves the path: a method it does not forward is a 405. */
+                    if (methods[m] == HTTP_OTHER) {
+                        assert_int_equal(res, ROUTER_NO_METHOD);
+                        continue;
+                    }
+                    assert_int_equal(res, ROUTER_FOUND);
+                    assert_ptr_equal(f->req.route->fn, h_proxy);
+                    continue;
+                }
+                assert_int_equal(res, ROUTER_FOUND);
+                assert_true(f->req.route->flags & ROUTE_FALLBACK);
+                assert_ptr_not_equal(f->req.route->fn, h_static);
+            }
+        }
+        /* A neighbour of a prefix is the UI's. */
+        expect_found(f, HTTP_GET, "/apix", h_static);
+        expect_found(f, HTTP_GET, "/healthz", h_static);
+        arena_free(f->arena);
+        free(f);
+    }
+    assert_non_null(path_prefix_of("/api"));
+    assert_non_null(path_prefix_of("/api/"));
+    assert_non_null(path_prefix_of("/mcp/x"));
+    assert_non_null(path_prefix_of("/openapi.json"));
+    assert_null(path_prefix_of("/apix"));
+    assert_null(path_prefix_of("/"));
+    assert_null(path_prefix_of("/assets/app.js"));
+}
+
 static void test_stats_before_task_id(void **state)
 {
     struct fixture *f = *state;
@@ -492,6 +543,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_role_all, setup_all, teardown),
         cmocka_unit_test_setup_teardown(test_role_web, setup_web, teardown),
         cmocka_unit_test(test_tables_are_well_formed),
+        cmocka_unit_test(test_prefix_table_drives_the_roles),
         cmocka_unit_test(test_allow_header_and_methods),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
