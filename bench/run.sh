@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # make bench: an authenticated GET of 50 tasks from todo versus nginx serving the same bytes
-# as a static file, measured with wrk in the same run on 127.0.0.1. Prints both rates and the
-# ratio (target: todo >= 0.5 x nginx). Bounded: each wrk run lasts BENCH_SECONDS.
+# as a static file, measured with wrk in the same run on 127.0.0.1, and the same GET through
+# the web role's proxy (a second todo process, --role web, API_URL = the first). Prints the
+# rates and the ratios (target: todo >= 0.5 x nginx). Bounded: each wrk run lasts
+# BENCH_SECONDS.
 #   BENCH_SECONDS (10)  BENCH_CONNECTIONS (64)  BENCH_THREADS (2)  TODO_BIN (build/todo)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,14 +19,18 @@ if [ ${#need[@]} -gt 0 ]; then
       || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null; }
 fi
 
-work=$(mktemp -d); trap 'kill $todo_pid $nginx_pid 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
+work=$(mktemp -d); trap 'kill $todo_pid $web_pid $nginx_pid 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
 free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
-tport=$(free_port); nport=$(free_port)
+tport=$(free_port); nport=$(free_port); wport=$(free_port)
 
 DATA_DIR=$work PORT=$tport LOG_LEVEL=WARNING RATE_LIMIT_PER_MINUTE=100000 \
   JWT_SECRET=bench-secret-0123456789abcdef0123456789abcdef "$bin" serve 2>"$work/todo.log" &
 todo_pid=$!
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$tport/health" >/dev/null && break; sleep 0.05; done
+DATA_DIR=$work/web PORT=$wport LOG_LEVEL=WARNING API_URL="http://127.0.0.1:$tport" \
+  "$bin" serve --role web 2>"$work/web.log" &
+web_pid=$!
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$wport/health" >/dev/null && break; sleep 0.05; done
 
 token=$(curl -sf -X POST "http://127.0.0.1:$tport/api/auth/signup" -H 'Content-Type: application/json' \
   -d '{"email":"bench@example.com","password":"bench-password"}' | python3 -c 'import sys,json;print(json.load(sys.stdin)["token"])')
@@ -58,9 +64,16 @@ for _ in $(seq 100); do curl -sf "http://127.0.0.1:$nport/tasks.json" >/dev/null
 rate() { wrk -t"$threads" -c"$conns" -d"${secs}s" "$@" | awk '/Requests\/sec/ {print $2}'; }
 bytes=$(wc -c < "$work/tasks.json")
 echo "bench: body $bytes bytes, wrk -t$threads -c$conns -d${secs}s"
+purl="http://127.0.0.1:$wport/api/me/tasks?limit=50"
+cmp -s "$work/tasks.json" <(curl -sf "$purl" -H "Authorization: Bearer $token") \
+  || { echo "bench: the proxy did not return the same list" >&2; exit 1; }
 n=$(rate "http://127.0.0.1:$nport/tasks.json")
 t=$(rate -H "Authorization: Bearer $token" "$url")
+p=$(rate -H "Authorization: Bearer $token" "$purl")
 ratio=$(python3 -c "print(f'{$t/$n:.2f}')")
-echo "nginx static file      : $n requests/s"
-echo "todo authenticated list: $t requests/s"
-echo "ratio todo/nginx       : $ratio (target >= 0.50)"
+pratio=$(python3 -c "print(f'{$p/$n:.2f}')")
+echo "nginx static file          : $n requests/s"
+echo "todo authenticated list    : $t requests/s"
+echo "the same through web proxy : $p requests/s"
+echo "ratio todo/nginx           : $ratio (target >= 0.50)"
+echo "ratio proxied/nginx        : $pratio"
