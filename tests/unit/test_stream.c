@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include <curl/curl.h>
+#include <microhttpd.h>
 
 #include "app.h"
 #include "core/config.h"
@@ -60,6 +61,7 @@ static struct {
     struct stream *s; /* the stream of the last streaming request (a reference) */
     atomic_int writable, closed;
     struct loop *loop;
+    bool small_sndbuf; /* h_events shrinks its socket's send buffer (no kernel autotuning) */
 } shared = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
 
 static void on_writable(struct stream *s)
@@ -127,6 +129,11 @@ static void h_events(struct request *req)
     }
     if (shared.loop)
         stream_heartbeat(s, shared.loop, HEARTBEAT_MS);
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    int sndbuf = 16 * 1024;
+    if (shared.small_sndbuf && ci)
+        setsockopt(ci->connect_fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
     resp_header(req, "Cache-Control", "no-cache");
     resp_stream(req, 200, "text/event-stream", s);
     publish(s); /* the producer's reference goes to the test */
@@ -377,6 +384,7 @@ static void *slow_read(void *arg)
     char tail[4] = {0};
     bool in_body = false;
     r->intact = true;
+    sleep_ms(300); /* not reading yet: the socket's buffers fill, then the stream's */
     for (int i = 0; i < 100000 && body < BIG_BYTES; i++) {
         ssize_t n = recv(r->fd, buf, sizeof(buf), 0);
         if (n <= 0)
@@ -410,6 +418,7 @@ static void test_backpressure_and_writable(void **state)
     struct server sv;
     server_start(&sv, NULL);
     atomic_store(&shared.writable, 0);
+    shared.small_sndbuf = true;
     struct slow_reader r = {.fd = raw_get(&sv, "/events", 16 * 1024)};
     struct stream *s = take_stream();
     assert_int_equal(pthread_create(&r.thread, NULL, slow_read, &r), 0);
@@ -433,6 +442,7 @@ static void test_backpressure_and_writable(void **state)
     stream_release(s);
     pthread_join(r.thread, NULL);
     close(r.fd);
+    shared.small_sndbuf = false;
     assert_true(fulls > 0);
     assert_true(atomic_load(&shared.writable) >= fulls);
     assert_int_equal(r.got, BIG_BYTES);
