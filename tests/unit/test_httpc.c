@@ -617,10 +617,12 @@ static void expect_err(struct env *e, const char *path, struct httpc_request rq,
 static void test_deadlines(void **state)
 {
     struct env *e = *state;
+    /* The server would answer after 1.5 s, or go on for 3 s: a deadline that did not fire in
+     * time shows as another outcome; the time bound only has to hold on a loaded machine. */
     expect_err(e, "/slow-head", (struct httpc_request){.header_timeout_ms = 300}, ERR_TIMEOUT,
-               1300);
-    expect_err(e, "/stall", (struct httpc_request){.idle_timeout_ms = 300}, ERR_TIMEOUT, 1800);
-    expect_err(e, "/trickle", (struct httpc_request){.total_timeout_ms = 500}, ERR_TIMEOUT, 1800);
+               2500);
+    expect_err(e, "/stall", (struct httpc_request){.idle_timeout_ms = 300}, ERR_TIMEOUT, 2500);
+    expect_err(e, "/trickle", (struct httpc_request){.total_timeout_ms = 500}, ERR_TIMEOUT, 2500);
     /* Nothing listens on port 1: refused at once. */
     struct rec r;
     rec_init(&r, e->loop);
@@ -728,8 +730,8 @@ static void test_cancel(void **state)
     httpc_cancel(r.x);
     rec_wait(&r);
     assert_int_equal(r.res.err, ERR_CANCELED);
-    assert_true(r.done_ms - t0 < 1000);
-    httpc_cancel(r.x); /* after the end: nothing */
+    assert_true(r.done_ms - t0 < 2500); /* the server would go on for 3 s */
+    httpc_cancel(r.x);                  /* after the end: nothing */
     httpc_resume(r.x);
     rec_free(&r);
     /* Canceled before it was even added. */

@@ -33,7 +33,7 @@ struct item {
     struct loop *loop;
     int sleep_ms;
     atomic_bool *gate; /* work waits until it opens, when set */
-    atomic_int ran, after_runs, after_on_loop, work_on_loop;
+    atomic_int started, ran, after_runs, after_on_loop, work_on_loop;
     int status;
     struct store *store; /* when set, the work runs a statement on a connection of its own */
     int db_rc;
@@ -44,6 +44,7 @@ static atomic_int completed;
 static void item_work(struct work *w)
 {
     struct item *it = (struct item *)w;
+    atomic_fetch_add(&it->started, 1);
     atomic_fetch_add(&it->work_on_loop, loop_on_thread(it->loop));
     for (int i = 0; it->gate && !atomic_load(it->gate) && i < 5000; i++)
         sleep_ms(1);
@@ -129,8 +130,9 @@ static void test_cancel_and_quiesce(void **state)
     assert_true(workq_cancel(q, &waiting[1].w));
     assert_false(workq_cancel(q, &waiting[1].w));
     atomic_store(&gate, true);
-    sleep_ms(20); /* busy is running now (it sleeps 200 ms) */
-    assert_false(workq_cancel(q, &busy.w));
+    for (int i = 0; i < 5000 && !atomic_load(&busy.started); i++)
+        sleep_ms(1);
+    assert_false(workq_cancel(q, &busy.w)); /* running: too late (it sleeps 200 ms) */
     int64_t t0 = now_mono_ms();
     workq_quiesce(q); /* cancels waiting[0] and [2], waits for busy */
     assert_int_equal(atomic_load(&busy.ran), 1);
