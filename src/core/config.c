@@ -30,6 +30,8 @@
 
 #define SECRET_FILE_NAME "jwt-secret"
 #define SECRET_MAX       4096
+/* The longest MCP_SERVER_NAME. */
+#define MCP_NAME_MAX 64
 /* Longest text any setting takes (URLs, lists). */
 #define VALUE_MAX 4096
 /* WORKERS by default: the CPU count within these bounds. */
@@ -342,6 +344,19 @@ static void print_proxies(const struct cfg_def *d, const struct config *c, struc
         dyn_addf(out, "%s%s", i || c->trust_any_proxy ? "," : "", c->trusted_proxies[i]);
 }
 
+/* MCP_SERVER_NAME goes into JSON and logs as it is: printable ASCII, at most 64. */
+static int parse_mcp_name(const struct cfg_def *d, struct config *c, const char *v,
+                          struct dynbuf *why)
+{
+    size_t n = 0;
+    for (; v[n]; n++)
+        if (v[n] < 0x20 || v[n] > 0x7e || n >= MCP_NAME_MAX) {
+            dyn_addf(why, "must be 1 to %d printable ASCII characters", MCP_NAME_MAX);
+            return ERR_INVALID;
+        }
+    return parse_string(d, c, v, why);
+}
+
 /* ---- the table ------------------------------------------------------------------------------ */
 
 #define F(field) offsetof(struct config, field), sizeof(((struct config *)0)->field)
@@ -423,6 +438,13 @@ static const struct cfg_def defs[] = {
      "HTTP worker threads"},
     INT("WORK_THREADS", 4, 1, 64, work_threads,
         "threads for the database and tool steps of streamed requests"),
+    {"MCP_SERVER_NAME", NULL, CFG_STRING, "todo", NULL, 0, 0, NULL, 0, F(mcp_server_name),
+     parse_mcp_name, NULL,
+     "the MCP server's `serverInfo.name` (1–64 printable ASCII characters)"},
+    INT("MCP_SERVER_PORT", 8001, 1, 65535, mcp_server_port,
+        "where `serve --role mcp` listens (instead of `PORT`)"),
+    INT("MCP_TOOLS_PAGE_SIZE", 0, 0, 1000, mcp_page_size,
+        "tools per `tools/list` page; 0: all on one page, what most clients expect"),
 };
 /* clang-format on */
 
@@ -751,5 +773,6 @@ void config_free(struct config *c)
     free(c->api_url);
     free(c->better_auth_url);
     free(c->jwks_url);
+    free(c->mcp_server_name);
     memset(c, 0, sizeof(*c));
 }

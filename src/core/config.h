@@ -64,6 +64,9 @@ struct config {
     char trusted_proxies[CONFIG_MAX_TRUSTED_PROXIES][CONFIG_IP_TEXT_MAX];
     size_t n_trusted_proxies;
     bool trust_any_proxy;
+    char *mcp_server_name; /* MCP serverInfo.name */
+    int mcp_server_port;   /* the mcp role's port */
+    int mcp_page_size;     /* tools per tools/list page; 0: all on one page */
 };
 
 /* The validation failures of one load, one line each. */

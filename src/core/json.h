@@ -1,15 +1,34 @@
 /*
- * JSON string access for code that compares or parses with C string functions. A JSON
- * string may hold "\u0000": yyjson keeps it (with the true length), but strcmp, strtol and
- * friends stop at the first NUL, so "HS256\u0000x" would compare equal to "HS256". Every
- * string that reaches a C string function comes through json_cstr.
+ * JSON input, bounded: parsing untrusted text (a request body, an MCP message) into the
+ * caller's arena with a nesting and a per-object key limit and no duplicate keys, and
+ * string access for code that compares or parses with C string functions. A JSON string
+ * may hold "\u0000": yyjson keeps it (with the true length), but strcmp, strtol and friends
+ * stop at the first NUL, so "HS256\u0000x" would compare equal to "HS256". Every string that
+ * reaches a C string function comes through json_cstr.
  */
 #ifndef TODO_JSON_H
 #define TODO_JSON_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "yyjson.h"
+
+#include "core/arena.h"
+
+/* Nesting and per-object key limits of every JSON input. */
+#define JSON_MAX_DEPTH 32
+#define JSON_MAX_KEYS  256
+
+/* Parses len bytes of text into a document in a. Returns ERR_OK; ERR_INVALID with *why
+ * (static, client-safe, said of a request body) for malformed JSON, nesting past JSON_MAX_DEPTH, an
+ * object of more than JSON_MAX_KEYS keys or a repeated key (which one would win?); ERR_NOMEM when
+ * the arena is full. */
+int json_parse(struct arena *a, const char *text, size_t len, yyjson_doc **out, const char **why);
+
+/* True when v keeps the limits json_parse checks (for documents made otherwise). */
+bool json_within_limits(yyjson_val *v);
 
 /* The value of v as a C string, or NULL when v is not a string or holds a NUL byte. */
 static inline const char *json_cstr(yyjson_val *v)

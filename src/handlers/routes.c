@@ -14,6 +14,7 @@
 #include "handlers/conversations.h"
 #include "handlers/docs.h"
 #include "handlers/health.h"
+#include "handlers/mcp.h"
 #include "handlers/tasks.h"
 #include "handlers/tokens.h"
 #include "http/prefix.h"
@@ -28,6 +29,13 @@
     {HTTP_GET, "/health", h_health, 0},                                                       \
     {HTTP_GET, "/api/health", h_health, 0},                                                   \
     {HTTP_GET, "/ready", h_ready, 0}
+
+/* The MCP server: Streamable HTTP and its protected resource metadata (RFC 9728). */
+#define MCP_ROUTES                                                                            \
+    {HTTP_POST, "/mcp", h_mcp_post, J},                                                       \
+    {HTTP_DELETE, "/mcp", h_mcp_delete, 0},                                                   \
+    {HTTP_GET, "/.well-known/oauth-protected-resource", h_mcp_resource_metadata, 0},          \
+    {HTTP_GET, "/.well-known/oauth-protected-resource/mcp", h_mcp_resource_metadata, 0}
 
 #define API_ROUTES                                                                            \
     {HTTP_POST, "/api/auth/signup", h_signup, J},                                             \
@@ -53,6 +61,7 @@
     {HTTP_GET, "/api/{user_id}/conversations/{conversation_id}", h_conv_get, 0},              \
     {HTTP_PATCH, "/api/{user_id}/conversations/{conversation_id}", h_conv_rename, J},         \
     {HTTP_DELETE, "/api/{user_id}/conversations/{conversation_id}", h_conv_delete, 0},        \
+    MCP_ROUTES,                                                                               \
     {HTTP_GET, "/openapi.json", h_openapi, 0},                                                \
     {HTTP_GET, "/docs", h_docs, 0},                                                           \
     {HTTP_GET, "/docs/assets", h_docs_asset, ROUTE_PREFIX}

@@ -11,7 +11,8 @@
 #define CORS_HEADERS                                                                               \
     "Authorization, Content-Type, Accept, X-Request-ID, Mcp-Session-Id, "                          \
     "MCP-Protocol-Version, Last-Event-ID"
-#define CORS_EXPOSE "X-Total-Count, Link, Location, X-Request-ID, Mcp-Session-Id, Retry-After"
+#define CORS_EXPOSE                                                                                \
+    "X-Total-Count, Link, Location, X-Request-ID, Mcp-Session-Id, Retry-After, WWW-Authenticate"
 
 /* Returns the configured origin equal to the request's Origin, or NULL. */
 static const char *allowed_origin(struct request *req)
@@ -24,6 +25,11 @@ static const char *allowed_origin(struct request *req)
         if (strcasecmp(origin, cfg->cors_origins[i]) == 0)
             return cfg->cors_origins[i];
     return NULL;
+}
+
+bool cors_origin_allowed(struct request *req)
+{
+    return !req_header(req, "Origin") || allowed_origin(req) != NULL;
 }
 
 void cors_apply(struct request *req)

@@ -10,6 +10,10 @@
 
 #include "http/request.h"
 
+/* True when the request has no Origin, or one of the allowed origins (CORS_ORIGINS and
+ * FRONTEND_URL's): what the MCP endpoint checks against DNS rebinding. */
+bool cors_origin_allowed(struct request *req);
+
 /* Adds the CORS response headers when the request's Origin is allowed. */
 void cors_apply(struct request *req);
 

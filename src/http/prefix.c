@@ -13,6 +13,7 @@ const struct path_prefix path_prefixes[] = {
     {"/openapi.json", PREFIX_PROXIED},
     {"/health",       0},
     {"/ready",        0},
+    {"/.well-known/oauth-protected-resource", PREFIX_PROXIED | PREFIX_TREE},
 };
 /* clang-format on */
 

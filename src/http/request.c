@@ -10,6 +10,7 @@
 #include "app.h"
 #include "core/config.h"
 #include "core/err.h"
+#include "core/json.h"
 #include "core/log.h"
 #include "core/verror.h"
 #include "store/store.h"
@@ -143,65 +144,22 @@ const char *req_peer_ip(struct request *req)
     return buf;
 }
 
-/* Checks depth and duplicate keys; recursion is bounded by JSON_MAX_DEPTH. */
-static bool json_sane(yyjson_val *v, int depth)
-{
-    if (depth > JSON_MAX_DEPTH)
-        return false;
-    if (yyjson_is_arr(v)) {
-        size_t i, max;
-        yyjson_val *item;
-        yyjson_arr_foreach(v, i, max, item)
-        {
-            if (!json_sane(item, depth + 1))
-                return false;
-        }
-    } else if (yyjson_is_obj(v)) {
-        if (yyjson_obj_size(v) > JSON_MAX_KEYS)
-            return false;
-        size_t i, max;
-        yyjson_val *key, *val;
-        yyjson_obj_foreach(v, i, max, key, val)
-        {
-            /* Duplicate keys are ambiguous (which one wins?): reject them. */
-            size_t j, jmax;
-            yyjson_val *k2, *v2;
-            yyjson_obj_foreach(v, j, jmax, k2, v2)
-            {
-                if (j >= i)
-                    break;
-                if (yyjson_equals(key, k2))
-                    return false;
-            }
-            if (!json_sane(val, depth + 1))
-                return false;
-        }
-    }
-    return true;
-}
-
 int req_json(struct request *req, yyjson_doc **out)
 {
     if (req->body_len == 0) {
         resp_err(req, ERR_INVALID, "Request body must be a JSON document");
         return ERR_INVALID;
     }
-    yyjson_alc alc;
-    arena_yyjson_alc(req->arena, &alc);
-    yyjson_read_err err;
-    yyjson_doc *doc = yyjson_read_opts(req->body, req->body_len, 0, &alc, &err);
-    if (!doc) {
-        resp_err(req, ERR_INVALID,
-                 err.code == YYJSON_READ_ERROR_MEMORY_ALLOCATION
-                     ? "Request body is too large to parse"
-                     : "Malformed JSON in request body");
+    const char *why = NULL;
+    int rc = json_parse(req->arena, req->body, req->body_len, out, &why);
+    if (rc == ERR_NOMEM) {
+        resp_err(req, ERR_INVALID, "Request body is too large to parse");
         return ERR_INVALID;
     }
-    if (!json_sane(yyjson_doc_get_root(doc), 0)) {
-        resp_err(req, ERR_INVALID, "JSON body nests too deeply or repeats a key");
+    if (rc != ERR_OK) {
+        resp_err(req, ERR_INVALID, why);
         return ERR_INVALID;
     }
-    *out = doc;
     return ERR_OK;
 }
 

@@ -17,9 +17,6 @@
 #define REQ_MAX_PATH_PARAMS  4
 #define REQ_MAX_RESP_HEADERS 16
 #define REQUEST_ID_MAX       64
-/* Nesting and per-object key limits for JSON request bodies. */
-#define JSON_MAX_DEPTH 32
-#define JSON_MAX_KEYS  256
 /* How many X-Forwarded-For hops are examined at most. */
 #define XFF_MAX_HOPS 32
 
@@ -101,8 +98,8 @@ const char *req_peer_ip(struct request *req);
  * (FORWARDED_ALLOW_IPS), the rightmost X-Forwarded-For entry that is not itself one. */
 const char *req_client_ip(struct request *req);
 
-/* Parses the body as JSON (size, depth and duplicate keys checked). On failure answers
- * 400 and returns ERR_INVALID; the document lives in the arena. */
+/* Parses the body as JSON (size, depth and duplicate keys checked: core/json.h). On failure
+ * answers 400 and returns ERR_INVALID; the document lives in the arena. */
 int req_json(struct request *req, yyjson_doc **out);
 
 /* The request's database connection, checked out on first use. On failure answers 503

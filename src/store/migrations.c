@@ -12,6 +12,7 @@
  * tool calls (with their arguments and results) are its messages.tool_calls, a JSON array,
  * so a turn is written in one row and a history is read without a join. A user's time zone
  * (an IANA name, NULL for UTC) is users.timezone.
+ * MCP sessions keep only the SHA-256 of their id too (any replica can serve them).
  */
 #include "store/migrations.h"
 
@@ -180,6 +181,25 @@ const struct migration migrations[] = {
      "ALTER TABLE users ADD COLUMN timezone TEXT;"
      "DROP INDEX conversations_user;"
      "CREATE INDEX conversations_user ON conversations (user_id, updated_at, id);"},
+    {7, "MCP sessions (shared by every replica)",
+     "CREATE TABLE mcp_sessions ("
+     " id TEXT PRIMARY KEY,"
+     " user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+     " protocol_version TEXT NOT NULL,"
+     " client TEXT,"
+     " created_at TEXT NOT NULL,"
+     " last_seen_at TEXT NOT NULL);"
+     "CREATE INDEX mcp_sessions_user ON mcp_sessions (user_id, last_seen_at);"
+     "CREATE INDEX mcp_sessions_seen ON mcp_sessions (last_seen_at);",
+     "CREATE TABLE mcp_sessions ("
+     " id TEXT PRIMARY KEY,"
+     " user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+     " protocol_version TEXT NOT NULL,"
+     " client TEXT,"
+     " created_at TIMESTAMPTZ NOT NULL,"
+     " last_seen_at TIMESTAMPTZ NOT NULL);"
+     "CREATE INDEX mcp_sessions_user ON mcp_sessions (user_id, last_seen_at);"
+     "CREATE INDEX mcp_sessions_seen ON mcp_sessions (last_seen_at);"},
 };
 
 const size_t migrations_count = ARRAY_LEN(migrations);

@@ -14,6 +14,9 @@ ROUTES_C = REPO_ROOT / "src" / "handlers" / "routes.c"
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
 # {HTTP_GET | HTTP_POST, "/api/{user_id}/tasks", h_task_list, J}
 ROUTE_RE = re.compile(r'\{\s*((?:HTTP_[A-Z]+\s*\|?\s*)+),\s*"([^"]*)",\s*(\w+)\s*,\s*([^}]*)\}')
+# Endpoints that are not REST and are specified elsewhere: /mcp speaks JSON-RPC under the
+# MCP specification (docs/mcp.md; tests/blackbox/test_mcp_*.py).
+NOT_REST = {"/mcp"}
 
 
 def operations(doc):
@@ -28,7 +31,7 @@ def routed_endpoints() -> set:
     text = ROUTES_C.read_text().replace("\\\n", " ")  # join macro continuation lines
     found = set()
     for methods, pattern, _fn, flags in ROUTE_RE.findall(text):
-        if "ROUTE_PREFIX" in flags or not pattern:
+        if "ROUTE_PREFIX" in flags or not pattern or pattern in NOT_REST:
             continue
         for m in re.findall(r"HTTP_([A-Z]+)", methods):
             found.add((m.lower(), pattern))
