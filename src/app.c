@@ -30,8 +30,8 @@
 
 #define DRAIN_POLL_MS 50
 
-#define ROLES_ALL (1u << ROLE_ALL | 1u << ROLE_WEB | 1u << ROLE_API)
-#define ROLES_DB  (1u << ROLE_ALL | 1u << ROLE_API)
+#define ROLES_ALL (1u << ROLE_ALL | 1u << ROLE_WEB | 1u << ROLE_API | 1u << ROLE_MCP)
+#define ROLES_DB  (1u << ROLE_ALL | 1u << ROLE_API | 1u << ROLE_MCP)
 #define ROLES_WEB (1u << ROLE_WEB)
 
 /* ---- store: open, migrate (or keep migrating in the background), close ---------------- */

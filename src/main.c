@@ -1,5 +1,5 @@
 /*
- * The todo command line: serve, migrate, config check, healthcheck, version. Exit codes:
+ * The todo command line: serve, mcp, migrate, config check, healthcheck, version. Exit codes:
  * 0 success, 1 runtime failure, 2 bad usage or bad configuration.
  */
 #include <getopt.h>
@@ -22,6 +22,7 @@
 #include "http/server.h"
 #include "io/httpc.h"
 #include "io/loop.h"
+#include "mcp/stdio.h"
 #include "store/store.h"
 
 #define EXIT_USAGE                     2
@@ -33,15 +34,19 @@ static const char usage_text[] =
     "usage: todo <command> [options]\n"
     "\n"
     "commands:\n"
-    "  serve [--role all|web|api]   run the HTTP server (migrates first unless\n"
-    "                               MIGRATE_ON_START=false)\n"
+    "  serve [--role all|web|api|mcp]\n"
+    "                               run the HTTP server (migrates first unless\n"
+    "                               MIGRATE_ON_START=false); the mcp role serves /mcp\n"
+    "                               on MCP_SERVER_PORT (default 8001)\n"
+    "  mcp --stdio                  serve the MCP tools over stdin/stdout as the user of\n"
+    "                               TODO_TOKEN (a personal access token or a JWT)\n"
     "  migrate                      apply database migrations and exit\n"
     "  config check                 validate the environment and print the effective\n"
     "                               configuration (secrets redacted)\n"
     "  config table --markdown      print every setting, its default and its rule as the\n"
     "                               README's Markdown table\n"
-    "  healthcheck [--url URL]      exit 0 iff URL (default http://127.0.0.1:$PORT/health)\n"
-    "                               answers 200\n"
+    "  healthcheck [--url URL]      exit 0 iff URL (default http://127.0.0.1:$PORT/health,\n"
+    "                               $MCP_SERVER_PORT with ROLE=mcp) answers 200\n"
     "  version                      print the version\n"
     "\n"
     "Configuration comes from the environment; see README.md.\n";
@@ -143,10 +148,13 @@ static int cmd_healthcheck(int argc, char **argv)
         return usage(stderr, EXIT_USAGE);
     char def[64];
     if (!url) {
-        int64_t port = 8000;
-        const char *p = getenv("PORT");
+        /* Where serve listens: PORT, or MCP_SERVER_PORT for the mcp role. */
+        const char *role = getenv("ROLE");
+        bool mcp = role && strcmp(role, "mcp") == 0;
+        int64_t port = mcp ? 8001 : 8000;
+        const char *p = getenv(mcp ? "MCP_SERVER_PORT" : "PORT");
         if (p && *p && parse_int64(p, 1, 65535, &port) != ERR_OK)
-            port = 8000;
+            port = mcp ? 8001 : 8000;
         snprintf(def, sizeof(def), "http://127.0.0.1:%lld/health", (long long)port);
         url = def;
     }
@@ -186,6 +194,76 @@ static int cmd_healthcheck(int argc, char **argv)
     return 0;
 }
 
+/* todo mcp --stdio: the MCP tools over stdin/stdout as TODO_TOKEN's user (mcp/stdio.h).
+ * Exit codes: 0 at the end of the input, 1 when the database or stdout fails, 2 for bad
+ * usage, configuration or credential. */
+static int cmd_mcp(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"stdio", no_argument, NULL, 's'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    bool stdio = false;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "sh", opts, NULL)) != -1) {
+        if (c == 's')
+            stdio = true;
+        else if (c == 'h')
+            return usage(stdout, 0);
+        else
+            return usage(stderr, EXIT_USAGE);
+    }
+    if (optind != argc || !stdio) {
+        fprintf(stderr, "todo mcp: use --stdio (the HTTP transport is `todo serve`)\n");
+        return EXIT_USAGE;
+    }
+    const char *token = getenv("TODO_TOKEN");
+    if (!token || !*token) {
+        fprintf(stderr, "todo mcp: TODO_TOKEN is not set: create a personal access token "
+                        "(POST /api/me/tokens, or the web app) and pass it in TODO_TOKEN\n");
+        return EXIT_USAGE;
+    }
+    struct config cfg;
+    if (load_config(&cfg) != ERR_OK) {
+        config_free(&cfg);
+        return EXIT_USAGE;
+    }
+    log_set_level(cfg.log_level);
+    text_init();
+    char why_secret[256];
+    if (config_resolve_secret(&cfg, why_secret, sizeof(why_secret)) != ERR_OK) {
+        fprintf(stderr, "config error: %s\n", why_secret);
+        config_free(&cfg);
+        return EXIT_USAGE;
+    }
+    struct store *store = NULL;
+    int rc = open_store(&cfg, &store);
+    if (rc == ERR_OK && cfg.migrate_on_start)
+        rc = store_migrate(store);
+    int code = rc == ERR_OK ? 0 : 1;
+    struct mcp_stdio s = {.cfg = &cfg,
+                          .store = store,
+                          .token = token,
+                          .in = STDIN_FILENO,
+                          .out = stdout,
+                          .max_line = (size_t)cfg.max_body_bytes};
+    const char *why = NULL;
+    if (rc == ERR_OK) {
+        rc = mcp_stdio_check(&s, &why);
+        if (rc == ERR_AUTH) {
+            fprintf(stderr, "todo mcp: TODO_TOKEN: %s\n", why);
+            code = EXIT_USAGE;
+        } else if (rc != ERR_OK) {
+            log_error("todo mcp: cannot check TODO_TOKEN: %s", err_str(rc));
+            code = 1;
+        }
+    }
+    if (rc == ERR_OK && mcp_stdio_serve(&s) != ERR_OK)
+        code = 1;
+    store_close(store);
+    config_free(&cfg);
+    return code;
+}
+
 static int cmd_serve(int argc, char **argv, const sigset_t *sigs)
 {
     static const struct option opts[] = {{"role", required_argument, NULL, 'r'},
@@ -208,7 +286,7 @@ static int cmd_serve(int argc, char **argv, const sigset_t *sigs)
     /* --role is ROLE on the command line: set it before the rules that depend on it. */
     enum role parsed_role;
     if (role_arg && config_role_parse(role_arg, &parsed_role) != ERR_OK) {
-        fprintf(stderr, "config error: --role: must be one of all, web, api\n");
+        fprintf(stderr, "config error: --role: must be one of all, web, api, mcp\n");
         return EXIT_USAGE;
     }
     if (role_arg)
@@ -294,6 +372,8 @@ int main(int argc, char **argv)
     } else if (strcmp(cmd, "config") == 0) {
         rc =
             argc == 3 && is_help(argv[2]) ? usage(stdout, 0) : cmd_config_check(argc - 1, argv + 1);
+    } else if (strcmp(cmd, "mcp") == 0) {
+        rc = cmd_mcp(argc - 1, argv + 1);
     } else if (strcmp(cmd, "healthcheck") == 0) {
         rc = cmd_healthcheck(argc - 1, argv + 1);
     } else {

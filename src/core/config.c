@@ -39,7 +39,7 @@
 #define WORKERS_DEFAULT_MAX 16
 
 static const char *const env_names[] = {"development", "staging", "production", NULL};
-static const char *const role_names[] = {"all", "web", "api", NULL};
+static const char *const role_names[] = {"all", "web", "api", "mcp", NULL};
 static const char *const level_names[] = {"DEBUG", "INFO", "WARNING", "ERROR", NULL};
 static const char *const algorithms[] = {"HS256", NULL};
 
@@ -388,7 +388,8 @@ static const struct cfg_def defs[] = {
         "address to listen on (`0.0.0.0` in the container image)"),
     INT("PORT", 8000, 1, 65535, port, ""),
     ENUM("ROLE", "all", role_names, 0, role,
-         "`web` serves the UI and proxies to `API_URL`; `--role` overrides"),
+         "`web` serves the UI and proxies to `API_URL`; `mcp` only the MCP server, on "
+         "`MCP_SERVER_PORT`; `--role` overrides"),
     URL("API_URL", "http://127.0.0.1:8000", api_url,
         "web role: where the API is (e.g. `http://todo-backend:8000`)"),
     STR("DATA_DIR", "./var", data_dir,
@@ -561,6 +562,8 @@ static void config_finish(struct config *c, config_get_fn fn, void *ctx, struct 
         if (!c->jwks_url)
             add_error(errs, "out of memory while reading the configuration");
     }
+    if (c->role == ROLE_MCP) /* the MCP server listens where the seeds' mcp-server did */
+        c->port = c->mcp_server_port;
     if (!get(fn, ctx, "WORKERS")) {
         long cpus = sysconf(_SC_NPROCESSORS_ONLN);
         c->workers = cpus < WORKERS_DEFAULT_MIN   ? WORKERS_DEFAULT_MIN

@@ -27,8 +27,9 @@
 
 enum environment { ENV_DEVELOPMENT = 0, ENV_STAGING, ENV_PRODUCTION };
 
-/* What one process serves: everything, only the API, or only the web UI + proxy. */
-enum role { ROLE_ALL = 0, ROLE_WEB, ROLE_API };
+/* What one process serves: everything, only the API, only the web UI + proxy, or only the
+ * MCP server (on MCP_SERVER_PORT). */
+enum role { ROLE_ALL = 0, ROLE_WEB, ROLE_API, ROLE_MCP };
 
 enum secret_source { SECRET_NONE = 0, SECRET_ENV, SECRET_FILE, SECRET_GENERATED };
 
@@ -65,7 +66,7 @@ struct config {
     size_t n_trusted_proxies;
     bool trust_any_proxy;
     char *mcp_server_name; /* MCP serverInfo.name */
-    int mcp_server_port;   /* the mcp role's port */
+    int mcp_server_port;   /* the mcp role's port (its PORT) */
     int mcp_page_size;     /* tools per tools/list page; 0: all on one page */
 };
 

@@ -223,14 +223,37 @@ static yyjson_mut_val *out_stats(yyjson_mut_doc *doc)
 
 /* --- results --------------------------------------------------------------------------------- */
 
+/* A task as a JSON value whose members are all real values: task_to_json writes the stored
+ * tag list as raw JSON text (fast to serialise), which an in-process reader of the result
+ * (the assistant's runner) would not see as an array. */
+static yyjson_mut_val *task_value(yyjson_mut_doc *doc, struct arena *a, const struct task *t)
+{
+    static const char *const raw_keys[] = {"tags"};
+    yyjson_mut_val *o = task_to_json(doc, t);
+    yyjson_alc alc;
+    arena_yyjson_alc(a, &alc);
+    for (size_t i = 0; o && i < ARRAY_LEN(raw_keys); i++) {
+        yyjson_mut_val *val = yyjson_mut_obj_get(o, raw_keys[i]);
+        if (!yyjson_mut_is_raw(val))
+            continue;
+        yyjson_doc *d = yyjson_read_opts((char *)yyjson_mut_get_raw(val), yyjson_mut_get_len(val),
+                                         0, &alc, NULL);
+        yyjson_mut_val *copy = d ? yyjson_val_mut_copy(doc, yyjson_doc_get_root(d)) : NULL;
+        if (copy)
+            yyjson_mut_obj_replace(o, yyjson_mut_str(doc, raw_keys[i]), copy);
+    }
+    return o;
+}
+
 /* {task_id, status, title, task}. */
-static yyjson_mut_val *change(yyjson_mut_doc *doc, const struct task *t, const char *status)
+static yyjson_mut_val *change(const struct tool_env *env, yyjson_mut_doc *doc, const struct task *t,
+                              const char *status)
 {
     yyjson_mut_val *o = yyjson_mut_obj(doc);
     yyjson_mut_obj_add_int(doc, o, "task_id", t->id);
     yyjson_mut_obj_add_str(doc, o, "status", status);
     yyjson_mut_obj_add_str(doc, o, "title", t->title);
-    yyjson_mut_obj_add_val(doc, o, "task", task_to_json(doc, t));
+    yyjson_mut_obj_add_val(doc, o, "task", task_value(doc, env->a, t));
     return o;
 }
 
@@ -306,7 +329,7 @@ static int run_add(const struct tool_env *env, yyjson_val *args, yyjson_mut_doc 
     int rc = tasks_create(env->db, env->a, env->uid, &in, &t);
     if (rc != ERR_OK)
         return task_outcome(env, rc, 0, out);
-    out->result = change(doc, &t, "created");
+    out->result = change(env, doc, &t, "created");
     return ERR_OK;
 }
 
@@ -326,7 +349,7 @@ static int run_update(const struct tool_env *env, yyjson_val *args, yyjson_mut_d
     int rc = tasks_update(env->db, env->a, env->uid, id, &in, &t);
     if (rc != ERR_OK)
         return task_outcome(env, rc, id, out);
-    out->result = change(doc, &t, "updated");
+    out->result = change(env, doc, &t, "updated");
     return ERR_OK;
 }
 
@@ -343,7 +366,7 @@ static int run_get(const struct tool_env *env, yyjson_val *args, yyjson_mut_doc 
     int rc = tasks_get(env->db, env->a, env->uid, id, &t);
     if (rc != ERR_OK)
         return task_outcome(env, rc, id, out);
-    out->result = task_to_json(doc, &t);
+    out->result = task_value(doc, env->a, &t);
     return ERR_OK;
 }
 
@@ -361,9 +384,9 @@ static int run_complete(const struct tool_env *env, yyjson_val *args, yyjson_mut
     int rc = tasks_complete(env->db, env->a, env->uid, id, 1, &t, &next, &has_next);
     if (rc != ERR_OK)
         return task_outcome(env, rc, id, out);
-    out->result = change(doc, &t, "completed");
+    out->result = change(env, doc, &t, "completed");
     if (has_next)
-        yyjson_mut_obj_add_val(doc, out->result, "next_task", task_to_json(doc, &next));
+        yyjson_mut_obj_add_val(doc, out->result, "next_task", task_value(doc, env->a, &next));
     else
         yyjson_mut_obj_add_null(doc, out->result, "next_task");
     return ERR_OK;
@@ -385,7 +408,7 @@ static int run_delete(const struct tool_env *env, yyjson_val *args, yyjson_mut_d
         rc = tasks_delete(env->db, env->a, env->uid, id);
     if (rc != ERR_OK)
         return task_outcome(env, rc, id, out);
-    out->result = change(doc, &t, "deleted");
+    out->result = change(env, doc, &t, "deleted");
     return ERR_OK;
 }
 
@@ -410,7 +433,7 @@ static int run_list(const struct tool_env *env, yyjson_val *args, yyjson_mut_doc
     yyjson_mut_val *o = yyjson_mut_obj(doc);
     yyjson_mut_val *arr = yyjson_mut_arr(doc);
     for (size_t i = 0; i < n; i++)
-        yyjson_mut_arr_append(arr, task_to_json(doc, &tasks[i]));
+        yyjson_mut_arr_append(arr, task_value(doc, env->a, &tasks[i]));
     yyjson_mut_obj_add_val(doc, o, "tasks", arr);
     yyjson_mut_obj_add_int(doc, o, "total", total);
     yyjson_mut_obj_add_int(doc, o, "limit", f.limit);

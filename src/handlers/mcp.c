@@ -23,24 +23,6 @@
 #define METADATA_PATH "/.well-known/oauth-protected-resource"
 #define HOST_MAX      255
 
-static const char instructions[] =
-    "These tools manage the signed-in user's tasks in todo. Use list_tasks (with status, "
-    "search, tag, priority, due and overdue filters) to find tasks and their ids before "
-    "changing them; add_task, update_task, complete_task and delete_task change one task by "
-    "id; get_task shows one; list_tags and task_stats summarise. Times are RFC 3339 "
-    "(2026-03-13T17:00:00+01:00) or a date alone (2026-03-13). The tools always act for the "
-    "signed-in user: user_id arguments are ignored.";
-
-/* The server's identity from the configuration. */
-static struct mcp_server server_of(const struct config *cfg)
-{
-    return (struct mcp_server){.name = cfg->mcp_server_name,
-                               .title = "todo",
-                               .version = TODO_VERSION,
-                               .instructions = instructions,
-                               .page_size = (size_t)cfg->mcp_page_size};
-}
-
 /* Answers status with a JSON-RPC error response (id may be NULL). */
 static void rpc_refuse(struct request *req, int status, yyjson_val *id, int code,
                        const char *message)
@@ -245,7 +227,7 @@ static yyjson_mut_val *answer(struct request *req, const struct mcp_server *srv,
 static void initialize(struct request *req, const struct mcp_msg *m)
 {
     yyjson_mut_doc *doc = req_json_doc(req);
-    struct mcp_server srv = server_of(req->app->cfg);
+    struct mcp_server srv = mcp_server_of(req->app->cfg);
     struct mcp_ctx ctx;
     yyjson_mut_val *r = answer(req, &srv, m, NULL, doc, &ctx);
     if (!r) {
@@ -277,43 +259,23 @@ static void initialize(struct request *req, const struct mcp_msg *m)
  * 202 when it held only notifications and responses. */
 static void batch(struct request *req, yyjson_val *arr, const char *version)
 {
-    size_t n = yyjson_arr_size(arr);
-    if (n == 0 || n > MCP_BATCH_MAX) {
-        rpc_refuse(req, 400, NULL, RPC_INVALID_REQUEST,
-                   n ? "Invalid Request: at most 32 messages in a batch"
-                     : "Invalid Request: an empty batch");
-        return;
-    }
     yyjson_mut_doc *doc = req_json_doc(req);
-    yyjson_mut_val *out = yyjson_mut_arr(doc);
-    struct mcp_server srv = server_of(req->app->cfg);
-    size_t i, max;
-    yyjson_val *item;
-    yyjson_arr_foreach(arr, i, max, item)
-    {
-        struct mcp_msg m;
-        int code;
-        const char *why;
-        if (mcp_read(item, &m, &code, &why) != ERR_OK) {
-            yyjson_val *id = yyjson_obj_get(item, "id");
-            bool id_ok = yyjson_is_str(id) || yyjson_is_int(id);
-            yyjson_mut_arr_append(out, mcp_error(doc, id_ok ? id : NULL, code, why));
-            continue;
-        }
-        if (m.kind != MCP_REQUEST)
-            continue;
-        if (strcmp(m.method, "initialize") == 0) {
-            yyjson_mut_arr_append(out, mcp_error(doc, m.id, RPC_INVALID_REQUEST,
-                                                 "Invalid Request: initialize cannot be part "
-                                                 "of a batch"));
-            continue;
-        }
-        struct mcp_ctx ctx;
-        yyjson_mut_val *r = answer(req, &srv, &m, version, doc, &ctx);
-        if (req->responded) /* the database went away: already answered */
-            return;
-        yyjson_mut_arr_append(out,
-                              r ? r : mcp_error(doc, m.id, RPC_INTERNAL_ERROR, "Internal error"));
+    struct mcp_server srv = mcp_server_of(req->app->cfg);
+    struct mcp_ctx ctx = {.srv = &srv,
+                          .a = req->arena,
+                          .uid = req->user_id,
+                          .db = request_db,
+                          .db_ctx = req,
+                          .version = version};
+    yyjson_mut_val *out = NULL;
+    const char *why = "Internal error";
+    int rc = mcp_answer_batch(&ctx, arr, doc, &out, &why);
+    if (req->responded) /* the database went away: already answered */
+        return;
+    if (rc != ERR_OK) {
+        rpc_refuse(req, rc == ERR_INVALID ? 400 : 500, NULL,
+                   rc == ERR_INVALID ? RPC_INVALID_REQUEST : RPC_INTERNAL_ERROR, why);
+        return;
     }
     if (yyjson_mut_arr_size(out) == 0) {
         resp_empty(req, 202);
@@ -375,7 +337,7 @@ void h_mcp_post(struct request *req)
         return;
     }
     yyjson_mut_doc *doc = req_json_doc(req);
-    struct mcp_server srv = server_of(req->app->cfg);
+    struct mcp_server srv = mcp_server_of(req->app->cfg);
     struct mcp_ctx ctx;
     yyjson_mut_val *r = answer(req, &srv, &m, version, doc, &ctx);
     if (req->responded)

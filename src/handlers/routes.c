@@ -93,6 +93,13 @@ static const struct route web_fixed[] = {
     HEALTH_ROUTES,
 };
 
+/* The MCP server alone (seed 003's mcp-server, on MCP_SERVER_PORT): /mcp, its metadata and
+ * the probes; no UI. */
+static const struct route mcp_fixed[] = {
+    HEALTH_ROUTES,
+    MCP_ROUTES,
+};
+
 /* Room for the prefix table's routes: two per prefix at most. */
 #define PREFIX_TABLE_MAX 16
 #define MAX_ROUTES       (ARRAY_LEN(all_fixed) + 2 * PREFIX_TABLE_MAX + 1)
@@ -104,7 +111,7 @@ struct table {
     size_t n;
 };
 
-static struct table all_table, web_table;
+static struct table all_table, web_table, mcp_table;
 
 static void add(struct table *t, struct route r)
 {
@@ -114,7 +121,7 @@ static void add(struct table *t, struct route r)
         log_error("routes: table full; raise PREFIX_TABLE_MAX (dropped %s)", r.pattern);
 }
 
-static void build(struct table *t, const struct route *fixed, size_t n_fixed, bool proxy)
+static void build(struct table *t, const struct route *fixed, size_t n_fixed, bool proxy, bool ui)
 {
     for (size_t i = 0; i < n_fixed; i++)
         add(t, fixed[i]);
@@ -127,13 +134,15 @@ static void build(struct table *t, const struct route *fixed, size_t n_fixed, bo
     for (size_t i = 0; i < path_prefix_count; i++)
         add(t, (struct route){HTTP_ANY_METHOD, path_prefixes[i].path, h_not_found,
                               ROUTE_PREFIX | ROUTE_FALLBACK});
-    add(t, (struct route)UI_CATCH_ALL);
+    if (ui)
+        add(t, (struct route)UI_CATCH_ALL);
 }
 
 static void build_tables(void)
 {
-    build(&all_table, all_fixed, ARRAY_LEN(all_fixed), false);
-    build(&web_table, web_fixed, ARRAY_LEN(web_fixed), true);
+    build(&all_table, all_fixed, ARRAY_LEN(all_fixed), false, true);
+    build(&web_table, web_fixed, ARRAY_LEN(web_fixed), true, true);
+    build(&mcp_table, mcp_fixed, ARRAY_LEN(mcp_fixed), false, false);
 }
 
 void routes_for_role(enum role role, const struct route **out, size_t *n)
@@ -148,6 +157,10 @@ void routes_for_role(enum role role, const struct route **out, size_t *n)
     case ROLE_API:
         *out = api_routes;
         *n = ARRAY_LEN(api_routes);
+        break;
+    case ROLE_MCP:
+        *out = mcp_table.routes;
+        *n = mcp_table.n;
         break;
     default:
         *out = all_table.routes;

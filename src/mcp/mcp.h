@@ -51,6 +51,10 @@ struct mcp_server {
     size_t page_size;         /* tools per tools/list page */
 };
 
+/* The server's identity from the configuration (MCP_SERVER_NAME, MCP_TOOLS_PAGE_SIZE). */
+struct config;
+struct mcp_server mcp_server_of(const struct config *cfg);
+
 /* One message's context: who sends it and through what. */
 struct mcp_ctx {
     const struct mcp_server *srv;
@@ -91,6 +95,14 @@ int mcp_read(yyjson_val *v, struct mcp_msg *m, int *code, const char **message);
 /* The response to request m, in doc: {"jsonrpc":"2.0","id":…,"result":…} or an error.
  * NULL only when doc is out of memory. */
 yyjson_mut_val *mcp_answer(struct mcp_ctx *ctx, const struct mcp_msg *m, yyjson_mut_doc *doc);
+
+/* Answers a JSON-RPC batch (protocol 2025-03-26 only; the transport checks the version):
+ * *out is the array of the responses to its requests and of the errors of its invalid
+ * members, empty when it held only notifications and responses. initialize cannot be part
+ * of a batch. ERR_OK, ERR_INVALID for a batch refused whole (*message: empty, or over
+ * MCP_BATCH_MAX), ERR_NOMEM. */
+int mcp_answer_batch(struct mcp_ctx *ctx, yyjson_val *batch, yyjson_mut_doc *doc,
+                     yyjson_mut_val **out, const char **message);
 
 /* A JSON-RPC error response in doc; id NULL writes "id": null. */
 yyjson_mut_val *mcp_error(yyjson_mut_doc *doc, yyjson_val *id, int code, const char *message);

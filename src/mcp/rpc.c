@@ -5,6 +5,7 @@
 
 #include <string.h>
 
+#include "core/config.h"
 #include "core/dynbuf.h"
 #include "core/err.h"
 #include "core/json.h"
@@ -13,6 +14,23 @@
 
 #define CURSOR_PREFIX "tools-"
 #define CURSOR_MAX    32
+
+static const char instructions[] =
+    "These tools manage the signed-in user's tasks in todo. Use list_tasks (with status, "
+    "search, tag, priority, due and overdue filters) to find tasks and their ids before "
+    "changing them; add_task, update_task, complete_task and delete_task change one task by "
+    "id; get_task shows one; list_tags and task_stats summarise. Times are RFC 3339 "
+    "(2026-03-13T17:00:00+01:00) or a date alone (2026-03-13). The tools always act for the "
+    "signed-in user: user_id arguments are ignored.";
+
+struct mcp_server mcp_server_of(const struct config *cfg)
+{
+    return (struct mcp_server){.name = cfg->mcp_server_name,
+                               .title = "todo",
+                               .version = TODO_VERSION,
+                               .instructions = instructions,
+                               .page_size = (size_t)cfg->mcp_page_size};
+}
 
 #define VERSION_NAME(v) v,
 static const char *const versions[] = {MCP_VERSIONS(VERSION_NAME)};
@@ -247,6 +265,43 @@ static yyjson_mut_val *tools_call(struct mcp_ctx *ctx, const struct mcp_msg *m, 
     ctx->tool_error = out.error != NULL;
     yyjson_mut_val *r = call_result(ctx, doc, &out);
     return r ? result(doc, m->id, r) : mcp_error(doc, m->id, RPC_INTERNAL_ERROR, "Internal error");
+}
+
+int mcp_answer_batch(struct mcp_ctx *ctx, yyjson_val *batch, yyjson_mut_doc *doc,
+                     yyjson_mut_val **out, const char **message)
+{
+    size_t n = yyjson_arr_size(batch);
+    if (n == 0 || n > MCP_BATCH_MAX) {
+        *message = n ? "Invalid Request: at most 32 messages in a batch"
+                     : "Invalid Request: an empty batch";
+        return ERR_INVALID;
+    }
+    *out = yyjson_mut_arr(doc);
+    if (!*out)
+        return ERR_NOMEM;
+    size_t i, max;
+    yyjson_val *item;
+    yyjson_arr_foreach(batch, i, max, item)
+    {
+        struct mcp_msg m;
+        int code;
+        const char *why;
+        yyjson_mut_val *r = NULL;
+        if (mcp_read(item, &m, &code, &why) != ERR_OK) {
+            yyjson_val *id = yyjson_obj_get(item, "id");
+            r = mcp_error(doc, yyjson_is_str(id) || yyjson_is_int(id) ? id : NULL, code, why);
+        } else if (m.kind != MCP_REQUEST) {
+            continue;
+        } else if (strcmp(m.method, "initialize") == 0) {
+            r = mcp_error(doc, m.id, RPC_INVALID_REQUEST,
+                          "Invalid Request: initialize cannot be part of a batch");
+        } else {
+            r = mcp_answer(ctx, &m, doc);
+        }
+        if (!r || !yyjson_mut_arr_append(*out, r))
+            return ERR_NOMEM;
+    }
+    return ERR_OK;
 }
 
 yyjson_mut_val *mcp_answer(struct mcp_ctx *ctx, const struct mcp_msg *m, yyjson_mut_doc *doc)
