@@ -167,6 +167,12 @@ int dyn_err(const struct dynbuf *d)
     return d->err;
 }
 
+void dyn_fail(struct dynbuf *d, int err)
+{
+    if (!d->err)
+        d->err = err ? err : ERR_INVALID;
+}
+
 void dyn_truncate(struct dynbuf *d, size_t len)
 {
     if (len < d->len) {

@@ -71,6 +71,10 @@ size_t dyn_len(const struct dynbuf *d);
 /* ERR_OK, or the first failure. */
 int dyn_err(const struct dynbuf *d);
 
+/* Fails the builder with err (ERR_NOMEM, ERR_TOOBIG …) unless it failed already: for a caller
+ * that could not make a piece (an escape that ran out of memory). */
+void dyn_fail(struct dynbuf *d, int err);
+
 /* Cuts the text to its first len bytes (no-op when it is shorter); the error stays. */
 void dyn_truncate(struct dynbuf *d, size_t len);
 

@@ -622,7 +622,7 @@ yyjson_mut_val *field_json_schema(const struct field_spec *f, enum field_schema 
         yyjson_mut_obj_add_str(doc, o, "format", "uuid");
         break;
     case FK_TEXT:
-        add_type(doc, o, "string", nullable && (in || mode == FS_OUTPUT));
+        add_type(doc, o, "string", nullable);
         text_rule_schema(f, doc, o);
         break;
     case FK_BOOL:

@@ -46,14 +46,23 @@ const struct field_spec task_filter_fields[TASK_FILTER_NFIELDS] = {
 #undef FILTER_ROW
 };
 
+/* names[i], or NULL when i is outside the NULL-terminated table. */
+static const char *name_at(const char *const *names, int i)
+{
+    for (int k = 0; i >= 0 && names[k]; k++)
+        if (k == i)
+            return names[k];
+    return NULL;
+}
+
 const char *task_priority_name(enum task_priority p)
 {
-    return (int)p >= 0 && (int)p < 3 ? task_priority_names[p] : NULL;
+    return name_at(task_priority_names, (int)p);
 }
 
 const char *task_recurrence_name(enum task_recurrence r)
 {
-    return (int)r >= 0 && (int)r < 5 ? task_recurrence_names[r] : NULL;
+    return name_at(task_recurrence_names, (int)r);
 }
 
 /* "No known task field: send at least one of title, …": the writable fields, in the arena. */

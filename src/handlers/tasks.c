@@ -347,7 +347,7 @@ static enum MHD_Result link_arg(void *cls, enum MHD_ValueKind kind, const char *
         dyn_add(d, v);
         dyn_addc(d, '&');
     } else {
-        dyn_addn(d, "", LINK_MAX); /* out of memory: fail the builder */
+        dyn_fail(d, ERR_NOMEM);
     }
     curl_free(k);
     curl_free(v);

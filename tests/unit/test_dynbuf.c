@@ -84,6 +84,14 @@ static void test_failure_is_clean_and_sticky(void **state)
     assert_int_equal(dyn_add(&d, "abc"), ERR_OK);
     assert_int_equal(dyn_addf(&d, "%s", "a string far longer than sixteen bytes"), ERR_TOOBIG);
     assert_string_equal(dyn_str(&d), "abc");
+    /* A caller can fail the builder itself; the first error stays. */
+    dyn_init_arena(&d, a, 16);
+    dyn_add(&d, "ok");
+    dyn_fail(&d, ERR_NOMEM);
+    dyn_fail(&d, ERR_TOOBIG);
+    assert_int_equal(dyn_err(&d), ERR_NOMEM);
+    assert_int_equal(dyn_add(&d, "x"), ERR_NOMEM);
+    assert_string_equal(dyn_str(&d), "ok");
     /* reset clears the error and the text and keeps the buffer. */
     dyn_reset(&d);
     assert_int_equal(dyn_err(&d), ERR_OK);
