@@ -138,11 +138,11 @@ static void turns_and_history(void **state)
     yyjson_mut_doc *doc = yyjson_mut_doc_new(&alc);
     yyjson_mut_val *o = conv_message_to_json(doc, f->a, &h[0]);
     yyjson_mut_doc_set_root(doc, o);
-    const char *json = yyjson_mut_write(doc, 0, NULL);
+    const char *json = yyjson_mut_write_opts(doc, 0, &alc, NULL, NULL);
     assert_true(unit_contains(json, "\"tool_calls\":[{\"id\":\"c1\""));
     o = conv_message_to_json(doc, f->a, &h[1]);
     yyjson_mut_doc_set_root(doc, o);
-    json = yyjson_mut_write(doc, 0, NULL);
+    json = yyjson_mut_write_opts(doc, 0, &alc, NULL, NULL);
     assert_true(unit_contains(json, "\"tool_calls\":[]"));
 }
 
