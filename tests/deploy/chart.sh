@@ -158,4 +158,14 @@ EOF
     [ -s "$out/$b.yaml" ] || continue
     check "promises: ci/$b.yaml" "$VENV/bin/python" "$DEPLOY_TESTS_DIR/check_rendered.py" "$out/$b.yaml" "$f"
   done
+  # Seed 003 behind the ingress: /mcp must reach the mcp-server, not the backend.
+  local four="$chart/ci/seed-003-four-services.yaml" mixed="$out/seed-003-ingress.values.yaml"
+  "$VENV/bin/python" -c 'import sys,yaml; v=yaml.safe_load(open(sys.argv[1])); v["ingress"]={"enabled": True}; yaml.safe_dump(v, open(sys.argv[2], "w"))' "$four" "$mixed"
+  if helm template todo "$chart" -n todo -f "$mixed" >"$out/seed-003-ingress.yaml" 2>"$out/seed-003-ingress.err"; then
+    check "promises: ci/seed-003-four-services.yaml with ingress.enabled=true (/mcp to the mcp-server)" \
+      "$VENV/bin/python" "$DEPLOY_TESTS_DIR/check_rendered.py" "$out/seed-003-ingress.yaml" "$mixed"
+  else
+    fail "helm template -f ci/seed-003-four-services.yaml --set ingress.enabled=true"
+    sed 's/^/        /' "$out/seed-003-ingress.err"
+  fi
 }

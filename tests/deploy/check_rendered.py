@@ -128,6 +128,9 @@ for comp, d in deployments.items():
         err(f"{name}: JWT_SECRET not from a Secret (required outside development)")
     if comp == "frontend" and not env.get("API_URL", {}).get("value", "").startswith("http://"):
         err(f"{name}: API_URL not set for the web role")
+    if role == "mcp" and env.get("MCP_SERVER_PORT", {}).get("value") != str(port):
+        # the mcp role listens on MCP_SERVER_PORT, not PORT
+        err(f"{name}: MCP_SERVER_PORT env != containerPort {port}")
 
 # --- services -------------------------------------------------------------------------
 services = {s["metadata"]["labels"].get("app.kubernetes.io/component"): s for s in by_kind("Service")}
@@ -145,6 +148,17 @@ for comp in ("frontend", "backend", "mcpServer", "aiAgent"):
     if want and v(f"{comp}.enabled", comp in ("frontend", "backend")):
         if want not in {s["metadata"]["name"] for s in by_kind("Service")}:
             err(f"Service {want} (from {comp}.service.name) not rendered")
+
+# The MCP server alone (role mcp): its own ClusterIP Service on mcpServer.service.port (8001).
+mcp_svc = services.get("mcp-server")
+if v("mcpServer.enabled", False):
+    if not mcp_svc:
+        err("mcpServer enabled but no mcp-server Service")
+    elif mcp_svc["spec"]["type"] != v("mcpServer.service.type", "ClusterIP") or \
+            mcp_svc["spec"]["ports"][0]["port"] != v("mcpServer.service.port", 8001):
+        err("mcp-server Service is not on mcpServer.service.type / port (ClusterIP 8001)")
+elif mcp_svc or "mcp-server" in deployments:
+    err("mcpServer disabled (the default) but an mcp-server Service or Deployment is rendered")
 
 # --- topology-specific promises -----------------------------------------------------
 mode = v("database.mode", "sqlite")
@@ -190,6 +204,14 @@ if v("ingress.enabled"):
             err("Ingress /api does not go to the backend")
         if fe_svc and paths.get("/") != fe_svc["metadata"]["name"]:
             err("Ingress / does not go to the frontend")
+        # /mcp and its OAuth metadata: to the MCP server when it runs, else to the backend
+        # (a path a values file leaves out falls under "/": the frontend proxies it)
+        mcp_target = mcp_svc or be_svc
+        for path in ("/mcp", "/.well-known/oauth-protected-resource"):
+            if mcp_target and path in paths and paths[path] != mcp_target["metadata"]["name"]:
+                err(f"Ingress {path} does not go to {mcp_target['metadata']['name']}")
+        if mcp_svc and paths.get("/mcp") != mcp_svc["metadata"]["name"]:
+            err("mcpServer enabled but the Ingress does not send /mcp to it")
 
 if v("ingress.enabled") and v("networkPolicy.enabled", True) and be_svc:
     pols = [p for p in by_kind("NetworkPolicy") if p["spec"]["podSelector"]["matchLabels"].get(
