@@ -43,7 +43,8 @@ K8S_TOPOLOGY_TABLE=(
   "postgresql|seed-004-replicas-postgresql.yaml|upgrade-config upgrade-image rollback restart-backend delete-backend delete-frontend restart-postgresql:gap||helm"
   "external|seed-000-ingress.yaml|upgrade-image rollback|--set ingress.enabled=false --set frontend.service.type=NodePort --set-json networkPolicy.frontendFrom=[]|helm"
   "uploads|seed-002-uploads-hostpath.yaml|restart-backend||helm"
-  # "four-services|seed-003-four-services.yaml|upgrade-config rollback||helm"   # with the mcp and agent roles
+  # Seed 003 with its mcp-server (role mcp); the ai-agent joins when the agent role lands.
+  "four-services|seed-003-four-services.yaml|restart-mcp-server upgrade-config|--set aiAgent.enabled=false|helm"
 )
 
 K8S_PHASES=()
@@ -519,6 +520,37 @@ k8s_cleanup() {
   echo "FAIL|$ns: still there after cleanup: $left"
 }
 
+# k8s_mcp NS TOPO BASE DIR: an MCP client's round trip (k8s/mcp_flow.py) through the
+# NodePort (the web role proxies /mcp to the backend), and, when the release runs the
+# mcp-server component, straight to its Service (kubectl port-forward, bounded).
+k8s_mcp() {
+  local ns=$1 topo=$2 base=$3 dir=$4 svc port pf i
+  if bounded 60 python3 "$DEPLOY_TESTS_DIR/k8s/mcp_flow.py" "$base/mcp" --state "$dir/flow.json" \
+    --api "$base" >"$dir/mcp-flow.txt" 2>&1; then
+    pass "$topo: $(cat "$dir/mcp-flow.txt")"
+  else
+    fail "$topo: MCP through NodePort $K8S_NODEPORT: $(tail -n 3 "$dir/mcp-flow.txt")"
+  fi
+  svc=$(kc -n "$ns" get svc -l "app.kubernetes.io/instance=$K8S_RELEASE,app.kubernetes.io/component=mcp-server" \
+    -o jsonpath='{.items[0].metadata.name}:{.items[0].spec.ports[0].port}' 2>/dev/null)
+  [ -n "${svc%:}" ] || return 0
+  port=$("$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  timeout 120 kubectl -n "$ns" port-forward "svc/${svc%%:*}" "$port:${svc##*:}" >"$dir/mcp-port-forward.txt" 2>&1 &
+  pf=$!
+  for ((i = 0; i < 50; i++)); do
+    curl -sf -o /dev/null "http://127.0.0.1:$port/ready" && break
+    sleep 0.2
+  done
+  if bounded 60 python3 "$DEPLOY_TESTS_DIR/k8s/mcp_flow.py" "http://127.0.0.1:$port/mcp" \
+    --state "$dir/flow.json" >"$dir/mcp-server-flow.txt" 2>&1; then
+    pass "$topo: the mcp-server Service ${svc%%:*}:${svc##*:} (role mcp): $(cat "$dir/mcp-server-flow.txt")"
+  else
+    fail "$topo: MCP at the mcp-server Service ${svc%%:*}: $(tail -n 3 "$dir/mcp-server-flow.txt")"
+  fi
+  kill "$pf" 2>/dev/null
+  wait "$pf" 2>/dev/null
+}
+
 # k8s_topology LINE: everything for one topology.
 k8s_topology() {
   local name seed drills extra how
@@ -590,6 +622,7 @@ k8s_topology() {
     fail "$name: API contract through NodePort $K8S_NODEPORT: $(tail -n 3 "$dir/api-flow.txt")"
     k8s_diagnose "$ns"
   fi
+  [ "$flow_ok" = 1 ] && k8s_mcp "$ns" "$name" "$base" "$dir"
   if [ "$how" = script ]; then
     cp "$dir/helm-install.txt" "$dir/helm-test.txt" # the script ran helm test --logs
   else
