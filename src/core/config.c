@@ -446,6 +446,9 @@ static const struct cfg_def defs[] = {
         "where `serve --role mcp` listens (instead of `PORT`)"),
     INT("MCP_TOOLS_PAGE_SIZE", 0, 0, 1000, mcp_page_size,
         "tools per `tools/list` page; 0: all on one page, what most clients expect"),
+    INT("MCP_RATE_LIMIT_PER_MINUTE", 600, 1, 1000000, mcp_rate_limit,
+        "tool calls per user and minute over HTTP (per process); beyond it 429 with "
+        "`Retry-After`"),
 };
 /* clang-format on */
 

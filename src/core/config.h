@@ -68,6 +68,7 @@ struct config {
     char *mcp_server_name; /* MCP serverInfo.name */
     int mcp_server_port;   /* the mcp role's port (its PORT) */
     int mcp_page_size;     /* tools per tools/list page; 0: all on one page */
+    int mcp_rate_limit;    /* tool calls per user per minute (HTTP) */
 };
 
 /* The validation failures of one load, one line each. */

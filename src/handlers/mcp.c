@@ -346,6 +346,12 @@ void h_mcp_post(struct request *req)
         rpc_refuse(req, 500, m.id, RPC_INTERNAL_ERROR, "Internal error");
         return;
     }
+    if (ctx.retry_after > 0) {
+        resp_header(req, "Retry-After", arena_printf(req->arena, "%d", ctx.retry_after));
+        yyjson_mut_doc_set_root(doc, r);
+        resp_json(req, 429, doc);
+        return;
+    }
     if (ctx.tool && log_enabled(LOG_DEBUG))
         log_fields(LOG_DEBUG, "mcp tool call",
                    (struct log_field[]){LF_S("request_id", req->request_id), LF_S("tool", ctx.tool),

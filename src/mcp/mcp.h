@@ -40,6 +40,7 @@ enum {
     RPC_INVALID_PARAMS = -32602,
     RPC_INTERNAL_ERROR = -32603,
     MCP_SESSION_NOT_FOUND = -32001, /* what the official SDKs answer for an unknown session */
+    MCP_RATE_LIMITED = -32029,      /* too many tool calls: wait Retry-After seconds */
 };
 
 /* The server's identity and settings, read-only after start. */
@@ -49,6 +50,7 @@ struct mcp_server {
     const char *version;      /* serverInfo.version */
     const char *instructions; /* initialize's instructions for the model */
     size_t page_size;         /* tools per tools/list page */
+    int tool_limit;           /* tools/call per user and minute; 0: no limit */
 };
 
 /* The server's identity from the configuration (MCP_SERVER_NAME, MCP_TOOLS_PAGE_SIZE). */
@@ -67,9 +69,12 @@ struct mcp_ctx {
      * it gave none). */
     const char *negotiated;
     const char *client;
-    /* Set by tools/call: the tool run and whether it failed as a tool (for logs). */
+    /* Set by tools/call: the tool run and whether it failed as a tool (for logs); and,
+     * when the user's tool calls were over srv->tool_limit, the seconds until they may call
+     * again (the request then got error MCP_RATE_LIMITED). */
     const char *tool;
     bool tool_error;
+    int retry_after;
 };
 
 enum mcp_kind { MCP_REQUEST, MCP_NOTIFICATION, MCP_RESPONSE };

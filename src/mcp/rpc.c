@@ -5,6 +5,7 @@
 
 #include <string.h>
 
+#include "auth/ratelimit.h"
 #include "core/config.h"
 #include "core/dynbuf.h"
 #include "core/err.h"
@@ -29,7 +30,8 @@ struct mcp_server mcp_server_of(const struct config *cfg)
                                .title = "todo",
                                .version = TODO_VERSION,
                                .instructions = instructions,
-                               .page_size = (size_t)cfg->mcp_page_size};
+                               .page_size = (size_t)cfg->mcp_page_size,
+                               .tool_limit = cfg->mcp_rate_limit};
 }
 
 #define VERSION_NAME(v) v,
@@ -248,6 +250,20 @@ static yyjson_mut_val *tools_call(struct mcp_ctx *ctx, const struct mcp_msg *m, 
         return mcp_error(doc, m->id, RPC_INVALID_PARAMS,
                          "Invalid params: \"arguments\" must be an object");
     ctx->tool = t->name;
+    if (ctx->srv->tool_limit > 0) {
+        char key[RATELIMIT_KEY_MAX];
+        struct dynbuf k;
+        dyn_init_fixed(&k, key, sizeof(key));
+        dyn_add(&k, "mcp-tools:");
+        dyn_add(&k, ctx->uid);
+        int wait = ratelimit_hit(key, ctx->srv->tool_limit, now_unix());
+        if (wait > 0) {
+            ctx->retry_after = wait;
+            return mcp_error(doc, m->id, MCP_RATE_LIMITED,
+                             "Too many tool calls: the limit is per minute; retry after the "
+                             "seconds Retry-After says");
+        }
+    }
     struct store_conn *db = NULL;
     struct tool_out out = {0};
     int rc = ctx->db(ctx->db_ctx, &db);

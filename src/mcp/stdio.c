@@ -208,6 +208,7 @@ static int line(struct session *ss, char *text, size_t len)
 int mcp_stdio_serve(const struct mcp_stdio *s)
 {
     struct session ss = {.s = s, .srv = mcp_server_of(s->cfg), .version = NULL};
+    ss.srv.tool_limit = 0; /* one local user, who started the process */
     size_t cap = s->max_line + 1;
     char *buf = malloc(cap);
     if (!buf)

@@ -465,3 +465,21 @@ def test_content_type_must_be_json(mcp_server, alice):
     r = raw.post(None, raw=b'{"jsonrpc":"2.0","id":1,"method":"ping"}',
                  headers={"Content-Type": "text/plain"})
     assert r.status_code == 415
+
+
+def test_tool_calls_are_rate_limited_per_user(servers):
+    srv = servers.start(env={**NO_LIMIT, "MCP_RATE_LIMIT_PER_MINUTE": "3"})
+    a, b = fresh_user(srv, "limited-a"), fresh_user(srv, "limited-b")
+    raw = Raw(srv, a.token)
+    raw.initialize()
+    for _ in range(3):
+        assert raw.call("task_stats")["isError"] is False
+    r = raw.request("tools/call", {"name": "task_stats", "arguments": {}})
+    assert r.status_code == 429, r.text
+    assert 1 <= int(r.headers["Retry-After"]) <= 60
+    assert r.json()["error"]["code"] == -32029 and r.json()["id"] == raw._ids
+    assert raw.request("tools/list").status_code == 200  # only tool calls count
+    assert raw.request("ping").status_code == 200
+    other = Raw(srv, b.token)
+    other.initialize()
+    assert other.call("task_stats")["isError"] is False  # per user
