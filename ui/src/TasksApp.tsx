@@ -25,7 +25,9 @@ interface Props {
   onSignOut: () => void;
 }
 
-type EditorState = { task: Task | null; draft?: TaskInput } | null;
+// n numbers each opening: it keys the dialog and says whose close event a close is. A dialog's
+// "close" event is queued, so it can arrive after the next opening (Esc then Enter at once).
+type EditorState = { task: Task | null; draft?: TaskInput; n: number } | null;
 
 function isTyping(el: EventTarget | null): boolean {
   if (!(el instanceof HTMLElement)) return false;
@@ -48,7 +50,11 @@ export function TasksApp({ api, user, hidden, tabChange, onSignOut }: Props) {
   const [stats, setStats] = useState<Stats | null>(null);
   const [tags, setTags] = useState<TagCount[]>([]);
   const [selected, setSelectedState] = useState(-1);
-  // The key handler reads the selection from a ref: keys can arrive faster than re-renders.
+  // The key handler reads the selection and the rows from refs: keys can arrive faster than
+  // re-renders, and between a render and the effect that re-binds the handler its closure
+  // still holds the previous rows (x would complete the task that used to be in that place).
+  const tasksRef = useRef(tasks);
+  tasksRef.current = tasks;
   const selectedRef = useRef(-1);
   const setSelected = useCallback((i: number) => {
     selectedRef.current = i;
@@ -56,6 +62,10 @@ export function TasksApp({ api, user, hidden, tabChange, onSignOut }: Props) {
   }, []);
   const [rowErrors, setRowErrors] = useState<Record<number, string>>({});
   const [editor, setEditor] = useState<EditorState>(null);
+  const editorSeq = useRef(0);
+  const editorOpen = useRef(false);
+  editorOpen.current = editor !== null;
+  const openEditor = useCallback((task: Task | null, draft?: TaskInput) => setEditor({ task, draft, n: ++editorSeq.current }), []);
   const [toasts, setToasts] = useState<Toast[]>([]);
   const [assistantOpen, setAssistantOpen] = useState(false);
   const [assistantAvailable, setAssistantAvailable] = useState(false);
@@ -271,16 +281,16 @@ export function TasksApp({ api, user, hidden, tabChange, onSignOut }: Props) {
     async (id: number) => {
       const local = tasks.find((t) => t.id === id);
       if (local) {
-        setEditor({ task: local });
+        openEditor(local);
         return;
       }
       try {
-        setEditor({ task: await api.get(id) });
+        openEditor(await api.get(id));
       } catch (e) {
         toast({ text: e instanceof ApiError ? e.message : "Could not open that task.", error: true });
       }
     },
-    [api, tasks, toast],
+    [api, tasks, toast, openEditor],
   );
 
   // Keyboard: n new task, / search, j/k move, x complete, Enter open, Esc close.
@@ -290,7 +300,7 @@ export function TasksApp({ api, user, hidden, tabChange, onSignOut }: Props) {
       listRef.current?.querySelectorAll<HTMLButtonElement>(".task-title")[i]?.focus();
     };
     const onKey = (e: KeyboardEvent) => {
-      if (hidden || editor || e.defaultPrevented || e.ctrlKey || e.metaKey || e.altKey) return;
+      if (hidden || editorOpen.current || e.defaultPrevented || e.ctrlKey || e.metaKey || e.altKey) return;
       if (e.key === "Escape") {
         if (assistantOpen) {
           setAssistantOpen(false);
@@ -302,6 +312,7 @@ export function TasksApp({ api, user, hidden, tabChange, onSignOut }: Props) {
       if (isTyping(e.target)) return;
       const inAssistant = e.target instanceof HTMLElement && e.target.closest(".assistant");
       if (inAssistant) return;
+      const rows = tasksRef.current;
       switch (e.key) {
         case "n":
           e.preventDefault();
@@ -313,14 +324,14 @@ export function TasksApp({ api, user, hidden, tabChange, onSignOut }: Props) {
           break;
         case "j":
           e.preventDefault();
-          if (tasks.length) focusRow(Math.min(tasks.length - 1, selectedRef.current + 1));
+          if (rows.length) focusRow(Math.min(rows.length - 1, selectedRef.current + 1));
           break;
         case "k":
           e.preventDefault();
-          if (tasks.length) focusRow(Math.max(0, selectedRef.current - 1));
+          if (rows.length) focusRow(Math.max(0, selectedRef.current - 1));
           break;
         case "x": {
-          const t = tasks[selectedRef.current];
+          const t = rows[selectedRef.current];
           if (t) {
             e.preventDefault();
             void toggle(t);
@@ -328,11 +339,11 @@ export function TasksApp({ api, user, hidden, tabChange, onSignOut }: Props) {
           break;
         }
         case "Enter": {
-          const t = tasks[selectedRef.current];
+          const t = rows[selectedRef.current];
           const onControl = e.target instanceof HTMLElement && e.target.closest("button, a, input, select, textarea");
           if (t && !onControl) {
             e.preventDefault();
-            setEditor({ task: t });
+            openEditor(t);
           }
           break;
         }
@@ -341,7 +352,7 @@ export function TasksApp({ api, user, hidden, tabChange, onSignOut }: Props) {
     };
     document.addEventListener("keydown", onKey);
     return () => document.removeEventListener("keydown", onKey);
-  }, [hidden, editor, tasks, toggle, assistantOpen, setSelected]);
+  }, [hidden, toggle, assistantOpen, setSelected, openEditor]);
 
   const statusButton = (label: string, count: number | undefined, active: boolean, apply: Partial<Filters>, cls = "") => (
     <li>
@@ -395,7 +406,7 @@ export function TasksApp({ api, user, hidden, tabChange, onSignOut }: Props) {
           <h1 id="tasks-heading" class="sr-only" tabIndex={-1}>
             Tasks
           </h1>
-          <QuickAdd api={api} onCreate={create} onDetails={(draft) => setEditor({ task: null, draft })} />
+          <QuickAdd api={api} onCreate={create} onDetails={(draft) => openEditor(null, draft)} />
           <search class={filtersOpen ? "filters expanded" : "filters"} aria-label="Filter tasks">
             <div class="filter search-filter">
               <label for="search">Search</label>
@@ -517,7 +528,7 @@ export function TasksApp({ api, user, hidden, tabChange, onSignOut }: Props) {
                   error={rowErrors[t.id]}
                   onFocus={() => setSelected(i)}
                   onToggle={() => void toggle(t)}
-                  onOpen={() => setEditor({ task: t })}
+                  onOpen={() => openEditor(t)}
                   onDelete={() => void remove(t)}
                   onTag={(tag) => setFilters({ tag })}
                 />
@@ -556,12 +567,15 @@ export function TasksApp({ api, user, hidden, tabChange, onSignOut }: Props) {
       </div>
       {editor && (
         <Editor
+          key={editor.n}
           task={editor.task}
           draft={editor.draft}
           suspended={hidden}
           onSave={(input) => save(editor.task, input)}
           onDelete={editor.task ? () => void remove(editor.task as Task) : undefined}
           onClose={() => {
+            // Only this opening's close: a newer one may already be open.
+            if (editorSeq.current !== editor.n) return;
             setEditor(null);
             // Back to the task the editor was opened from (the dialog's own restore can land
             // on an element a re-render replaced).
