@@ -97,8 +97,13 @@ describe("sessions and reminders", () => {
       await banner.waitFor({ timeout: T(30000) });
       assert.ok(Date.now() >= Date.parse(at), "not before its time");
       await shot(page, "reminder-banner");
+      // The banner goes at once; the completion is a request that ends later: wait for its
+      // answer (and the toast that reports it) before reading the task back.
+      const completed = page.waitForResponse((r) => r.request().method() === "PATCH" && new URL(r.url()).pathname === `/api/me/tasks/${made.json.id}/complete`, { timeout: T(15000) });
       await banner.getByRole("button", { name: "Mark done" }).click();
       await banner.waitFor({ state: "detached" });
+      assert.equal((await completed).status(), 200);
+      await page.getByText("Completed “Take the cake out”.").waitFor();
       const t = (await user.api("GET", `/api/me/tasks/${made.json.id}`)).json;
       assert.equal(t.completed, true);
       assert.deepEqual(problems, []);
