@@ -166,16 +166,12 @@ static void header_line(struct httpc_xfer *x, const char *data, size_t len)
 bool httpc_header_next(const struct httpc_response *r, size_t *pos, const char **name,
                        const char **value)
 {
-    if (!r || *pos >= r->n_headers)
+    if (!r || *pos >= r->hdrs_len)
         return false;
-    const char *p = r->hdrs;
-    for (size_t i = 0; i < *pos; i++) { /* bounded by n_headers */
-        p += strlen(p) + 1;
-        p += strlen(p) + 1;
-    }
-    *name = p;
-    *value = p + strlen(p) + 1;
-    (*pos)++;
+    *name = r->hdrs + *pos;
+    size_t nlen = strlen(*name);
+    *value = *name + nlen + 1;
+    *pos += nlen + 1 + strlen(*value) + 1;
     return true;
 }
 
@@ -353,6 +349,7 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *cls)
     }
     x->resp.status = (int)code;
     x->resp.hdrs = x->hdr_buf ? x->hdr_buf : "";
+    x->resp.hdrs_len = x->hdr_len;
     x->last_rx_ms = now_mono_ms();
     if (x->rq.on_event && is_event_stream(&x->resp)) {
         if (sse_reader_new(x->rq.max_event, &x->reader) != ERR_OK) {
@@ -685,6 +682,45 @@ static int setup(struct httpc_xfer *x, const struct httpc_request *rq, bool plai
     return ok ? ERR_OK : ERR_NOMEM;
 }
 
+/* The last scheme and authority this thread checked ("http://api:8000"), with what libcurl's
+ * URL parser said of them: a proxy sends every request to one origin, and parsing each URL
+ * again would cost more than the rest of the submission. */
+#define ORIGIN_CACHE_MAX 256
+static __thread struct {
+    char origin[ORIGIN_CACHE_MAX];
+    size_t len;
+    bool https, loopback;
+} origin_cache;
+
+/* Length of url's scheme and authority: up to the first '/', '?' or '#' after "://", as
+ * RFC 3986 and libcurl end the authority; 0 when there is no "://". */
+static size_t origin_len(const char *url)
+{
+    const char *p = strstr(url, "://");
+    if (!p)
+        return 0;
+    return (size_t)(p + 3 - url) + strcspn(p + 3, "/?#");
+}
+
+/* url_outbound, answered from this thread's cache when url has the origin checked last. */
+static int check_url(const char *url, bool *https, bool *loopback)
+{
+    size_t n = origin_len(url);
+    if (n > 0 && n == origin_cache.len && memcmp(url, origin_cache.origin, n) == 0) {
+        *https = origin_cache.https;
+        *loopback = origin_cache.loopback;
+        return ERR_OK;
+    }
+    int rc = url_outbound(url, https, loopback);
+    if (rc == ERR_OK && n > 0 && n < ORIGIN_CACHE_MAX) {
+        memcpy(origin_cache.origin, url, n);
+        origin_cache.len = n;
+        origin_cache.https = *https;
+        origin_cache.loopback = *loopback;
+    }
+    return rc;
+}
+
 int httpc_request(struct httpc *h, const struct httpc_request *rq, struct httpc_xfer **out)
 {
     if (out)
@@ -694,7 +730,7 @@ int httpc_request(struct httpc *h, const struct httpc_request *rq, struct httpc_
     if (strnlen(rq->url, HTTPC_MAX_URL + 1) > HTTPC_MAX_URL)
         return ERR_TOOBIG;
     bool https = false, loopback = false;
-    if (url_outbound(rq->url, &https, &loopback) != ERR_OK)
+    if (check_url(rq->url, &https, &loopback) != ERR_OK)
         return ERR_INVALID;
     bool plain_ok = loopback || (rq->flags & HTTPC_ALLOW_HTTP);
     if (!https && !plain_ok)

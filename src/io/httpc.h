@@ -72,6 +72,7 @@ struct httpc_response {
     int status;
     size_t n_headers;
     const char *hdrs; /* n_headers "name\0value\0" pairs, in order */
+    size_t hdrs_len;  /* bytes of hdrs */
 };
 
 /* The outcome handed to on_done. body is valid only during on_done. */
@@ -142,7 +143,8 @@ void httpc_xfer_release(struct httpc_xfer *x);
 /* The value of the response header name (case-insensitive; the first one), or NULL. */
 const char *httpc_header(const struct httpc_response *r, const char *name);
 
-/* Walks the headers: starts with *pos = 0; false after the last. */
+/* Walks the headers in order: start with *pos = 0 (it then holds a byte offset); false
+ * after the last. */
 bool httpc_header_next(const struct httpc_response *r, size_t *pos, const char **name,
                        const char **value);
 
