@@ -383,14 +383,6 @@ void stream_end(struct stream *s, bool ok)
         MHD_resume_connection(s->conn);
 }
 
-bool stream_ended(struct stream *s)
-{
-    pthread_mutex_lock(&s->mu);
-    bool ended = s->ended;
-    pthread_mutex_unlock(&s->mu);
-    return ended;
-}
-
 bool stream_closed(struct stream *s)
 {
     pthread_mutex_lock(&s->mu);

@@ -109,9 +109,8 @@ int stream_heartbeat(struct stream *s, struct loop *loop, int interval_ms);
  * deferred request. Any thread; later calls do nothing. */
 void stream_end(struct stream *s, bool ok);
 
-/* Whether the stream ended / the web side let go (racy snapshots, for decisions that a
- * later write corrects). */
-bool stream_ended(struct stream *s);
+/* Whether the web side let go (a racy snapshot, for decisions that a later write
+ * corrects). */
 bool stream_closed(struct stream *s);
 
 /* Streams alive in the process. */
