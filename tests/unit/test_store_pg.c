@@ -6,6 +6,7 @@
  * shapes a connection sees; evicted statements still run when they come back.
  */
 #include "unit.h"
+#include "unit_pg.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,58 +18,18 @@
 #include "store/backend.h"
 #include "store/store.h"
 
-static char cluster_dir[64];
-static char url_text[160];
-
-/* Runs a pg-test-server command; returns its last output line (static) or NULL. */
-static const char *pg_script(const char *args)
-{
-    static char last[256];
-    char cmd[512];
-    snprintf(cmd, sizeof(cmd), "scripts/pg-test-server %s 2>&1", args);
-    FILE *p = popen(cmd, "r");
-    if (!p)
-        return NULL;
-    char line[256];
-    last[0] = '\0';
-    while (fgets(line, sizeof(line), p)) {
-        line[strcspn(line, "\n")] = '\0';
-        snprintf(last, sizeof(last), "%s", line);
-    }
-    int status = pclose(p);
-    if (status != 0) {
-        print_error("pg-test-server %s failed: %s\n", args, last);
-        return NULL;
-    }
-    return last;
-}
+static struct unit_pg pg;
 
 static int cluster_up(void **state)
 {
     (void)state;
-    if (access("scripts/pg-test-server", X_OK) != 0) {
-        print_error("scripts/pg-test-server not found: run from the repository root\n");
-        return -1;
-    }
-    snprintf(cluster_dir, sizeof(cluster_dir), "/tmp/todo-unit-pg-XXXXXX");
-    if (!mkdtemp(cluster_dir))
-        return -1;
-    char args[128];
-    snprintf(args, sizeof(args), "start %s", cluster_dir);
-    const char *port = pg_script(args);
-    if (!port)
-        return -1;
-    snprintf(url_text, sizeof(url_text), "postgresql://todo@127.0.0.1:%s/unit", port);
-    snprintf(args, sizeof(args), "createdb %s unit", cluster_dir);
-    return pg_script(args) ? 0 : -1;
+    return unit_pg_start(&pg);
 }
 
 static int cluster_down(void **state)
 {
     (void)state;
-    char args[128];
-    snprintf(args, sizeof(args), "destroy %s", cluster_dir);
-    return pg_script(args) ? 0 : -1;
+    return unit_pg_stop(&pg);
 }
 
 struct fixture {
@@ -82,7 +43,7 @@ static int setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof(*f));
     char why[256];
-    if (!f || db_url_parse(url_text, &f->url, why, sizeof(why)) != ERR_OK)
+    if (!f || db_url_parse(pg.url, &f->url, why, sizeof(why)) != ERR_OK)
         return -1;
     struct store_options o = {.url = &f->url, .pool_size = 1, .max_overflow = 0};
     if (store_open(&o, &f->store) != ERR_OK || store_acquire(f->store, &f->c) != ERR_OK)

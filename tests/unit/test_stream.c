@@ -12,6 +12,7 @@
  * database and then waits suspended does not keep another request from the database.
  */
 #include "unit.h"
+#include "unit_pg.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -523,47 +524,13 @@ static void test_suspended_request_holds_no_sqlite_connection(void **state)
 
 /* ---- PostgreSQL ------------------------------------------------------------------------ */
 
-static char cluster_dir[64];
-static char pg_url[160];
-
-/* Runs a pg-test-server command; returns its last output line (static) or NULL. */
-static const char *pg_script(const char *args)
-{
-    static char last[256];
-    char cmd[512];
-    snprintf(cmd, sizeof(cmd), "scripts/pg-test-server %s 2>&1", args);
-    FILE *p = popen(cmd, "r");
-    if (!p)
-        return NULL;
-    char line[256];
-    last[0] = '\0';
-    while (fgets(line, sizeof(line), p)) {
-        line[strcspn(line, "\n")] = '\0';
-        snprintf(last, sizeof(last), "%s", line);
-    }
-    if (pclose(p) != 0) {
-        print_error("pg-test-server %s failed: %s\n", args, last);
-        return NULL;
-    }
-    return last;
-}
-
 static void test_suspended_request_holds_no_pg_connection(void **state)
 {
     (void)state;
-    assert_int_equal(access("scripts/pg-test-server", X_OK), 0); /* run from the repo root */
-    snprintf(cluster_dir, sizeof(cluster_dir), "/tmp/todo-unit-pgs-XXXXXX");
-    assert_non_null(mkdtemp(cluster_dir));
-    char args[128];
-    snprintf(args, sizeof(args), "start %s", cluster_dir);
-    const char *port = pg_script(args);
-    assert_non_null(port);
-    snprintf(pg_url, sizeof(pg_url), "postgresql://todo@127.0.0.1:%s/unit", port);
-    snprintf(args, sizeof(args), "createdb %s unit", cluster_dir);
-    assert_non_null(pg_script(args));
-    expect_no_connection_held(pg_url);
-    snprintf(args, sizeof(args), "destroy %s", cluster_dir);
-    assert_non_null(pg_script(args));
+    struct unit_pg pg;
+    assert_int_equal(unit_pg_start(&pg), 0);
+    expect_no_connection_held(pg.url);
+    assert_int_equal(unit_pg_stop(&pg), 0);
 }
 
 int main(void)
