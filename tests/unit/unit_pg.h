@@ -14,7 +14,7 @@
 
 struct unit_pg {
     char dir[64];
-    char url[160];
+    char url[320]; /* room for any line the script prints as the port */
 };
 
 /* Runs a pg-test-server command; returns its last output line (static) or NULL. */
