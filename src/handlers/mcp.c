@@ -188,7 +188,19 @@ static bool session_of(struct request *req, const char **version)
     return true;
 }
 
-/* MCP-Protocol-Version: absent means the session's version; one we do not speak is 400. */
+/* True when s is 1 to max visible ASCII characters. */
+static bool visible_ascii(const char *s, size_t max)
+{
+    size_t n = 0;
+    for (; s[n]; n++)
+        if (n >= max || s[n] < 0x21 || s[n] > 0x7e)
+            return false;
+    return n > 0;
+}
+
+/* MCP-Protocol-Version: absent means the session's version; one we do not speak is 400,
+ * whose error data names the versions we do and the one asked for ({supported, requested},
+ * the shape the SDKs read to pick another version or fall back to initialize). */
 static bool header_version(struct request *req, const char **version)
 {
     const char *v = req_header(req, "MCP-Protocol-Version");
@@ -200,8 +212,16 @@ static bool header_version(struct request *req, const char **version)
                                        "Bad Request: unsupported MCP-Protocol-Version; this "
                                        "server speaks %s",
                                        mcp_versions_text());
-        rpc_refuse(req, 400, NULL, RPC_INVALID_REQUEST,
-                   msg ? msg : "Bad Request: unsupported MCP-Protocol-Version");
+        yyjson_mut_doc *doc = req_json_doc(req);
+        yyjson_mut_val *e = mcp_error(doc, NULL, RPC_INVALID_REQUEST,
+                                      msg ? msg : "Bad Request: unsupported MCP-Protocol-Version");
+        yyjson_mut_val *data = yyjson_mut_obj(doc);
+        yyjson_mut_obj_add_val(doc, data, "supported", mcp_versions_json(doc));
+        if (visible_ascii(v, 64)) /* else it is not a version to name back */
+            yyjson_mut_obj_add_strcpy(doc, data, "requested", v);
+        yyjson_mut_obj_add_val(doc, yyjson_mut_obj_get(e, "error"), "data", data);
+        yyjson_mut_doc_set_root(doc, e);
+        resp_json(req, 400, doc);
         return false;
     }
     *version = known;

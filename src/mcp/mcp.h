@@ -93,6 +93,9 @@ const char *mcp_version_supported(const char *version);
 /* "2025-11-25, 2025-06-18, 2025-03-26". */
 const char *mcp_versions_text(void);
 
+/* ["2025-11-25", "2025-06-18", "2025-03-26"] in doc. */
+yyjson_mut_val *mcp_versions_json(yyjson_mut_doc *doc);
+
 /* Reads v as one JSON-RPC 2.0 message. ERR_OK, or ERR_INVALID with *code (-32600, or
  * -32602 for params that are not an object) and *message (static) set. */
 int mcp_read(yyjson_val *v, struct mcp_msg *m, int *code, const char **message);

@@ -54,6 +54,14 @@ const char *mcp_versions_text(void)
     return all + 2;
 }
 
+yyjson_mut_val *mcp_versions_json(yyjson_mut_doc *doc)
+{
+    yyjson_mut_val *arr = yyjson_mut_arr(doc);
+    for (size_t i = 0; i < ARRAY_LEN(versions); i++)
+        yyjson_mut_arr_add_str(doc, arr, versions[i]);
+    return arr;
+}
+
 int mcp_read(yyjson_val *v, struct mcp_msg *m, int *code, const char **message)
 {
     memset(m, 0, sizeof(*m));

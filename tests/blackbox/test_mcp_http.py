@@ -237,6 +237,27 @@ def test_protocol_version_header(mcp_server, alice):
         err = assert_rpc_error(raw.request("ping", headers={"MCP-Protocol-Version": bad}), 400,
                                -32600)
         assert "2025-06-18" in err["message"]
+        assert err["data"]["supported"] == list(VERSIONS), err
+        assert err["data"].get("requested") == (bad or None), err
+
+
+def test_the_sdks_newer_era_probe_falls_back_to_initialize(mcp_server, alice):
+    """The Python SDK's default connect first probes `server/discover` at its newest,
+    session-less protocol era (2026-07-28, no initialize). This server negotiates through
+    initialize, so the probe gets 400 naming the versions it speaks, and the SDK goes on with
+    initialize at 2025-11-25 (what test_sdk_client_connects_lists_and_calls sees)."""
+    raw = Raw(mcp_server, alice.token)
+    r = raw.post({"jsonrpc": "2.0", "id": 1, "method": "server/discover", "params": {}},
+                 headers={"MCP-Protocol-Version": "2026-07-28"}, session=False)
+    err = assert_rpc_error(r, 400, -32600)
+    assert err["data"] == {"supported": list(VERSIONS), "requested": "2026-07-28"}
+    assert "Mcp-Session-Id" not in r.headers
+
+    async def go():
+        async with http_client(mcp_server.url("/mcp"), alice.token) as c:
+            return c.session.protocol_version, (await c.call_tool("task_stats", {}))
+    version, stats = run(go())
+    assert version == LATEST and "total" in structured(stats)
 
 
 def test_origin_is_checked(mcp_server, alice):

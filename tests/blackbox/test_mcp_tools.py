@@ -261,3 +261,60 @@ def test_tools_never_see_or_change_another_users_tasks(module_server):
     res = one(module_server, b_pat.token, "get_task", {"user_id": a.id, "task_id": tid})
     assert "not found" in tool_error(res).lower()
     assert _snapshot(a) == before
+
+
+def test_a_foreign_user_id_is_ignored_and_logged_at_debug(servers):
+    """user_id never selects the user; a value other than the caller's is logged at DEBUG
+    (with the tool and the caller, never anything of the other account's)."""
+    srv = servers.start(env={"RATE_LIMIT_PER_MINUTE": "100000", "LOG_LEVEL": "DEBUG"})
+    me, other = fresh_user(srv, "dbg-me"), fresh_user(srv, "dbg-other")
+
+    def ignored():
+        recs, _bad = srv.log_records()
+        return [r for r in recs if "user_id ignored" in r.get("msg", "")]
+    made = structured(one(srv, me.token, "add_task", {"user_id": me.id, "title": "mine"}))
+    assert made["task"]["user_id"] == me.id
+    structured(one(srv, me.token, "task_stats", {}))
+    assert ignored() == []  # the caller's own id, or none: nothing to say
+    res = structured(one(srv, me.token, "add_task", {"user_id": other.id, "title": "still mine"}))
+    assert res["task"]["user_id"] == me.id
+    assert other.list_ids(limit=200) == []
+    recs = ignored()
+    assert len(recs) == 1 and recs[0]["level"] == "DEBUG", recs
+    assert recs[0]["tool"] == "add_task" and recs[0]["user_id"] == me.id, recs
+    assert other.id not in json.dumps(recs)
+    structured(one(srv, me.token, "list_tasks", {"user_id": 42}))  # not even a string
+    assert [r["tool"] for r in ignored()] == ["add_task", "list_tasks"]
+
+
+def test_tool_schemas_are_the_rest_apis_fields(module_server, schemas):
+    """The tools' arguments come from the task schema the REST API is described by: the
+    same fields, types, bounds and enums as OpenAPI's TaskCreate, TaskUpdate and the list's
+    query parameters (task_id and the ignored user_id added)."""
+    doc = module_server.get("/openapi.json").json()
+    comps = doc["components"]["schemas"]
+
+    def resolve(s):
+        while isinstance(s, dict) and "$ref" in s:
+            extra = {k: v for k, v in s.items() if k != "$ref"}
+            s = {**comps[s["$ref"].rsplit("/", 1)[1]], **extra}
+        return s
+    for tool, schema, extra in (("add_task", "TaskCreate", {"user_id"}),
+                                ("update_task", "TaskUpdate", {"user_id", "task_id"})):
+        rest = resolve(comps[schema])["properties"]
+        props = schemas[tool]["inputSchema"]["properties"]
+        assert set(props) == set(rest) | extra, (tool, sorted(props), sorted(rest))
+        for name, spec in rest.items():
+            spec = resolve(spec)
+            for key in ("type", "enum", "maxLength", "minLength", "maxItems", "minimum",
+                        "maximum"):
+                if key in spec:
+                    assert props[name].get(key) == spec[key], (tool, name, key, props[name])
+    params = {p["name"]: p for p in doc["paths"]["/api/{user_id}/tasks"]["get"]["parameters"]
+              if "name" in p and p.get("in") == "query"}
+    props = schemas["list_tasks"]["inputSchema"]["properties"]
+    assert set(props) == set(params) | {"user_id"}, (sorted(props), sorted(params))
+    for name in ("status", "priority", "sort", "order"):
+        assert props[name]["enum"] == resolve(params[name]["schema"])["enum"], name
+    for key in ("minimum", "maximum"):
+        assert props["limit"].get(key) == resolve(params["limit"]["schema"]).get(key)

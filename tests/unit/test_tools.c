@@ -130,6 +130,51 @@ static void test_descriptions_are_complete(void **state)
     }
 }
 
+/* Every property of the task schema's input (FS_CREATE for add_task, FS_PATCH for
+ * update_task, the filter's FS_ARGS for list_tasks) is in the tool's input schema exactly as
+ * the task schema declares it, and the tool adds only task_id and user_id: the tools' schemas
+ * are derived from the one field table, never copied. */
+static void check_derived(struct fixture *f, const char *tool, yyjson_mut_val *from,
+                          bool with_task_id)
+{
+    yyjson_mut_val *d = tools_describe(tools_find(tool), f->doc);
+    yyjson_mut_val *props = yyjson_mut_obj_get(yyjson_mut_obj_get(d, "inputSchema"), "properties");
+    yyjson_mut_val *want = yyjson_mut_obj_get(from, "properties");
+    assert_non_null(props);
+    assert_non_null(want);
+    size_t i, max;
+    yyjson_mut_val *k, *v;
+    yyjson_mut_obj_foreach(want, i, max, k, v)
+    {
+        yyjson_mut_val *got = yyjson_mut_obj_get(props, yyjson_mut_get_str(k));
+        if (!got)
+            fail_msg("%s: no %s", tool, yyjson_mut_get_str(k));
+        if (!yyjson_mut_equals(got, v))
+            fail_msg("%s: %s differs from the task schema's", tool, yyjson_mut_get_str(k));
+    }
+    size_t extra = 1 + (with_task_id ? 1 : 0); /* user_id, task_id */
+    assert_int_equal(yyjson_mut_obj_size(props), yyjson_mut_obj_size(want) + extra);
+    assert_non_null(yyjson_mut_obj_get(props, "user_id"));
+    if (with_task_id)
+        assert_non_null(yyjson_mut_obj_get(props, "task_id"));
+}
+
+static void test_schemas_derive_from_the_task_schema(void **state)
+{
+    struct fixture *f = *state;
+    check_derived(f, "add_task", task_json_schema(f->doc, FS_CREATE), false);
+    check_derived(f, "update_task", task_json_schema(f->doc, FS_PATCH), true);
+    check_derived(f, "list_tasks", task_filter_json_schema(f->doc, FS_ARGS), false);
+    /* A stored task in a result is the task schema's output (the REST API's Task). */
+    yyjson_mut_val *get = tools_describe(tools_find("get_task"), f->doc);
+    assert_true(yyjson_mut_equals(yyjson_mut_obj_get(get, "outputSchema"),
+                                  task_json_schema(f->doc, FS_OUTPUT)));
+    yyjson_mut_val *add = tools_describe(tools_find("add_task"), f->doc);
+    yyjson_mut_val *task = yyjson_mut_obj_get(
+        yyjson_mut_obj_get(yyjson_mut_obj_get(add, "outputSchema"), "properties"), "task");
+    assert_true(yyjson_mut_equals(task, task_json_schema(f->doc, FS_OUTPUT)));
+}
+
 static void test_every_tool_runs(void **state)
 {
     struct fixture *f = *state;
@@ -291,6 +336,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_table_matches_the_assistants_tools),
         cmocka_unit_test_setup_teardown(test_descriptions_are_complete, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_schemas_derive_from_the_task_schema, setup, teardown),
         cmocka_unit_test_setup_teardown(test_every_tool_runs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_arguments_are_checked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_user_id_never_selects_the_user, setup, teardown),
