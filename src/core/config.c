@@ -26,6 +26,7 @@
 
 #include "core/dynbuf.h"
 #include "core/err.h"
+#include "core/provider.h"
 #include "core/util.h"
 
 #define SECRET_FILE_NAME "jwt-secret"
@@ -39,7 +40,7 @@
 #define WORKERS_DEFAULT_MAX 16
 
 static const char *const env_names[] = {"development", "staging", "production", NULL};
-static const char *const role_names[] = {"all", "web", "api", "mcp", NULL};
+static const char *const role_names[] = {"all", "web", "api", "mcp", "agent", NULL};
 static const char *const level_names[] = {"DEBUG", "INFO", "WARNING", "ERROR", NULL};
 static const char *const algorithms[] = {"HS256", NULL};
 
@@ -357,6 +358,57 @@ static int parse_mcp_name(const struct cfg_def *d, struct config *c, const char 
     return parse_string(d, c, v, why);
 }
 
+static int parse_provider(const struct cfg_def *d, struct config *c, const char *v,
+                          struct dynbuf *why)
+{
+    for (size_t i = 0; provider_names[i]; i++) {
+        if (str_ieq(v, provider_names[i])) {
+            c->llm_provider = (int)i + 1;
+            return ERR_OK;
+        }
+    }
+    dyn_add(why, "must be one of ");
+    add_choices(why, d->choices, "");
+    return ERR_INVALID;
+}
+
+static void print_provider(const struct cfg_def *d, const struct config *c, struct dynbuf *out)
+{
+    (void)d;
+    dyn_add(out, provider_chosen(c));
+}
+
+/* An API key: it goes into a header, so printable ASCII without spaces (its shape per
+ * provider is checked once all are read, in config_finish). */
+static int parse_key(const struct cfg_def *d, struct config *c, const char *v, struct dynbuf *why)
+{
+    if (provider_key_ok(v) != ERR_OK) {
+        dyn_add(why, "must be 8 to 512 printable characters without spaces");
+        return ERR_INVALID;
+    }
+    return parse_string(d, c, v, why);
+}
+
+static int parse_temperature(const struct cfg_def *d, struct config *c, const char *v,
+                             struct dynbuf *why)
+{
+    (void)d;
+    char *end = NULL;
+    double t = strtod(v, &end);
+    if (!end || *end || end == v || !(t >= 0.0 && t <= 2.0)) {
+        dyn_add(why, "must be a number from 0 to 2");
+        return ERR_INVALID;
+    }
+    c->temperature = t;
+    return ERR_OK;
+}
+
+static void print_temperature(const struct cfg_def *d, const struct config *c, struct dynbuf *out)
+{
+    (void)d;
+    dyn_addf(out, "%g", c->temperature);
+}
+
 /* ---- the table ------------------------------------------------------------------------------ */
 
 #define F(field) offsetof(struct config, field), sizeof(((struct config *)0)->field)
@@ -376,6 +428,10 @@ static int parse_mcp_name(const struct cfg_def *d, struct config *c, const char 
 #define URL(name, def, fld, help)                                                                  \
     {                                                                                              \
         name, NULL, CFG_URL, def, NULL, 0, 0, NULL, 0, F(fld), NULL, NULL, help                    \
+    }
+#define KEY(name, fld, help)                                                                       \
+    {                                                                                              \
+        name, NULL, CFG_STRING, NULL, NULL, 0, 0, NULL, CFG_SECRET, F(fld), parse_key, NULL, help  \
     }
 #define ENUM(name, def, choices, flags, fld, help)                                                 \
     {                                                                                              \
@@ -449,6 +505,55 @@ static const struct cfg_def defs[] = {
     INT("MCP_RATE_LIMIT_PER_MINUTE", 600, 1, 1000000, mcp_rate_limit,
         "tool calls per user and minute over HTTP (per process); beyond it 429 with "
         "`Retry-After`"),
+    /* The assistant (docs/assistant.md). */
+    {"LLM_PROVIDER", NULL, CFG_CUSTOM, NULL,
+     "`offline`, or the first of `openai`, `groq`, `gemini`, `openrouter` whose key is set",
+     0, 0, provider_names, 0, F(llm_provider), parse_provider, print_provider,
+     "one of `offline`, `openai`, `groq`, `gemini`, `openrouter`, `ollama`, `custom` "
+     "(case-insensitive): the assistant's model"},
+    URL("LLM_BASE_URL", NULL, llm_base_url,
+        "overrides the provider's base URL (`…/v1`; `custom`: required)"),
+    STR("LLM_MODEL", NULL, llm_model, "overrides the provider's model"),
+    KEY("LLM_API_KEY", llm_api_key, "`custom`: sent as `Authorization: Bearer` when set"),
+    KEY("OPENAI_API_KEY", openai_api_key, "`openai`: starts with `sk-`"),
+    {"OPENAI_MODEL", NULL, CFG_STRING, NULL, "`" OPENAI_MODEL_DEFAULT "`", 0, 0, NULL, 0,
+     F(openai_model), NULL, NULL, ""},
+    KEY("GROQ_API_KEY", groq_api_key, "`groq`: starts with `gsk_`"),
+    {"GROQ_BASE_URL", NULL, CFG_URL, NULL, "`" GROQ_BASE_DEFAULT "`", 0, 0, NULL, 0,
+     F(groq_base_url), NULL, NULL, ""},
+    {"GROQ_MODEL", NULL, CFG_STRING, NULL, "`" GROQ_MODEL_DEFAULT "`", 0, 0, NULL, 0,
+     F(groq_model), NULL, NULL, ""},
+    KEY("GEMINI_API_KEY", gemini_api_key,
+        "`gemini` (its OpenAI-compatible endpoint, `" GEMINI_BASE_DEFAULT "`)"),
+    {"GEMINI_MODEL", NULL, CFG_STRING, NULL, "`" GEMINI_MODEL_DEFAULT "`", 0, 0, NULL, 0,
+     F(gemini_model), NULL, NULL, ""},
+    KEY("OPENROUTER_API_KEY", openrouter_api_key, "`openrouter`: starts with `sk-or-`"),
+    {"OPENROUTER_BASE_URL", NULL, CFG_URL, NULL, "`" OPENROUTER_BASE_DEFAULT "`", 0, 0, NULL, 0,
+     F(openrouter_base_url), NULL, NULL, ""},
+    {"OPENROUTER_MODEL", NULL, CFG_STRING, NULL, "`" OPENROUTER_MODEL_DEFAULT "`", 0, 0, NULL,
+     0, F(openrouter_model), NULL, NULL, ""},
+    {"OLLAMA_BASE_URL", NULL, CFG_URL, NULL, "`" OLLAMA_BASE_DEFAULT "`", 0, 0, NULL, 0,
+     F(ollama_base_url), NULL, NULL, "`ollama` (no key)"},
+    {"OLLAMA_MODEL", NULL, CFG_STRING, NULL, "`" OLLAMA_MODEL_DEFAULT "`", 0, 0, NULL, 0,
+     F(ollama_model), NULL, NULL, ""},
+    INT("LLM_TIMEOUT_SECONDS", 30, 1, 600, llm_timeout_s,
+        "how long a model may take to begin answering, or stay silent within an answer "
+        "(retries included; 504 beyond)"),
+    INT("MAX_TOKENS", 2000, 1, 1000000, max_tokens, "the model's answer, in tokens"),
+    {"TEMPERATURE", NULL, CFG_CUSTOM, "0.7", NULL, 0, 0, NULL, 0, F(temperature),
+     parse_temperature, print_temperature, "0–2"},
+    STR("AGENT_NAME", "TodoAssistant", agent_name, "the assistant's name in its system prompt"),
+    STR("AGENT_INSTRUCTIONS", NULL, agent_instructions,
+        "added to the assistant's system prompt"),
+    INT("CHAT_RATE_LIMIT_PER_MINUTE", 20, 1, 1000000, chat_rate_limit,
+        "chat messages per user (429 with `Retry-After` beyond)"),
+    INT("CHAT_HISTORY_MAX_MESSAGES", 30, 0, 1000, chat_history_messages,
+        "earlier messages of the conversation a model sees"),
+    INT("CHAT_HISTORY_MAX_CHARS", 24000, 0, 1000000, chat_history_chars,
+        "… and at most this many characters of them"),
+    URL("MCP_SERVER_URL", "http://127.0.0.1:8001/mcp", mcp_server_url,
+        "agent role: the MCP server whose tools the assistant calls, with the caller's token"),
+    INT("AGENT_PORT", 8002, 1, 65535, agent_port, "agent role: its port (instead of `PORT`)"),
 };
 /* clang-format on */
 
@@ -567,6 +672,15 @@ static void config_finish(struct config *c, config_get_fn fn, void *ctx, struct 
     }
     if (c->role == ROLE_MCP) /* the MCP server listens where the seeds' mcp-server did */
         c->port = c->mcp_server_port;
+    /* The provider's key shapes and URLs (a bad key is refused before anything starts). */
+    struct chat_model m;
+    char why[CONFIG_ERROR_LINE];
+    struct dynbuf w;
+    dyn_init_fixed(&w, why, sizeof(why));
+    if (provider_resolve(c, &m, &w) != ERR_OK)
+        add_error(errs, "%s", dyn_str(&w));
+    if (c->role == ROLE_AGENT) /* the agent listens where the seeds' ai-agent did */
+        c->port = c->agent_port;
     if (!get(fn, ctx, "WORKERS")) {
         long cpus = sysconf(_SC_NPROCESSORS_ONLN);
         c->workers = cpus < WORKERS_DEFAULT_MIN   ? WORKERS_DEFAULT_MIN
@@ -780,5 +894,16 @@ void config_free(struct config *c)
     free(c->better_auth_url);
     free(c->jwks_url);
     free(c->mcp_server_name);
+    char **strs[] = {&c->llm_base_url,     &c->llm_model,          &c->llm_api_key,
+                     &c->openai_api_key,   &c->openai_model,       &c->groq_api_key,
+                     &c->groq_base_url,    &c->groq_model,         &c->gemini_api_key,
+                     &c->gemini_model,     &c->openrouter_api_key, &c->openrouter_base_url,
+                     &c->openrouter_model, &c->ollama_base_url,    &c->ollama_model,
+                     &c->agent_name,       &c->agent_instructions, &c->mcp_server_url};
+    for (size_t i = 0; i < ARRAY_LEN(strs); i++) {
+        if (*strs[i])
+            sodium_memzero(*strs[i], strlen(*strs[i])); /* keys among them */
+        free(*strs[i]);
+    }
     memset(c, 0, sizeof(*c));
 }

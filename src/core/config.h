@@ -27,9 +27,9 @@
 
 enum environment { ENV_DEVELOPMENT = 0, ENV_STAGING, ENV_PRODUCTION };
 
-/* What one process serves: everything, only the API, only the web UI + proxy, or only the
- * MCP server (on MCP_SERVER_PORT). */
-enum role { ROLE_ALL = 0, ROLE_WEB, ROLE_API, ROLE_MCP };
+/* What one process serves: everything, only the API, only the web UI + proxy, only the MCP
+ * server (on MCP_SERVER_PORT), or only the assistant's chat (on AGENT_PORT). */
+enum role { ROLE_ALL = 0, ROLE_WEB, ROLE_API, ROLE_MCP, ROLE_AGENT };
 
 enum secret_source { SECRET_NONE = 0, SECRET_ENV, SECRET_FILE, SECRET_GENERATED };
 
@@ -69,6 +69,23 @@ struct config {
     int mcp_server_port;   /* the mcp role's port (its PORT) */
     int mcp_page_size;     /* tools per tools/list page; 0: all on one page */
     int mcp_rate_limit;    /* tool calls per user per minute (HTTP) */
+    /* The assistant (docs/assistant.md; core/provider.h resolves the provider). */
+    int llm_provider; /* index in provider_names + 1; 0: LLM_PROVIDER unset */
+    char *llm_base_url, *llm_model, *llm_api_key;
+    char *openai_api_key, *openai_model;
+    char *groq_api_key, *groq_base_url, *groq_model;
+    char *gemini_api_key, *gemini_model;
+    char *openrouter_api_key, *openrouter_base_url, *openrouter_model;
+    char *ollama_base_url, *ollama_model;
+    int llm_timeout_s;
+    int max_tokens;
+    double temperature;
+    char *agent_name, *agent_instructions;
+    int chat_rate_limit;       /* chat turns per user per minute */
+    int chat_history_messages; /* history a turn shows its model: messages */
+    int chat_history_chars;    /* … and characters */
+    char *mcp_server_url;      /* agent role: where the tools are */
+    int agent_port;            /* agent role: its PORT */
 };
 
 /* The validation failures of one load, one line each. */
