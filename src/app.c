@@ -15,7 +15,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "assistant/agent.h"
+#include "assistant/mcp_client.h"
 #include "auth/jwks.h"
+#include "core/dynbuf.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "core/util.h"
@@ -30,9 +33,11 @@
 
 #define DRAIN_POLL_MS 50
 
-#define ROLES_ALL (1u << ROLE_ALL | 1u << ROLE_WEB | 1u << ROLE_API | 1u << ROLE_MCP)
-#define ROLES_DB  (1u << ROLE_ALL | 1u << ROLE_API | 1u << ROLE_MCP)
-#define ROLES_WEB (1u << ROLE_WEB)
+#define ROLES_ALL                                                                                  \
+    (1u << ROLE_ALL | 1u << ROLE_WEB | 1u << ROLE_API | 1u << ROLE_MCP | 1u << ROLE_AGENT)
+#define ROLES_DB   (1u << ROLE_ALL | 1u << ROLE_API | 1u << ROLE_MCP | 1u << ROLE_AGENT)
+#define ROLES_WEB  (1u << ROLE_WEB)
+#define ROLES_CHAT (1u << ROLE_ALL | 1u << ROLE_API | 1u << ROLE_AGENT)
 
 /* ---- store: open, migrate (or keep migrating in the background), close ---------------- */
 
@@ -150,6 +155,51 @@ static void workq_mod_stop(struct app *app)
     app->workq = NULL;
 }
 
+/* ---- the assistant ------------------------------------------------------------------------ */
+
+/* The agent: the provider resolved from the configuration, and where the tools run — in
+ * process, or (agent role) on the MCP server at MCP_SERVER_URL. */
+static int chat_start(struct app *app)
+{
+    static struct agent agent;
+    char why[CONFIG_ERROR_LINE];
+    struct dynbuf w;
+    dyn_init_fixed(&w, why, sizeof(why));
+    int rc = agent_init(&agent, app->cfg, &w);
+    if (rc != ERR_OK) {
+        fprintf(stderr, "config error: %s\n", dyn_str(&w));
+        return ERR_INVALID;
+    }
+    agent.store = app->store;
+    agent.httpc = app->httpc;
+    agent.workq = app->workq;
+    agent.loop = app->loop;
+    agent.tools.mcp = NULL;
+    if (app->cfg->role == ROLE_AGENT) {
+        rc = mcpc_new(app->httpc, app->cfg->mcp_server_url, &agent.tools.mcp);
+        if (rc == ERR_INVALID)
+            fprintf(stderr, "config error: MCP_SERVER_URL: must be an http(s) URL\n");
+        if (rc != ERR_OK)
+            return rc;
+    }
+    log_fields(LOG_INFO, "assistant",
+               (struct log_field[]){LF_S("provider", agent.model.name),
+                                    LF_S("model", agent.model.model ? agent.model.model : ""),
+                                    LF_S("tools", agent.tools.mcp ? "mcp" : "in process")},
+               3);
+    if (agent.model.missing)
+        log_warn("assistant: %s is not set: chats answer 503 until it is", agent.model.missing);
+    app->agent = &agent;
+    return ERR_OK;
+}
+
+static void chat_stop(struct app *app)
+{
+    if (app->agent)
+        mcpc_free(app->agent->tools.mcp);
+    app->agent = NULL;
+}
+
 /* ---- the web role's proxy --------------------------------------------------------------- */
 
 static int proxy_mod_start(struct app *app)
@@ -259,6 +309,7 @@ static const struct module modules[] = {
     {"engine", ROLES_ALL, engine_start, engine_quiesce, engine_stop},
     {"jwks", ROLES_DB, jwks_start, NULL, jwks_stop},
     {"workq", ROLES_DB, workq_mod_start, workq_mod_quiesce, workq_mod_stop},
+    {"chat", ROLES_CHAT, chat_start, NULL, chat_stop},
     {"proxy", ROLES_WEB, proxy_mod_start, proxy_mod_quiesce, proxy_mod_stop},
     {"http", ROLES_ALL, http_start, http_quiesce, http_stop},
 };

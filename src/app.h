@@ -20,6 +20,7 @@ struct jwks;
 struct loop;
 struct httpc;
 struct workq;
+struct agent;
 struct migrator;
 struct http_server;
 
@@ -34,6 +35,7 @@ struct app {
     struct loop *loop;       /* the I/O loop (io/loop.h): every role */
     struct httpc *httpc;     /* outbound HTTP on the loop: every role */
     struct workq *workq;     /* blocking steps of streaming requests: roles with a database */
+    struct agent *agent;     /* the assistant (assistant/agent.h): roles that serve chat */
     const sigset_t *signals; /* a second one during the drain exits at once */
     /* app.c's own. */
     struct migrator *migrator;

@@ -34,10 +34,11 @@ static const char usage_text[] =
     "usage: todo <command> [options]\n"
     "\n"
     "commands:\n"
-    "  serve [--role all|web|api|mcp]\n"
+    "  serve [--role all|web|api|mcp|agent]\n"
     "                               run the HTTP server (migrates first unless\n"
     "                               MIGRATE_ON_START=false); the mcp role serves /mcp\n"
-    "                               on MCP_SERVER_PORT (default 8001)\n"
+    "                               on MCP_SERVER_PORT (default 8001), the agent role\n"
+    "                               the assistant's chat on AGENT_PORT (default 8002)\n"
     "  mcp --stdio                  serve the MCP tools over stdin/stdout as the user of\n"
     "                               TODO_TOKEN (a personal access token or a JWT)\n"
     "  migrate                      apply database migrations and exit\n"
@@ -148,13 +149,15 @@ static int cmd_healthcheck(int argc, char **argv)
         return usage(stderr, EXIT_USAGE);
     char def[64];
     if (!url) {
-        /* Where serve listens: PORT, or MCP_SERVER_PORT for the mcp role. */
+        /* Where serve listens: PORT, or MCP_SERVER_PORT / AGENT_PORT for the mcp and
+         * agent roles. */
         const char *role = getenv("ROLE");
         bool mcp = role && strcmp(role, "mcp") == 0;
-        int64_t port = mcp ? 8001 : 8000;
-        const char *p = getenv(mcp ? "MCP_SERVER_PORT" : "PORT");
+        bool agent = role && strcmp(role, "agent") == 0;
+        int64_t def_port = mcp ? 8001 : agent ? 8002 : 8000, port = def_port;
+        const char *p = getenv(mcp ? "MCP_SERVER_PORT" : agent ? "AGENT_PORT" : "PORT");
         if (p && *p && parse_int64(p, 1, 65535, &port) != ERR_OK)
-            port = mcp ? 8001 : 8000;
+            port = def_port;
         snprintf(def, sizeof(def), "http://127.0.0.1:%lld/health", (long long)port);
         url = def;
     }
@@ -286,7 +289,7 @@ static int cmd_serve(int argc, char **argv, const sigset_t *sigs)
     /* --role is ROLE on the command line: set it before the rules that depend on it. */
     enum role parsed_role;
     if (role_arg && config_role_parse(role_arg, &parsed_role) != ERR_OK) {
-        fprintf(stderr, "config error: --role: must be one of all, web, api, mcp\n");
+        fprintf(stderr, "config error: --role: must be one of all, web, api, mcp, agent\n");
         return EXIT_USAGE;
     }
     if (role_arg)

@@ -11,6 +11,7 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "handlers/auth.h"
+#include "handlers/chat.h"
 #include "handlers/conversations.h"
 #include "handlers/docs.h"
 #include "handlers/health.h"
@@ -37,6 +38,14 @@
     {HTTP_GET, "/.well-known/oauth-protected-resource", h_mcp_resource_metadata, 0},          \
     {HTTP_GET, "/.well-known/oauth-protected-resource/mcp", h_mcp_resource_metadata, 0}
 
+/* The assistant: the API serves them, and so does the agent role alone. */
+#define CHAT_ROUTES                                                                           \
+    {HTTP_POST, "/api/{user_id}/chat", h_chat, J},                                            \
+    {HTTP_GET, "/api/{user_id}/conversations", h_conv_list, 0},                               \
+    {HTTP_GET, "/api/{user_id}/conversations/{conversation_id}", h_conv_get, 0},              \
+    {HTTP_PATCH, "/api/{user_id}/conversations/{conversation_id}", h_conv_rename, J},         \
+    {HTTP_DELETE, "/api/{user_id}/conversations/{conversation_id}", h_conv_delete, 0}
+
 #define API_ROUTES                                                                            \
     {HTTP_POST, "/api/auth/signup", h_signup, J},                                             \
     {HTTP_POST, "/api/auth/login", h_login, J},                                               \
@@ -57,11 +66,8 @@
     {HTTP_GET, "/api/{user_id}/tokens", h_token_list, 0},                                     \
     {HTTP_POST, "/api/{user_id}/tokens", h_token_create, J},                                  \
     {HTTP_DELETE, "/api/{user_id}/tokens/{token_id}", h_token_delete, 0},                     \
-    {HTTP_GET, "/api/{user_id}/conversations", h_conv_list, 0},                               \
-    {HTTP_GET, "/api/{user_id}/conversations/{conversation_id}", h_conv_get, 0},              \
-    {HTTP_PATCH, "/api/{user_id}/conversations/{conversation_id}", h_conv_rename, J},         \
-    {HTTP_DELETE, "/api/{user_id}/conversations/{conversation_id}", h_conv_delete, 0},        \
     MCP_ROUTES,                                                                               \
+    CHAT_ROUTES,                                                                              \
     {HTTP_GET, "/openapi.json", h_openapi, 0},                                                \
     {HTTP_GET, "/docs", h_docs, 0},                                                           \
     {HTTP_GET, "/docs/assets", h_docs_asset, ROUTE_PREFIX}
@@ -79,6 +85,13 @@ static void h_not_found(struct request *req)
 static const struct route api_routes[] = {
     HEALTH_ROUTES,
     API_ROUTES,
+};
+
+/* The agent role (seed 003's ai-agent): the chat and its conversations, and health. */
+static const struct route agent_routes[] = {
+    HEALTH_ROUTES,
+    CHAT_ROUTES,
+    {HTTP_ANY_METHOD, "/api", h_not_found, ROUTE_PREFIX | ROUTE_FALLBACK},
 };
 
 /* The fixed routes of the other roles; the prefix table (http/prefix.h) adds the rest. */
@@ -161,6 +174,10 @@ void routes_for_role(enum role role, const struct route **out, size_t *n)
     case ROLE_MCP:
         *out = mcp_table.routes;
         *n = mcp_table.n;
+        break;
+    case ROLE_AGENT:
+        *out = agent_routes;
+        *n = ARRAY_LEN(agent_routes);
         break;
     default:
         *out = all_table.routes;

@@ -61,6 +61,7 @@ TOKEN_ROUTES = [
 
 # The assistant's routes (test_chat_offline.py covers each for isolation; {cid} is a
 # conversation id).
+CHAT_ROUTE = ("POST", "/api/{uid}/chat")
 CONV_ROUTES = [
     ("GET", "/api/{uid}/conversations"),
     ("GET", "/api/{uid}/conversations/{cid}"),

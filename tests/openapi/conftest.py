@@ -81,6 +81,7 @@ class LiveServer:
             "SHUTDOWN_TIMEOUT_SECONDS": "5",
             # Generated requests must meet the validators, not the limiter.
             "RATE_LIMIT_PER_MINUTE": "100000",
+            "CHAT_RATE_LIMIT_PER_MINUTE": "100000",
         })
         return env
 
