@@ -19,6 +19,7 @@
 #include "core/log.h"
 #include "core/text.h"
 #include "core/util.h"
+#include "domain/tokens.h"
 #include "http/server.h"
 #include "io/httpc.h"
 #include "io/loop.h"
@@ -64,14 +65,19 @@ static bool is_help(const char *arg)
 }
 
 /* Loads and validates the configuration; prints one line per error to stderr. */
-static int load_config(struct config *cfg)
+static int load_config_from(struct config *cfg, config_get_fn get, void *ctx)
 {
     struct config_errors errs;
-    if (config_load(cfg, config_getenv, NULL, &errs) == ERR_OK)
+    if (config_load(cfg, get, ctx, &errs) == ERR_OK)
         return ERR_OK;
     for (size_t i = 0; i < errs.n; i++)
         fprintf(stderr, "config error: %s\n", errs.lines[i]);
     return ERR_INVALID;
+}
+
+static int load_config(struct config *cfg)
+{
+    return load_config_from(cfg, config_getenv, NULL);
 }
 
 static int open_store(const struct config *cfg, struct store **out)
@@ -197,6 +203,19 @@ static int cmd_healthcheck(int argc, char **argv)
     return 0;
 }
 
+/* The environment of a `todo mcp --stdio` whose TODO_TOKEN is a personal access token and
+ * that was given no JWT secret: it verifies no JWT, so an ephemeral random secret (in memory
+ * only, signing nothing, verifying no token ever issued) stands in for JWT_SECRET. Neither
+ * ENVIRONMENT=production nor a DATA_DIR it cannot write to (a client's working directory)
+ * then stops it. ctx is the secret. */
+static const char *pat_only_getenv(void *ctx, const char *name)
+{
+    const char *v = config_getenv(NULL, name);
+    if (!v && strcmp(name, "JWT_SECRET") == 0 && !config_getenv(NULL, "BETTER_AUTH_SECRET"))
+        return ctx;
+    return v;
+}
+
 /* todo mcp --stdio: the MCP tools over stdin/stdout as TODO_TOKEN's user (mcp/stdio.h).
  * Exit codes: 0 at the end of the input, 1 when the database or stdout fails, 2 for bad
  * usage, configuration or credential. */
@@ -219,6 +238,7 @@ static int cmd_mcp(int argc, char **argv)
         fprintf(stderr, "todo mcp: use --stdio (the HTTP transport is `todo serve`)\n");
         return EXIT_USAGE;
     }
+    int rc;
     const char *token = getenv("TODO_TOKEN");
     if (!token || !*token) {
         fprintf(stderr, "todo mcp: TODO_TOKEN is not set: create a personal access token "
@@ -226,7 +246,12 @@ static int cmd_mcp(int argc, char **argv)
         return EXIT_USAGE;
     }
     struct config cfg;
-    if (load_config(&cfg) != ERR_OK) {
+    char ephemeral[65];
+    random_hex(ephemeral, 64);
+    bool pat = strncmp(token, TOKEN_PREFIX, strlen(TOKEN_PREFIX)) == 0;
+    rc = pat ? load_config_from(&cfg, pat_only_getenv, ephemeral) : load_config(&cfg);
+    sodium_memzero(ephemeral, sizeof(ephemeral)); /* config_load copied it */
+    if (rc != ERR_OK) {
         config_free(&cfg);
         return EXIT_USAGE;
     }
@@ -239,7 +264,7 @@ static int cmd_mcp(int argc, char **argv)
         return EXIT_USAGE;
     }
     struct store *store = NULL;
-    int rc = open_store(&cfg, &store);
+    rc = open_store(&cfg, &store);
     if (rc == ERR_OK && cfg.migrate_on_start)
         rc = store_migrate(store);
     int code = rc == ERR_OK ? 0 : 1;

@@ -111,3 +111,9 @@ def test_through_the_web_roles_proxy(servers):
     assert requests.get(web.url("/mcp"), headers=raw.headers(), timeout=10).status_code == 405
     assert raw.delete().status_code == 204
     assert raw.request("ping").status_code == 404
+    # DNS-rebinding protection holds through the proxy: a foreign Origin is refused
+    init = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
+            "params": {"protocolVersion": LATEST, "capabilities": {},
+                       "clientInfo": {"name": "page", "version": "1"}}}
+    r = raw.post(init, headers={"Origin": "http://evil.example"}, session=False)
+    assert r.status_code == 403 and "Mcp-Session-Id" not in r.headers, r.text

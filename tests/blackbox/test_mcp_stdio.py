@@ -247,6 +247,27 @@ def test_an_expired_token_exits_2(module_server, owner, tmp_path, todo_bin):
     assert cp.returncode == 2 and b"Token expired" in cp.stderr and cp.stdout == b""
 
 
+def test_a_personal_access_token_needs_no_jwt_secret(module_server, owner, tmp_path, todo_bin):
+    """A local client given a PAT and a database (the documented configurations) starts in
+    any ENVIRONMENT, with no JWT_SECRET and a DATA_DIR it cannot write to (a client's working
+    directory): it verifies no JWT, so it needs no secret. A JWT still needs the secret."""
+    pat = create_pat(owner, "desktop")["token"]
+    env = stdio_env(module_server, tmp_path, pat, ENVIRONMENT="production",
+                    DATA_DIR="/dev/null/var")  # not a directory anyone can make
+    env.pop("JWT_SECRET")
+    params = StdioServerParameters(command=str(todo_bin), args=["mcp", "--stdio"], env=env)
+
+    async def go():
+        async with Client(params, raise_exceptions=True, cache=None) as c:
+            return structured(await c.call_tool("add_task", {"title": "no secret needed"}))
+    assert run(go())["task"]["user_id"] == owner.id
+    env["TODO_TOKEN"] = owner.token
+    cp = subprocess.run([str(todo_bin), "mcp", "--stdio"], env=env, input=b"",
+                        capture_output=True, timeout=scaled(30))
+    assert cp.returncode == 2 and cp.stdout == b"", cp
+    assert b"JWT_SECRET" in cp.stderr
+
+
 def test_usage(module_server, owner, tmp_path, todo_bin):
     env = stdio_env(module_server, tmp_path, owner.token)
     cp = subprocess.run([str(todo_bin), "mcp"], env=env, input=b"", capture_output=True,
