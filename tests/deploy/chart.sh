@@ -158,14 +158,18 @@ EOF
     [ -s "$out/$b.yaml" ] || continue
     check "promises: ci/$b.yaml" "$VENV/bin/python" "$DEPLOY_TESTS_DIR/check_rendered.py" "$out/$b.yaml" "$f"
   done
-  # Seed 003 behind the ingress: /mcp must reach the mcp-server, not the backend.
-  local four="$chart/ci/seed-003-four-services.yaml" mixed="$out/seed-003-ingress.values.yaml"
-  "$VENV/bin/python" -c 'import sys,yaml; v=yaml.safe_load(open(sys.argv[1])); v["ingress"]={"enabled": True}; yaml.safe_dump(v, open(sys.argv[2], "w"))' "$four" "$mixed"
-  if helm template todo "$chart" -n todo -f "$mixed" >"$out/seed-003-ingress.yaml" 2>"$out/seed-003-ingress.err"; then
-    check "promises: ci/seed-003-four-services.yaml with ingress.enabled=true (/mcp to the mcp-server)" \
-      "$VENV/bin/python" "$DEPLOY_TESTS_DIR/check_rendered.py" "$out/seed-003-ingress.yaml" "$mixed"
-  else
-    fail "helm template -f ci/seed-003-four-services.yaml --set ingress.enabled=true"
-    sed 's/^/        /' "$out/seed-003-ingress.err"
-  fi
+  # The mcp-server behind the ingress (/mcp must reach it, not the backend), named by
+  # config.mcpServerName, on seed 003's external database and on seed 004's bundled one.
+  local seed mixed
+  for seed in seed-003-four-services seed-004-replicas-postgresql; do
+    mixed="$out/$seed-mcp-ingress.values.yaml"
+    "$VENV/bin/python" -c 'import sys,yaml; v=yaml.safe_load(open(sys.argv[1])); v["ingress"]={"enabled": True}; v["mcpServer"]={**v.get("mcpServer", {}), "enabled": True}; v.setdefault("config", {})["mcpServerName"]="todo-mcp"; yaml.safe_dump(v, open(sys.argv[2], "w"))' "$chart/ci/$seed.yaml" "$mixed"
+    if helm template todo "$chart" -n todo -f "$mixed" >"$out/$seed-mcp-ingress.yaml" 2>"$out/$seed-mcp-ingress.err"; then
+      check "promises: ci/$seed.yaml with mcpServer, ingress and config.mcpServerName (/mcp to the mcp-server)" \
+        "$VENV/bin/python" "$DEPLOY_TESTS_DIR/check_rendered.py" "$out/$seed-mcp-ingress.yaml" "$mixed"
+    else
+      fail "helm template -f ci/$seed.yaml with mcpServer and ingress enabled"
+      sed 's/^/        /' "$out/$seed-mcp-ingress.err"
+    fi
+  done
 }

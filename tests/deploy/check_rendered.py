@@ -222,6 +222,63 @@ if v("ingress.enabled") and v("networkPolicy.enabled", True) and be_svc:
                for p in peers):
         err(f"ingress routes to the backend but its NetworkPolicy does not admit namespace {ns}")
 
+# --- the MCP server (issue 11): the mcp-server runs with the backend's database and
+# secret, under the configured server name, and the ingress can reach whatever serves /mcp.
+DB_COMPONENTS = ("backend", "mcp-server", "ai-agent")
+cms = [c for c in by_kind("ConfigMap") if c["metadata"]["labels"].get("app.kubernetes.io/component")
+       not in ("postgresql",)]
+
+
+def container_env(comp):
+    d = deployments.get(comp)
+    if not d:
+        return None, None
+    c = d["spec"]["template"]["spec"]["containers"][0]
+    refs = {r["configMapRef"]["name"] for r in c.get("envFrom", []) if "configMapRef" in r}
+    return {e["name"]: e for e in c.get("env", [])}, refs
+
+
+mcp_env, mcp_refs = container_env("mcp-server")
+if mcp_env is not None:
+    be_env, _ = container_env("backend")
+    for key in ("JWT_SECRET", "PGPASSWORD", "DATABASE_URL"):
+        # the same credential from the same place as the backend's: one database, one secret
+        if be_env is not None and key in be_env and mcp_env.get(key) != be_env[key]:
+            err(f"mcp-server: {key} is not the backend's ({mcp_env.get(key)} != {be_env[key]})")
+    cm_names = {c["metadata"]["name"] for c in cms}
+    if not (mcp_refs & cm_names):
+        err("mcp-server: does not read the chart's ConfigMap (envFrom)")
+    name = v("config.mcpServerName")
+    if name and not any(c.get("data", {}).get("MCP_SERVER_NAME") == name for c in cms
+                        if c["metadata"]["name"] in mcp_refs):
+        err(f"config.mcpServerName={name} is not MCP_SERVER_NAME in the mcp-server's ConfigMap")
+if mode == "postgresql":
+    for comp in DB_COMPONENTS:
+        env, _ = container_env(comp)
+        if env is not None and "PGPASSWORD" not in env:
+            err(f"postgresql mode: {comp} gets no PGPASSWORD")
+if mode == "external":
+    for comp in DB_COMPONENTS:
+        env, _ = container_env(comp)
+        if env is not None and "secretKeyRef" not in env.get("DATABASE_URL", {}).get("valueFrom", {}):
+            err(f"external mode: {comp}'s DATABASE_URL not taken from a Secret")
+if v("ingress.enabled") and v("networkPolicy.enabled", True):
+    ns = v("networkPolicy.ingressControllerNamespace", "ingress-nginx")
+    ings = by_kind("Ingress")
+    routed = {p["backend"]["service"]["name"] for i in ings for r in i["spec"]["rules"]
+              for p in r["http"]["paths"]}
+    for svc in by_kind("Service"):
+        comp = svc["metadata"]["labels"].get("app.kubernetes.io/component")
+        if svc["metadata"]["name"] not in routed or comp == "frontend":
+            continue
+        pols = [p for p in by_kind("NetworkPolicy")
+                if p["spec"]["podSelector"]["matchLabels"].get("app.kubernetes.io/component") == comp]
+        peers = [peer for pol in pols for rule in pol["spec"].get("ingress", [])
+                 for peer in rule.get("from", [])]
+        if not any(p.get("namespaceSelector", {}).get("matchLabels", {}).get(
+                "kubernetes.io/metadata.name") == ns for p in peers):
+            err(f"the Ingress routes to {comp} but its NetworkPolicy does not admit namespace {ns}")
+
 if v("persistence.uploads.hostPath.enabled"):
     pvs = by_kind("PersistentVolume")
     if len(pvs) != 1 or "hostPath" not in pvs[0]["spec"]:
