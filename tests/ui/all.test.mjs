@@ -11,6 +11,7 @@ import "./a11y.mjs";
 import "./session.mjs";
 import "./paging.mjs";
 import "./split.mjs";
+import "./assistant.mjs";
 import "./budget.mjs";
 
 after(closeBrowser);

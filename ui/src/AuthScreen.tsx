@@ -33,6 +33,7 @@ export function AuthScreen({ api, expired, lastEmail, onSignedIn }: Props) {
     try {
       const a = mode === "signin" ? await api.login(email.trim(), password) : await api.signup(email.trim(), password, name.trim());
       setPassword("");
+      void api.adoptTimeZone(a);
       onSignedIn({ token: a.token, user: a.user });
     } catch (err) {
       setError(err instanceof ApiError ? err : new ApiError(0, "Something went wrong. Try again."));

@@ -40,6 +40,17 @@ export interface User {
   email: string;
   name: string | null;
   created_at: string;
+  /** The user's IANA time zone ("UTC" until set): the assistant's "today" and "tomorrow". */
+  timezone?: string;
+}
+
+/** The browser's IANA time zone ("Europe/Paris"), or null when it cannot tell. */
+export function browserTimeZone(): string | null {
+  try {
+    return Intl.DateTimeFormat().resolvedOptions().timeZone || null;
+  } catch {
+    return null;
+  }
 }
 
 export interface AuthAnswer {
@@ -229,6 +240,25 @@ export class Api {
 
   signup(email: string, password: string, name: string): Promise<AuthAnswer> {
     return this.json("POST", "/api/auth/signup", name ? { email, password, name } : { email, password });
+  }
+
+  /** Gives an account still on the default zone (UTC) the browser's zone, so that the
+   * assistant's "tomorrow" is the user's. Best effort: a zone the server does not know, or a
+   * failure, changes nothing. */
+  async adoptTimeZone(a: AuthAnswer): Promise<void> {
+    const tz = browserTimeZone();
+    if (!tz || tz === "UTC" || tz === "Etc/UTC" || (a.user.timezone && a.user.timezone !== "UTC")) return;
+    try {
+      await fetch("/api/auth/me", {
+        method: "PATCH",
+        headers: { Accept: "application/json", "Content-Type": "application/json", Authorization: `Bearer ${a.token}` },
+        body: JSON.stringify({ timezone: tz }),
+        cache: "no-store",
+        credentials: "same-origin",
+      });
+    } catch {
+      /* offline: the next sign-in tries again */
+    }
   }
 
   login(email: string, password: string): Promise<AuthAnswer> {
