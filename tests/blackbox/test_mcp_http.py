@@ -504,3 +504,17 @@ def test_tool_calls_are_rate_limited_per_user(servers):
     other = Raw(srv, b.token)
     other.initialize()
     assert other.call("task_stats")["isError"] is False  # per user
+
+
+def test_the_database_keeps_no_session_id_or_token_in_the_clear(mcp_server, alice):
+    """Only hashes are stored: a copy of the database lets nobody continue a session or use
+    a personal access token (both backends)."""
+    pat = create_pat(alice, "stored as a hash")["token"]
+    raw = Raw(mcp_server, pat)
+    raw.initialize()
+    assert raw.call("task_stats")["isError"] is False  # the session and token are live
+    dump = json.dumps(sql_on(mcp_server, "SELECT * FROM mcp_sessions")
+                      + sql_on(mcp_server, "SELECT * FROM access_tokens"))
+    assert sql_on(mcp_server, "SELECT count(*) FROM mcp_sessions")[0][0] != "0"
+    assert raw.session not in dump and raw.session.lower() not in dump.lower()
+    assert pat not in dump and pat[len("todo_pat_"):] not in dump
