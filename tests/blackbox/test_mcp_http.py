@@ -518,3 +518,43 @@ def test_the_database_keeps_no_session_id_or_token_in_the_clear(mcp_server, alic
     assert sql_on(mcp_server, "SELECT count(*) FROM mcp_sessions")[0][0] != "0"
     assert raw.session not in dump and raw.session.lower() not in dump.lower()
     assert pat not in dump and pat[len("todo_pat_"):] not in dump
+
+
+def test_idle_sessions_end_after_30_days(mcp_server):
+    user = fresh_user(mcp_server, "idle")
+    raw = Raw(mcp_server, user.token)
+    raw.initialize()
+    assert raw.request("ping").status_code == 200
+
+    def idle_for(days):
+        when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - days * 86400))
+        sql_on(mcp_server, f"UPDATE mcp_sessions SET last_seen_at = '{when}' "
+                           f"WHERE user_id = '{user.id}'")
+    idle_for(29)
+    assert raw.request("ping").status_code == 200  # 29 days idle: still there (and touched)
+    idle_for(31)
+    assert_rpc_error(raw.request("ping"), 404, -32001)
+
+
+def test_a_user_keeps_at_most_64_sessions_the_least_recently_used_end(mcp_server):
+    user = fresh_user(mcp_server, "many-sessions")
+    http = requests.Session()  # one connection for them all (the per-address cap)
+
+    def session():
+        r = Raw(mcp_server, user.token)
+        r.http = http
+        r.initialize()
+        return r
+    first, used = session(), session()
+    hour_ago = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 3600))
+    sql_on(mcp_server, f"UPDATE mcp_sessions SET last_seen_at = '{hour_ago}', "
+                       f"created_at = '{hour_ago}' WHERE user_id = '{user.id}'")
+    # both were last seen an hour ago; using `used` now (past the once-a-minute touch)
+    # leaves `first` the least recently used
+    assert used.request("ping").status_code == 200
+    others = [session() for _ in range(63)]
+    count = sql_on(mcp_server, f"SELECT count(*) FROM mcp_sessions WHERE user_id = '{user.id}'")
+    assert count[0][0] == "64", count
+    assert_rpc_error(first.request("ping"), 404, -32001)
+    for r in (used, others[0], others[-1]):
+        assert r.request("ping").status_code == 200

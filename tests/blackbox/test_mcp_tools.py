@@ -318,3 +318,55 @@ def test_tool_schemas_are_the_rest_apis_fields(module_server, schemas):
         assert props[name]["enum"] == resolve(params[name]["schema"])["enum"], name
     for key in ("minimum", "maximum"):
         assert props["limit"].get(key) == resolve(params["limit"]["schema"]).get(key)
+
+
+@pytest.mark.postgres_only
+def test_parallel_tool_calls_on_one_task_race_safely(servers):
+    """Many MCP clients at once on PostgreSQL: completing one recurring task makes exactly
+    one next occurrence, and deleting one task reports it deleted exactly once (the rest are
+    tool errors), whatever the interleaving."""
+    import threading
+
+    import requests as rq
+    srv = servers.start(env={"RATE_LIMIT_PER_MINUTE": "100000", "WORKERS": "16",
+                             "DATABASE_POOL_SIZE": "16", "DATABASE_MAX_OVERFLOW": "4"})
+    u = fresh_user(srv, "mcp-race")
+    n = 12
+    clients = []
+    for _ in range(n):
+        r = Raw(srv, u.token)
+        r.initialize()
+        clients.append(r)
+
+    def at_once(tool, args):
+        barrier, out = threading.Barrier(n), [None] * n
+
+        def go(i):
+            try:
+                barrier.wait(timeout=30)
+                out[i] = clients[i].call(tool, args)
+            except (AssertionError, rq.RequestException, threading.BrokenBarrierError) as e:
+                out[i] = e
+        threads = [threading.Thread(target=go, args=(i,)) for i in range(n)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+        assert not any(t.is_alive() for t in threads)
+        assert all(isinstance(x, dict) for x in out), out
+        return out
+    for _round in range(3):
+        t = u.create(title="water the plants", due_at="2030-03-01T08:00:00Z",
+                     recurrence="daily")
+        done = at_once("complete_task", {"task_id": t["id"]})
+        assert all(not x["isError"] for x in done), done
+        nexts = [x["structuredContent"]["next_task"] for x in done
+                 if x["structuredContent"]["next_task"]]
+        assert len(nexts) == 1, f"{len(nexts)} next occurrences reported"
+        pending = [x for x in u.list(search="water the plants", status="pending",
+                                     limit=200).json()]
+        assert [x["id"] for x in pending] == [nexts[0]["id"]], pending
+        gone = at_once("delete_task", {"task_id": nexts[0]["id"]})
+        assert sum(1 for x in gone if not x["isError"]) == 1, gone
+        assert all("not found" in x["content"][0]["text"] for x in gone if x["isError"])
+        u.delete(f"/api/me/tasks/{t['id']}")
