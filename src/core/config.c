@@ -461,7 +461,8 @@ static const struct cfg_def defs[] = {
          "run migrations before serving (safe with several replicas)"),
     {"JWT_SECRET", "BETTER_AUTH_SECRET", CFG_CUSTOM, NULL, NULL, 0, 0, NULL, CFG_SECRET,
      F(jwt_secret), parse_secret, print_secret,
-     "32–4096 characters; required outside development, except in the web role; in "
+     "32–4096 characters; required outside development, except in the web role and `todo mcp "
+     "--stdio` with a personal access token; in "
      "development one is generated into `$DATA_DIR/jwt-secret` (mode 0600) with a warning"},
     ENUM("JWT_ALGORITHM", "HS256", algorithms, 0, jwt_algorithm,
          "tokens we issue; Better Auth's EdDSA/ES256/RS256 tokens are verified through its "

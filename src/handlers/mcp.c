@@ -383,7 +383,8 @@ void h_mcp_post(struct request *req)
 
 void h_mcp_delete(struct request *req)
 {
-    if (!admitted(req))
+    const char *version = NULL;
+    if (!admitted(req) || !header_version(req, &version))
         return;
     const char *id = req_header(req, "Mcp-Session-Id");
     if (!id || !*id) {

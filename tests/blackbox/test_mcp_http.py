@@ -160,6 +160,10 @@ def test_sessions_end_with_delete(mcp_server, alice):
     raw = Raw(mcp_server, alice.token)
     raw.initialize()
     assert raw.request("ping").status_code == 200
+    bad = raw.http.delete(raw.url, headers=raw.headers({"MCP-Protocol-Version": "1999-01-01"}),
+                          timeout=scaled(15))
+    assert_rpc_error(bad, 400, -32600)  # the version is checked on DELETE too …
+    assert raw.request("ping").status_code == 200  # … and the session was not ended
     d = raw.delete()
     assert d.status_code == 204, d.text
     assert_rpc_error(raw.request("ping"), 404, -32001)
