@@ -23,6 +23,7 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "handlers/routes.h"
+#include "http/metricsd.h"
 #include "http/server.h"
 #include "http/stream.h"
 #include "io/httpc.h"
@@ -301,6 +302,21 @@ static void http_stop(struct app *app)
     app->server = NULL;
 }
 
+/* ---- the metrics listener (METRICS_PORT) --------------------------------------------------- */
+
+static int metrics_start(struct app *app)
+{
+    if (app->cfg->metrics_port == 0)
+        return ERR_OK;
+    return metricsd_start(app->cfg->host, app->cfg->metrics_port, &app->metricsd);
+}
+
+static void metrics_stop(struct app *app)
+{
+    metricsd_stop(app->metricsd);
+    app->metricsd = NULL;
+}
+
 /* ---- the table ------------------------------------------------------------------------------ */
 
 static const struct module modules[] = {
@@ -311,6 +327,7 @@ static const struct module modules[] = {
     {"workq", ROLES_DB, workq_mod_start, workq_mod_quiesce, workq_mod_stop},
     {"chat", ROLES_CHAT, chat_start, NULL, chat_stop},
     {"proxy", ROLES_WEB, proxy_mod_start, proxy_mod_quiesce, proxy_mod_stop},
+    {"metrics", ROLES_ALL, metrics_start, NULL, metrics_stop},
     {"http", ROLES_ALL, http_start, http_quiesce, http_stop},
 };
 

@@ -23,6 +23,7 @@ struct workq;
 struct agent;
 struct migrator;
 struct http_server;
+struct metricsd;
 
 struct app {
     const struct config *cfg;
@@ -40,6 +41,7 @@ struct app {
     /* app.c's own. */
     struct migrator *migrator;
     struct http_server *server;
+    struct metricsd *metricsd; /* METRICS_PORT's listener, or NULL */
     size_t n_started;
 };
 

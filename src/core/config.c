@@ -193,6 +193,18 @@ static void print_value(const struct cfg_def *d, const struct config *c, struct 
     }
 }
 
+/* METRICS_TOKEN: long enough not to be guessed. */
+static int parse_metrics_token(const struct cfg_def *d, struct config *c, const char *v,
+                               struct dynbuf *why)
+{
+    size_t n = strlen(v);
+    if (n < 16 || n > SECRET_MAX) {
+        dyn_add(why, "must be 16 to 4096 characters");
+        return ERR_INVALID;
+    }
+    return parse_string(d, c, v, why);
+}
+
 /* ---- settings with rules of their own ----------------------------------------------------- */
 
 static int parse_database_url(const struct cfg_def *d, struct config *c, const char *v,
@@ -555,6 +567,21 @@ static const struct cfg_def defs[] = {
     URL("MCP_SERVER_URL", "http://127.0.0.1:8001/mcp", mcp_server_url,
         "agent role: the MCP server whose tools the assistant calls, with the caller's token"),
     INT("AGENT_PORT", 8002, 1, 65535, agent_port, "agent role: its port (instead of `PORT`)"),
+    {"METRICS_TOKEN", NULL, CFG_STRING, NULL, NULL, 0, 0, NULL, CFG_SECRET, F(metrics_token),
+     parse_metrics_token, NULL,
+     "when set, `GET /metrics` on `PORT` answers a request bearing this token (16–4096 "
+     "characters); unset: `/metrics` is not served there"},
+    INT("METRICS_PORT", 0, 0, 65535, metrics_port,
+        "when not 0, a listener of its own on `HOST` that serves only `GET /metrics` "
+        "(Prometheus text format, no token: keep the port inside the cluster)"),
+    {"UPLOADS_DIR", NULL, CFG_STRING, NULL, "`$DATA_DIR/uploads`", 0, 0, NULL, 0,
+     F(uploads_dir), NULL, NULL,
+     "where task attachments are stored (the chart's uploads volume; shared by every api "
+     "replica)"},
+    INT("UPLOAD_MAX_BYTES", 10485760, 1, 1073741824, upload_max_bytes,
+        "largest attachment; larger uploads get 413 and nothing is stored"),
+    INT("UPLOAD_QUOTA_BYTES", 104857600, 1, INT64_MAX, upload_quota_bytes,
+        "all of one user's attachments together; beyond it 413"),
 };
 /* clang-format on */
 
@@ -669,6 +696,14 @@ static void config_finish(struct config *c, config_get_fn fn, void *ctx, struct 
         dyn_add(&d, "/api/auth/jwks");
         c->jwks_url = dyn_take(&d);
         if (!c->jwks_url)
+            add_error(errs, "out of memory while reading the configuration");
+    }
+    if (!c->uploads_dir) {
+        struct dynbuf d;
+        dyn_init_heap(&d, VALUE_MAX + 16);
+        dyn_addf(&d, "%s/uploads", c->data_dir ? c->data_dir : ".");
+        c->uploads_dir = dyn_take(&d);
+        if (!c->uploads_dir)
             add_error(errs, "out of memory while reading the configuration");
     }
     if (c->role == ROLE_MCP) /* the MCP server listens where the seeds' mcp-server did */
@@ -891,6 +926,8 @@ void config_free(struct config *c)
     }
     free(c->frontend_url);
     free(c->data_dir);
+    free(c->metrics_token);
+    free(c->uploads_dir);
     free(c->api_url);
     free(c->better_auth_url);
     free(c->jwks_url);

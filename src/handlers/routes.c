@@ -16,6 +16,7 @@
 #include "handlers/docs.h"
 #include "handlers/health.h"
 #include "handlers/mcp.h"
+#include "handlers/metrics.h"
 #include "handlers/tasks.h"
 #include "handlers/tokens.h"
 #include "http/prefix.h"
@@ -29,7 +30,8 @@
 #define HEALTH_ROUTES                                                                         \
     {HTTP_GET, "/health", h_health, 0},                                                       \
     {HTTP_GET, "/api/health", h_health, 0},                                                   \
-    {HTTP_GET, "/ready", h_ready, 0}
+    {HTTP_GET, "/ready", h_ready, 0},                                                         \
+    {HTTP_GET, "/metrics", h_metrics, 0}
 
 /* The MCP server: Streamable HTTP and its protected resource metadata (RFC 9728). */
 #define MCP_ROUTES                                                                            \

@@ -14,6 +14,7 @@
 #include "assistant/offline.h"
 #include "core/err.h"
 #include "core/dynbuf.h"
+#include "core/metrics.h"
 #include "core/timefmt.h"
 #include "core/util.h"
 #include "core/verror.h"
@@ -467,10 +468,13 @@ void h_task_list(struct request *req)
     size_t len;
     int64_t total;
     if (key && respcache_get(key, version, req->arena, &body, &len, &total)) {
+        METRIC_INC(METRIC_LIST_CACHE, "hit");
         paging_headers(req, &f, total);
         resp_json_text(req, 200, body, len);
         return;
     }
+    if (key)
+        METRIC_INC(METRIC_LIST_CACHE, "miss");
     struct task *tasks;
     size_t n;
     int rc = tasks_list(req->db, req->arena, req->user_id, &f, &tasks, &n, &total);

@@ -20,8 +20,10 @@
 
 #include <microhttpd.h>
 
+#include "core/dynbuf.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/util.h"
 #include "http/cors.h"
 #include "http/headguard.h"
@@ -342,6 +344,23 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
     return dispatch(srv, req);
 }
 
+/* Counts a finished request under its route's template (never the raw path: ids would make
+ * a series per task), its method and status, and its latency. */
+static void count_request(struct request *req, int status)
+{
+    const char *route = !req->route              ? "unmatched"
+                        : req->route->pattern[0] ? req->route->pattern
+                                                 : "/*";
+    char code[8];
+    struct dynbuf d;
+    dyn_init_fixed(&d, code, sizeof(code));
+    dyn_add_int(&d, status);
+    const char *method = req->method == HTTP_OTHER ? "OTHER" : req->method_name;
+    metric_add(METRIC_HTTP_REQUESTS, (const char *const[]){route, method, code}, 1.0);
+    metric_observe(METRIC_HTTP_DURATION, (const char *const[]){route},
+                   (double)(now_mono_us() - req->start_us) / 1e6);
+}
+
 static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
                          enum MHD_RequestTerminationCode toe)
 {
@@ -353,6 +372,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
         return;
     }
     int status = req->responded ? req->status : 499;
+    count_request(req, status);
     enum log_level level = status >= 500 ? LOG_WARNING : LOG_INFO;
     if (log_enabled(level)) {
         struct log_field f[] = {

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "auth/ratelimit.h"
+#include "core/metrics.h"
 #include "core/config.h"
 #include "core/dynbuf.h"
 #include "core/err.h"
@@ -287,6 +288,7 @@ static yyjson_mut_val *tools_call(struct mcp_ctx *ctx, const struct mcp_msg *m, 
                                             "moment."
                                           : "The tool failed on the server; try again later."};
     ctx->tool_error = out.error != NULL;
+    METRIC_INC(METRIC_MCP_CALLS, t->name, out.error ? "error" : "ok");
     yyjson_mut_val *r = call_result(ctx, doc, &out);
     return r ? result(doc, m->id, r) : mcp_error(doc, m->id, RPC_INTERNAL_ERROR, "Internal error");
 }

@@ -22,6 +22,7 @@
 
 #include "core/err.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/util.h"
 #include "store/backend.h"
 #include "store/pg_guard.h"
@@ -216,8 +217,25 @@ static int pg_connect(struct pg_conn *c, int64_t deadline_ms)
     return ERR_OK;
 }
 
+/* Publishes the pool's gauges; called with s->mu held. */
+static void pool_gauges(const struct pg_store *s)
+{
+    metric_set(METRIC_DB_POOL_OPEN, NULL, (double)s->total);
+    metric_set(METRIC_DB_POOL_IN_USE, NULL, (double)(s->total - s->n_idle));
+}
+
+/* Records a checkout that had to wait, and for how long. */
+static void pool_waited(int64_t since_ms)
+{
+    if (since_ms == 0)
+        return;
+    metric_add(METRIC_DB_POOL_WAITS, NULL, 1.0);
+    metric_observe(METRIC_DB_POOL_WAIT_SECONDS, NULL, (double)(now_mono_ms() - since_ms) / 1e3);
+}
+
 static int pg_acquire_deadline(struct pg_store *s, int64_t deadline_ms, struct pg_conn **out)
 {
+    int64_t waited_since = 0;
     pthread_mutex_lock(&s->mu);
     for (;;) {
         if (pg_guard_down(s->guard)) {
@@ -228,7 +246,9 @@ static int pg_acquire_deadline(struct pg_store *s, int64_t deadline_ms, struct p
             struct pg_conn *c = s->idle;
             s->idle = c->next;
             s->n_idle--;
+            pool_gauges(s);
             pthread_mutex_unlock(&s->mu);
+            pool_waited(waited_since);
             c->next = NULL;
             c->gave_up = false;
             *out = c;
@@ -236,11 +256,16 @@ static int pg_acquire_deadline(struct pg_store *s, int64_t deadline_ms, struct p
         }
         if (s->total < s->max) {
             s->total++;
+            pool_gauges(s);
             break;
         }
         int64_t left = deadline_ms - now_mono_ms();
+        if (!waited_since)
+            waited_since = now_mono_ms();
         if (left <= 0) {
             pthread_mutex_unlock(&s->mu);
+            pool_waited(waited_since);
+            metric_add(METRIC_DB_POOL_TIMEOUTS, NULL, 1.0);
             log_warn("postgres: pool exhausted (%d connections)", s->max);
             return ERR_UNAVAILABLE;
         }
@@ -249,6 +274,7 @@ static int pg_acquire_deadline(struct pg_store *s, int64_t deadline_ms, struct p
         pthread_cond_timedwait(&s->cv, &s->mu, &ts);
     }
     pthread_mutex_unlock(&s->mu);
+    pool_waited(waited_since);
     struct pg_conn *c = calloc(1, sizeof(*c));
     int rc = ERR_NOMEM;
     if (c) {
@@ -259,6 +285,7 @@ static int pg_acquire_deadline(struct pg_store *s, int64_t deadline_ms, struct p
         conn_free(c);
         pthread_mutex_lock(&s->mu);
         s->total--;
+        pool_gauges(s);
         pthread_cond_signal(&s->cv);
         pthread_mutex_unlock(&s->mu);
         return rc;
@@ -290,6 +317,7 @@ static void pg_release(struct store_conn *base)
     pthread_mutex_lock(&s->mu);
     if (c->broken || s->n_idle >= s->keep) {
         s->total--;
+        pool_gauges(s);
         pthread_cond_signal(&s->cv);
         pthread_mutex_unlock(&s->mu);
         conn_free(c);
@@ -298,6 +326,7 @@ static void pg_release(struct store_conn *base)
     c->next = s->idle;
     s->idle = c;
     s->n_idle++;
+    pool_gauges(s);
     pthread_cond_signal(&s->cv);
     pthread_mutex_unlock(&s->mu);
 }
