@@ -21,6 +21,7 @@
 
 #include "assistant/llm.h"
 #include "assistant/offline.h"
+#include "core/metrics.h"
 #include "core/dynbuf.h"
 #include "core/err.h"
 #include "core/log.h"
@@ -74,12 +75,13 @@ struct agent_turn {
     const struct llm_answer *answer;
     size_t round_first_call; /* calls[] index where this round's calls begin */
     int attempt;
-    int64_t deadline_ms; /* for the answer to begin */
-    int status;          /* the model's HTTP status */
-    bool streamed;       /* the answer is an event stream */
-    bool round_text;     /* this round has emitted text */
-    bool pause;          /* the sink is full: pause the transfer */
-    bool unreadable;     /* the answer broke the wire format (transfer aborted) */
+    int64_t deadline_ms;   /* for the answer to begin */
+    int64_t call_start_us; /* when the model call in flight began (metrics) */
+    int status;            /* the model's HTTP status */
+    bool streamed;         /* the answer is an event stream */
+    bool round_text;       /* this round has emitted text */
+    bool pause;            /* the sink is full: pause the transfer */
+    bool unreadable;       /* the answer broke the wire format (transfer aborted) */
     int reader_err;
     int retry_after_ms;
     struct loop_call post;
@@ -744,6 +746,14 @@ static void on_done(void *ctx, const struct httpc_result *res)
     t->in_flight = false;
     pthread_mutex_unlock(&t->mu);
     httpc_xfer_release(x);
+    const char *provider = t->ag->model.name;
+    char status[8];
+    struct dynbuf d;
+    dyn_init_fixed(&d, status, sizeof(status));
+    dyn_add_int(&d, t->status);
+    METRIC_INC(METRIC_LLM_CALLS, provider, t->status ? status : "no_answer");
+    metric_observe(METRIC_LLM_DURATION, (const char *const[]){provider},
+                   (double)(now_mono_us() - t->call_start_us) / 1e6);
     answered(t, res);
 }
 
@@ -923,6 +933,7 @@ static void model_call(struct agent_turn *t)
     }
     t->attempt++;
     t->status = 0;
+    t->call_start_us = now_mono_us();
     t->streamed = false;
     t->reader = llm_reader_new(t->a, on_text, t);
     bool last = t->rounds >= AGENT_MAX_ROUNDS || t->ncalls >= AGENT_MAX_CALLS;

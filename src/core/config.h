@@ -86,10 +86,10 @@ struct config {
     int chat_history_chars;    /* … and characters */
     char *mcp_server_url;      /* agent role: where the tools are */
     int agent_port;            /* agent role: its PORT */
-    char *metrics_token;      /* GET /metrics on the main port with this bearer token; NULL: off */
-    int metrics_port;         /* a listener of its own for GET /metrics; 0: none */
-    char *uploads_dir;        /* attachments (default $DATA_DIR/uploads) */
-    int64_t upload_max_bytes; /* one attachment */
+    char *metrics_token;       /* GET /metrics on the main port with this bearer token; NULL: off */
+    int metrics_port;          /* a listener of its own for GET /metrics; 0: none */
+    char *uploads_dir;         /* attachments (default $DATA_DIR/uploads) */
+    int64_t upload_max_bytes;  /* one attachment */
     int64_t upload_quota_bytes; /* all of one user's attachments */
 };
 

@@ -41,7 +41,7 @@ const struct metric_def metric_defs[METRIC__COUNT] = {
      "Task list responses served from the validated cache (hit) or built (miss)",
      {"result"}, NULL, 0},
     {METRIC_LLM_CALLS, "todo_llm_calls_total", METRIC_COUNTER,
-     "Calls to an LLM provider, by provider and outcome", {"provider", "outcome"}, NULL, 0},
+     "Calls to an LLM provider, by provider and outcome (its HTTP status, or no_answer)", {"provider", "outcome"}, NULL, 0},
     {METRIC_LLM_TOKENS, "todo_llm_tokens_total", METRIC_COUNTER,
      "Tokens an LLM provider reported, by provider and kind (prompt, completion)",
      {"provider", "kind"}, NULL, 0},
