@@ -150,6 +150,7 @@ test: test-deps
 
 bench: $(BUILD)/todo
 	bash bench/run.sh
+	TODO_BIN=$(BUILD)/todo bash bench/chat.sh
 
 # --- style ------------------------------------------------------------------------------
 FMT_FILES = $(shell find src tests/unit -name '*.[ch]' | sort)
