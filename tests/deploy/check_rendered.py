@@ -131,6 +131,17 @@ for comp, d in deployments.items():
     if role == "mcp" and env.get("MCP_SERVER_PORT", {}).get("value") != str(port):
         # the mcp role listens on MCP_SERVER_PORT, not PORT
         err(f"{name}: MCP_SERVER_PORT env != containerPort {port}")
+    if role == "agent":
+        # the agent role listens on AGENT_PORT and calls its tools on the MCP server: the
+        # mcp-server's Service when enabled, else the backend's /mcp
+        if env.get("AGENT_PORT", {}).get("value") != str(port):
+            err(f"{name}: AGENT_PORT env != containerPort {port}")
+        mcp_comp = "mcpServer" if v("mcpServer.enabled", False) else "backend"
+        svc_names = {s_["metadata"]["labels"].get("app.kubernetes.io/component"): s_ for s_ in by_kind("Service")}
+        target = svc_names.get("mcp-server" if mcp_comp == "mcpServer" else "backend")
+        want_url = target and f"http://{target['metadata']['name']}:{target['spec']['ports'][0]['port']}/mcp"
+        if v("aiAgent.env.MCP_SERVER_URL") is None and env.get("MCP_SERVER_URL", {}).get("value") != want_url:
+            err(f"{name}: MCP_SERVER_URL {env.get('MCP_SERVER_URL')} is not {want_url}")
 
 # --- services -------------------------------------------------------------------------
 services = {s["metadata"]["labels"].get("app.kubernetes.io/component"): s for s in by_kind("Service")}
@@ -192,7 +203,8 @@ if mode == "external" and backend:
         err("external mode: DATABASE_URL not taken from a Secret")
 
 if v("ingress.enabled"):
-    ings = by_kind("Ingress")
+    # the main Ingress; the agent's (chat routes, a regular expression) is checked below
+    ings = [i for i in by_kind("Ingress") if not i["metadata"]["name"].endswith("-agent")]
     if len(ings) != 1:
         err("ingress enabled but no Ingress rendered")
     else:
@@ -252,6 +264,38 @@ if mcp_env is not None:
     if name and not any(c.get("data", {}).get("MCP_SERVER_NAME") == name for c in cms
                         if c["metadata"]["name"] in mcp_refs):
         err(f"config.mcpServerName={name} is not MCP_SERVER_NAME in the mcp-server's ConfigMap")
+# --- the assistant (issue 12): the agent shares the backend's database and secret, the
+# provider settings are in the ConfigMap, and with an ingress the chat routes reach the agent.
+agent_env, agent_refs = container_env("ai-agent")
+if agent_env is not None:
+    be_env, _ = container_env("backend")
+    for key in ("JWT_SECRET", "PGPASSWORD", "DATABASE_URL", "OPENAI_API_KEY", "LLM_API_KEY"):
+        if be_env is not None and key in be_env and agent_env.get(key) != be_env[key]:
+            err(f"ai-agent: {key} is not the backend's")
+    if not (agent_refs & {c["metadata"]["name"] for c in cms}):
+        err("ai-agent: does not read the chart's ConfigMap (envFrom)")
+for key, var in (("provider", "LLM_PROVIDER"), ("baseUrl", "LLM_BASE_URL"), ("model", "LLM_MODEL")):
+    want = v(f"config.llm.{key}")
+    got = {c.get("data", {}).get(var) for c in cms}
+    if want and want not in got:
+        err(f"config.llm.{key}={want} is not {var} in the ConfigMap")
+    if not want and "" in got:
+        err(f"{var} rendered empty (an unset value must be left out)")
+if v("ingress.enabled") and v("aiAgent.enabled", False):
+    import re as _re
+    agent_svc = next((s_["metadata"]["name"] for s_ in by_kind("Service")
+                      if s_["metadata"]["labels"].get("app.kubernetes.io/component") == "ai-agent"), None)
+    agent_paths = [(i, p) for i in by_kind("Ingress") for r in i["spec"]["rules"] for p in r["http"]["paths"]
+                   if p["backend"]["service"]["name"] == agent_svc]
+    for url in ("/api/0b5e1a52-9f0e-4c1e-9d3a-2f0c7a1b2c3d/chat", "/api/me/chat",
+                "/api/me/conversations", "/api/me/conversations/12"):
+        if not any(p["pathType"] == "ImplementationSpecific"
+                   and i["metadata"].get("annotations", {}).get("nginx.ingress.kubernetes.io/use-regex") == "true"
+                   and _re.match(p["path"], url) for i, p in agent_paths):
+            err(f"the ingress does not send {url} to the ai-agent")
+    for url in ("/api/me/tasks", "/api/auth/login", "/api/me/chatter"):
+        if any(_re.match(p["path"], url) and _re.match(p["path"], url).end() == len(url) for _, p in agent_paths):
+            err(f"the ingress sends {url} to the ai-agent")
 if mode == "postgresql":
     for comp in DB_COMPONENTS:
         env, _ = container_env(comp)

@@ -43,8 +43,9 @@ K8S_TOPOLOGY_TABLE=(
   "postgresql|seed-004-replicas-postgresql.yaml|upgrade-config upgrade-image rollback restart-backend delete-backend delete-frontend restart-postgresql:gap||helm"
   "external|seed-000-ingress.yaml|upgrade-image rollback|--set ingress.enabled=false --set frontend.service.type=NodePort --set-json networkPolicy.frontendFrom=[]|helm"
   "uploads|seed-002-uploads-hostpath.yaml|restart-backend||helm"
-  # Seed 003 with its mcp-server (role mcp); the ai-agent joins when the agent role lands.
-  "four-services|seed-003-four-services.yaml|restart-mcp-server upgrade-config|--set aiAgent.enabled=false|helm"
+  # Seed 003: frontend, backend, mcp-server (role mcp) and ai-agent (role agent, its tools on
+  # the mcp-server over MCP).
+  "four-services|seed-003-four-services.yaml|restart-mcp-server upgrade-config||helm"
 )
 
 K8S_PHASES=()
@@ -551,6 +552,38 @@ k8s_mcp() {
   wait "$pf" 2>/dev/null
 }
 
+# k8s_chat NS TOPO BASE DIR: the assistant's round trip (k8s/chat_flow.py, the offline
+# assistant) through the NodePort, and, when the release runs the ai-agent component, straight
+# to its Service (kubectl port-forward, bounded): the agent role calling its tools on the MCP
+# server, which runs them against the database.
+k8s_chat() {
+  local ns=$1 topo=$2 base=$3 dir=$4 svc port pf i
+  if bounded 60 python3 "$DEPLOY_TESTS_DIR/k8s/chat_flow.py" "$base" --state "$dir/flow.json" \
+    >"$dir/chat-flow.txt" 2>&1; then
+    pass "$topo: $(cat "$dir/chat-flow.txt")"
+  else
+    fail "$topo: chat through NodePort $K8S_NODEPORT: $(tail -n 3 "$dir/chat-flow.txt")"
+  fi
+  svc=$(kc -n "$ns" get svc -l "app.kubernetes.io/instance=$K8S_RELEASE,app.kubernetes.io/component=ai-agent" \
+    -o jsonpath='{.items[0].metadata.name}:{.items[0].spec.ports[0].port}' 2>/dev/null)
+  [ -n "${svc%:}" ] || return 0
+  port=$("$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  timeout 120 kubectl -n "$ns" port-forward "svc/${svc%%:*}" "$port:${svc##*:}" >"$dir/chat-port-forward.txt" 2>&1 &
+  pf=$!
+  for ((i = 0; i < 50; i++)); do
+    curl -sf -o /dev/null "http://127.0.0.1:$port/ready" && break
+    sleep 0.2
+  done
+  if bounded 60 python3 "$DEPLOY_TESTS_DIR/k8s/chat_flow.py" "http://127.0.0.1:$port" \
+    --state "$dir/flow.json" --api "$base" >"$dir/agent-chat-flow.txt" 2>&1; then
+    pass "$topo: the ai-agent Service ${svc%%:*}:${svc##*:} (role agent, tools over MCP): $(cat "$dir/agent-chat-flow.txt")"
+  else
+    fail "$topo: chat at the ai-agent Service ${svc%%:*}: $(tail -n 3 "$dir/agent-chat-flow.txt")"
+  fi
+  kill "$pf" 2>/dev/null
+  wait "$pf" 2>/dev/null
+}
+
 # k8s_topology LINE: everything for one topology.
 k8s_topology() {
   local name seed drills extra how
@@ -623,6 +656,7 @@ k8s_topology() {
     k8s_diagnose "$ns"
   fi
   [ "$flow_ok" = 1 ] && k8s_mcp "$ns" "$name" "$base" "$dir"
+  [ "$flow_ok" = 1 ] && k8s_chat "$ns" "$name" "$base" "$dir"
   if [ "$how" = script ]; then
     cp "$dir/helm-install.txt" "$dir/helm-test.txt" # the script ran helm test --logs
   else

@@ -119,7 +119,13 @@ rollingUpdate:
 {{/* true when the chart renders its own Secret (values given and no existingSecret) */}}
 {{- define "todo.renderSecret" -}}
 {{- $s := .Values.secrets -}}
-{{- if and (not $s.existingSecret) (or $s.jwtSecret $s.databaseUrl $s.openaiApiKey $s.llmApiKey) -}}true{{- end -}}
+{{- if and (not $s.existingSecret) (or $s.jwtSecret $s.databaseUrl $s.openaiApiKey $s.groqApiKey $s.geminiApiKey $s.openrouterApiKey $s.llmApiKey) -}}true{{- end -}}
+{{- end -}}
+
+{{/* The assistant's provider keys: their names under .Values.secrets (and .keys), one table
+for the Secret and the containers' environment. */}}
+{{- define "todo.llmKeyValues" -}}
+openaiApiKey groqApiKey geminiApiKey openrouterApiKey llmApiKey
 {{- end -}}
 
 {{- define "todo.postgresqlName" -}}
@@ -230,4 +236,13 @@ seccompProfile:
 {{- if and $v.persistence.uploads.hostPath.enabled $v.persistence.uploads.existingClaim -}}
 {{- fail "\n\npersistence.uploads.hostPath and persistence.uploads.existingClaim are exclusive" -}}
 {{- end -}}
+{{- end -}}
+
+{{/* The environment variable of each provider key (todo.llmKeyValues), as YAML. */}}
+{{- define "todo.llmKeyEnv" -}}
+openaiApiKey: OPENAI_API_KEY
+groqApiKey: GROQ_API_KEY
+geminiApiKey: GEMINI_API_KEY
+openrouterApiKey: OPENROUTER_API_KEY
+llmApiKey: LLM_API_KEY
 {{- end -}}
