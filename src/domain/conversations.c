@@ -336,3 +336,34 @@ yyjson_mut_val *conv_message_to_json(yyjson_mut_doc *doc, struct arena *a,
     yyjson_mut_obj_add_str(doc, o, "created_at", m->created_at);
     return o;
 }
+
+int conv_import(struct store_conn *c, struct arena *a, const char *uid, const char *title,
+                const char *created_at, const char *updated_at, const struct conv_message *msgs,
+                size_t n)
+{
+    static const struct sql conv = {
+        "INSERT INTO conversations (user_id, title, created_at, updated_at) "
+        "VALUES ($1, $2, $3, $4) RETURNING id",
+        NULL};
+    static const struct sql msg = {
+        "INSERT INTO messages (conversation_id, user_id, role, content, tool_calls, created_at) "
+        "VALUES ($1, $2, $3, $4, $5, $6)",
+        NULL};
+    struct db_param p[] = {P_TEXT(uid), P_TEXT(title), P_TEXT(created_at), P_TEXT(updated_at)};
+    struct db_rows rows;
+    int rc = store_exec(c, &conv, p, ARRAY_LEN(p), a, &rows);
+    int64_t id = 0;
+    if (rc == ERR_OK &&
+        (rows.nrows != 1 || parse_int64(db_cell(&rows, 0, 0), 1, INT64_MAX, &id) != ERR_OK))
+        rc = ERR_DB;
+    for (size_t i = 0; rc == ERR_OK && i < n; i++) {
+        struct db_param m[] = {P_INT(id),
+                               P_TEXT(uid),
+                               P_TEXT(msgs[i].role),
+                               P_TEXT(msgs[i].content),
+                               P_TEXT(msgs[i].tool_calls),
+                               P_TEXT(msgs[i].created_at)};
+        rc = store_exec(c, &msg, m, ARRAY_LEN(m), a, NULL);
+    }
+    return rc;
+}

@@ -102,6 +102,13 @@ int conv_history(struct store_conn *c, struct arena *a, const char *uid, int64_t
 int conv_add_reply(struct store_conn *c, struct arena *a, const char *uid, int64_t conv_id,
                    const char *content, const char *tool_calls, int64_t *msg_id);
 
+/* Stores a conversation and its messages as given (an import), inside the caller's
+ * transaction. The caller has checked every value (roles, lengths, RFC 3339 times, tool calls
+ * as a JSON array's text or NULL). */
+int conv_import(struct store_conn *c, struct arena *a, const char *uid, const char *title,
+                const char *created_at, const char *updated_at, const struct conv_message *msgs,
+                size_t n);
+
 /* {id, title, created_at, updated_at}. */
 yyjson_mut_val *conv_to_json(yyjson_mut_doc *doc, const struct conversation *cv);
 

@@ -322,6 +322,19 @@ int tasks_create(struct store_conn *c, struct arena *a, const char *uid,
     return rc;
 }
 
+int tasks_create_in(struct store_conn *c, struct arena *a, const char *uid,
+                    const struct task_input *in, int64_t *id)
+{
+    if (task_input_check(in, TASK_CREATE) != ERR_OK)
+        return ERR_INVALID;
+    int rc = insert_task(c, a, uid, &in->v, now_unix(), NULL, id);
+    if (rc == ERR_OK)
+        rc = write_tags(c, uid, *id, in->v.tags.list, a, false);
+    if (rc == ERR_OK)
+        rc = bump_version(c, uid);
+    return rc;
+}
+
 /* The fields an input may set (the table's writable ones). */
 static unsigned writable_fields(void)
 {

@@ -229,6 +229,9 @@ const char *task_recurrence_name(enum task_recurrence r);
  * arena-owned. */
 int tasks_create(struct store_conn *c, struct arena *a, const char *uid,
                  const struct task_input *in, struct task *out);
+/* tasks_create's work inside the caller's transaction (an import): *id is the new task's. */
+int tasks_create_in(struct store_conn *c, struct arena *a, const char *uid,
+                    const struct task_input *in, int64_t *id);
 int tasks_get(struct store_conn *c, struct arena *a, const char *uid, int64_t id, struct task *out);
 /* Applies the fields present in in (a TASK_PATCH input) to the task. Completing a recurring
  * task this way creates its next occurrence, as tasks_complete does. */

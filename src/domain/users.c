@@ -122,6 +122,14 @@ int users_by_id(struct store_conn *c, struct arena *a, const char *id, struct us
     return find_one(c, a, &q, id, out);
 }
 
+/* The lower-case hex SHA-256 of a user id (what deleted_users keeps). */
+static void id_hash(const char *id, char out[ID_HASH_HEX])
+{
+    unsigned char h[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256(h, (const unsigned char *)id, strlen(id));
+    hex_encode(h, sizeof(h), out);
+}
+
 static size_t known_slot(const char *id)
 {
     return (size_t)(hash_str(id) % KNOWN_SLOTS);
@@ -133,12 +141,23 @@ int users_ensure(struct store_conn *c, struct arena *a, const char *id, const ch
         "INSERT INTO users (id, email, created_at, updated_at) VALUES ($1, $2, $3, $3) "
         "ON CONFLICT DO NOTHING",
         NULL};
+    static const struct sql gone = {"SELECT 1 FROM deleted_users WHERE id_hash = $1", NULL};
     size_t slot = known_slot(id);
     pthread_mutex_lock(&known_mu);
     bool hit = strcmp(known[slot], id) == 0;
     pthread_mutex_unlock(&known_mu);
     if (hit)
         return ERR_OK;
+    /* A deleted account stays deleted: a token issued before cannot recreate it. */
+    char hash[ID_HASH_HEX];
+    id_hash(id, hash);
+    struct db_param gp[] = {P_TEXT(hash)};
+    struct db_rows grows;
+    int grc = store_exec(c, &gone, gp, 1, a, &grows);
+    if (grc != ERR_OK)
+        return grc;
+    if (grows.nrows)
+        return ERR_AUTH;
     char now[TIME_TEXT_MAX];
     time_format(now_unix(), now);
     /* The email is taken only when no account already uses it. */
@@ -157,6 +176,52 @@ int users_ensure(struct store_conn *c, struct arena *a, const char *id, const ch
         snprintf(known[slot], sizeof(known[slot]), "%s", id);
         pthread_mutex_unlock(&known_mu);
     }
+    return rc;
+}
+
+void users_forget(const char *id)
+{
+    size_t slot = known_slot(id);
+    pthread_mutex_lock(&known_mu);
+    if (strcmp(known[slot], id) == 0)
+        known[slot][0] = '\0';
+    pthread_mutex_unlock(&known_mu);
+}
+
+int users_delete(struct store_conn *c, struct arena *a, const char *id)
+{
+    static const struct sql lock = {"SELECT id FROM users WHERE id = $1",
+                                    "SELECT id FROM users WHERE id = $1 FOR UPDATE"};
+    static const struct sql tomb = {
+        "INSERT INTO deleted_users (id_hash, deleted_at) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        NULL};
+    /* Rows that name the user without a foreign key to users. */
+    static const struct sql tags = {"DELETE FROM task_tags WHERE user_id = $1", NULL};
+    static const struct sql del = {"DELETE FROM users WHERE id = $1", NULL};
+    char hash[ID_HASH_HEX], now[TIME_TEXT_MAX];
+    id_hash(id, hash);
+    time_format(now_unix(), now);
+    struct db_param pid[] = {P_TEXT(id)};
+    struct db_param pt[] = {P_TEXT(hash), P_TEXT(now)};
+    struct db_rows rows;
+    int rc = store_begin(c);
+    if (rc != ERR_OK)
+        return rc;
+    rc = store_exec(c, &lock, pid, 1, a, &rows);
+    if (rc == ERR_OK && rows.nrows != 1)
+        rc = ERR_NOTFOUND;
+    if (rc == ERR_OK)
+        rc = store_exec(c, &tomb, pt, 2, a, NULL);
+    if (rc == ERR_OK)
+        rc = store_exec(c, &tags, pid, 1, a, NULL);
+    if (rc == ERR_OK)
+        rc = store_exec(c, &del, pid, 1, a, NULL); /* everything else cascades */
+    if (rc == ERR_OK)
+        rc = store_commit(c);
+    if (rc != ERR_OK)
+        store_rollback(c);
+    else
+        users_forget(id);
     return rc;
 }
 

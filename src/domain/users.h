@@ -15,6 +15,7 @@
 #define USER_EMAIL_MAX 254
 #define USER_NAME_MAX  100
 #define USER_ID_MAX    128
+#define ID_HASH_HEX    65 /* hex SHA-256 and its NUL */
 
 /* A display name: the text rule of core/text.h, one line of at most USER_NAME_MAX characters. */
 extern const struct text_rule users_name_rule;
@@ -48,8 +49,16 @@ int users_by_email(struct store_conn *c, struct arena *a, const char *email, str
 int users_by_id(struct store_conn *c, struct arena *a, const char *id, struct user *out);
 
 /* Makes sure a row exists for id (a user first seen through an external token). Cached:
- * the database is asked once per id per process. */
+ * the database is asked once per id per process. ERR_AUTH when the account was deleted. */
 int users_ensure(struct store_conn *c, struct arena *a, const char *id, const char *email);
+
+/* Deletes the account and everything it owns (the database's cascades), leaving only the
+ * SHA-256 of its id in deleted_users so that users_ensure refuses the id from then on
+ * (ERR_AUTH). ERR_NOTFOUND when there is no such user. Files (attachments) are the caller's. */
+int users_delete(struct store_conn *c, struct arena *a, const char *id);
+
+/* Drops id from this process's cache of known users (after a deletion). */
+void users_forget(const char *id);
 
 /* Changes the user's profile; *out is the updated row. ERR_NOTFOUND when the user is gone. */
 int users_update(struct store_conn *c, struct arena *a, const char *id, const struct user_patch *p,

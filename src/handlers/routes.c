@@ -10,6 +10,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "handlers/account.h"
 #include "handlers/auth.h"
 #include "handlers/chat.h"
 #include "handlers/conversations.h"
@@ -65,6 +66,9 @@
     {HTTP_PATCH, "/api/{user_id}/tasks/{task_id}/complete", h_task_complete, J},              \
     {HTTP_POST, "/api/{user_id}/tasks/{task_id}/restore", h_task_restore, J},                 \
     {HTTP_GET, "/api/{user_id}/tags", h_task_tags, 0},                                        \
+    {HTTP_GET, "/api/{user_id}/export", h_export, 0},                                         \
+    {HTTP_POST, "/api/{user_id}/import", h_import, 0},                                        \
+    {HTTP_DELETE, "/api/{user_id}", h_account_delete, J},                                     \
     {HTTP_GET, "/api/{user_id}/tokens", h_token_list, 0},                                     \
     {HTTP_POST, "/api/{user_id}/tokens", h_token_create, J},                                  \
     {HTTP_DELETE, "/api/{user_id}/tokens/{token_id}", h_token_delete, 0},                     \

@@ -69,6 +69,12 @@ CONV_ROUTES = [
     ("DELETE", "/api/{uid}/conversations/{cid}"),
 ]
 
+# The account-wide routes under /api/{uid}/ (test_account_data.py covers each for isolation).
+ACCOUNT_ROUTES = [
+    ("GET", "/api/{uid}/export"),
+    ("POST", "/api/{uid}/import"),
+]
+
 _emails = itertools.count(1)
 
 
