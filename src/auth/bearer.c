@@ -22,10 +22,11 @@ int bearer_authenticate(const struct jwt_verifier *v, bearer_db_fn db, void *db_
     rc = jwt_verify(v, token, now, &claims, why);
     if (rc == ERR_OK)
         rc = db(db_ctx, &c);
-    if (rc == ERR_OK)
+    if (rc == ERR_OK) {
         rc = users_ensure(c, a, claims.sub, claims.email);
-    if (rc == ERR_AUTH)
-        *why = "This account was deleted";
+        if (rc == ERR_AUTH)
+            *why = "This account was deleted";
+    }
     if (rc != ERR_OK)
         return rc;
     out->id = arena_strdup(a, claims.sub);
