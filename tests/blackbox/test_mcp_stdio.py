@@ -301,3 +301,31 @@ def test_sdk_reports_a_bad_token_as_a_failed_start(module_server, tmp_path, todo
     with pytest.raises(BaseException) as e:
         run(go(), timeout=30)
     assert leaf_errors(e.value)
+
+
+def test_tools_list_pages_over_stdio_and_unknown_versions_get_the_newest(module_server, owner,
+                                                                         tmp_path, todo_bin):
+    from mcp_types import PaginatedRequestParams
+    env = stdio_env(module_server, tmp_path, owner.token, MCP_TOOLS_PAGE_SIZE=3)
+    params = StdioServerParameters(command=str(todo_bin), args=["mcp", "--stdio"], env=env)
+
+    async def go():
+        async with Client(params, raise_exceptions=True, cache=None, mode="legacy") as c:
+            names, cursor, pages = [], None, 0
+            for _ in range(10):
+                page = await c.session.list_tools(
+                    params=PaginatedRequestParams(cursor=cursor) if cursor else None)
+                pages += 1
+                names += [t.name for t in page.tools]
+                cursor = page.next_cursor
+                if not cursor:
+                    break
+            return names, pages
+    names, pages = run(go())
+    assert names == list(TOOLS) and pages == 3
+    p = Pipe(todo_bin, env)
+    assert p.ask(init_msg("2099-01-01"))["result"]["protocolVersion"] == LATEST
+    bad = p.ask({"jsonrpc": "2.0", "id": 2, "method": "tools/list", "params": {"cursor": "x"}})
+    assert bad["error"]["code"] == -32602
+    rc, _out, err = p.close()
+    assert rc == 0, err
