@@ -460,6 +460,9 @@ static const struct cfg_def defs[] = {
          "`MCP_SERVER_PORT`; `--role` overrides"),
     URL("API_URL", "http://127.0.0.1:8000", api_url,
         "web role: where the API is (e.g. `http://todo-backend:8000`)"),
+    URL("AGENT_URL", NULL, agent_url,
+        "web role: where `/api/{user_id}/chat` and `/api/{user_id}/conversations…` go (the "
+        "agent role, e.g. `http://todo-ai-agent:8002`); unset: to `API_URL`"),
     STR("DATA_DIR", "./var", data_dir,
         "where the default SQLite database and the development secret live"),
     {"DATABASE_URL", NULL, CFG_CUSTOM, NULL, "`sqlite:///$DATA_DIR/todo.db`", 0, 0, NULL,
@@ -937,7 +940,8 @@ void config_free(struct config *c)
                      &c->groq_base_url,    &c->groq_model,         &c->gemini_api_key,
                      &c->gemini_model,     &c->openrouter_api_key, &c->openrouter_base_url,
                      &c->openrouter_model, &c->ollama_base_url,    &c->ollama_model,
-                     &c->agent_name,       &c->agent_instructions, &c->mcp_server_url};
+                     &c->agent_name,       &c->agent_instructions, &c->mcp_server_url,
+                     &c->agent_url};
     for (size_t i = 0; i < ARRAY_LEN(strs); i++) {
         if (*strs[i])
             sodium_memzero(*strs[i], strlen(*strs[i])); /* keys among them */

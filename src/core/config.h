@@ -57,6 +57,7 @@ struct config {
     char *data_dir;
     enum role role;
     char *api_url;         /* web role: where the API lives */
+    char *agent_url;       /* web role: where the chat routes go (NULL: api_url) */
     char *better_auth_url; /* Better Auth's base URL */
     char *jwks_url;        /* Better Auth's JWKS (BETTER_AUTH_JWKS_URL, or from the base URL) */
     int workers;           /* HTTP worker threads */

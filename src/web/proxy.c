@@ -47,6 +47,7 @@
 static struct {
     pthread_mutex_t mu; /* guards base, httpc and started */
     char *base;         /* API_URL without a trailing slash */
+    char *agent;        /* AGENT_URL without a trailing slash, or NULL: the chat goes to base */
     struct httpc *httpc;
     bool started;
     atomic_bool running; /* h_proxy forwards */
@@ -180,6 +181,24 @@ static void proxy_resume(struct request *req)
     resp_custom(req, up->status, r);
 }
 
+/* True for the agent role's routes: /api/{user_id}/chat and /api/{user_id}/conversations,
+ * with anything under the latter (seed 003's ai-agent serves them). */
+static bool agent_path(const char *path)
+{
+    static const char api[] = "/api/";
+    if (strncmp(path, api, sizeof(api) - 1) != 0)
+        return false;
+    const char *seg = path + sizeof(api) - 1;
+    const char *slash = strchr(seg, '/');
+    if (!slash || slash == seg)
+        return false;
+    if (strcmp(slash, "/chat") == 0)
+        return true;
+    static const char conv[] = "/conversations";
+    return strncmp(slash, conv, sizeof(conv) - 1) == 0 &&
+           (slash[sizeof(conv) - 1] == '\0' || slash[sizeof(conv) - 1] == '/');
+}
+
 void h_proxy(struct request *req)
 {
     if (!atomic_load(&px.running)) {
@@ -199,7 +218,7 @@ void h_proxy(struct request *req)
     const char *const *headers = NULL;
     size_t n_headers = 0;
     struct stream *s = NULL;
-    int rc = proxy_build_url(req, px.base, &url);
+    int rc = proxy_build_url(req, px.agent && agent_path(req->path) ? px.agent : px.base, &url);
     if (rc == ERR_OK)
         rc = proxy_build_headers(req, with_body, &headers, &n_headers);
     if (rc == ERR_OK)
@@ -252,24 +271,44 @@ void h_proxy(struct request *req)
     stream_release(s); /* the handler's; the request and the transfer hold theirs */
 }
 
+/* A copy of url without its trailing slashes (malloc'd, the caller's), or NULL: over
+ * PROXY_MAX_BASE_URL (*rc ERR_INVALID) or out of memory (*rc ERR_NOMEM). */
+static char *base_of(const char *url, int *rc)
+{
+    size_t len = strnlen(url, PROXY_MAX_BASE_URL + 1);
+    if (len > PROXY_MAX_BASE_URL) {
+        *rc = ERR_INVALID;
+        return NULL;
+    }
+    while (len > 0 && url[len - 1] == '/') /* bounded by len */
+        len--;
+    char *b = strndup(url, len);
+    if (!b)
+        *rc = ERR_NOMEM;
+    return b;
+}
+
 int proxy_start(const struct config *cfg, struct httpc *httpc)
 {
-    size_t len = strnlen(cfg->api_url, PROXY_MAX_BASE_URL + 1);
-    if (len > PROXY_MAX_BASE_URL)
-        return ERR_INVALID;
-    while (len > 0 && cfg->api_url[len - 1] == '/') /* bounded by len */
-        len--;
+    int rc = ERR_OK;
+    char *base = base_of(cfg->api_url, &rc);
+    char *agent = base && cfg->agent_url ? base_of(cfg->agent_url, &rc) : NULL;
+    if (rc != ERR_OK) {
+        free(base);
+        return rc;
+    }
     pthread_mutex_lock(&px.mu);
     if (px.started) {
         pthread_mutex_unlock(&px.mu);
+        free(base);
+        free(agent);
         return ERR_INVALID;
     }
-    px.base = strndup(cfg->api_url, len);
+    px.base = base;
+    px.agent = agent;
     px.httpc = httpc;
-    px.started = px.base != NULL;
+    px.started = true;
     pthread_mutex_unlock(&px.mu);
-    if (!px.base)
-        return ERR_NOMEM;
     atomic_store(&px.running, true);
     log_info("proxy started"); /* API_URL itself may carry credentials: not logged */
     return ERR_OK;
@@ -285,7 +324,9 @@ void proxy_stop(void)
     atomic_store(&px.running, false);
     pthread_mutex_lock(&px.mu);
     free(px.base);
+    free(px.agent);
     px.base = NULL;
+    px.agent = NULL;
     px.httpc = NULL;
     px.started = false;
     pthread_mutex_unlock(&px.mu);

@@ -1,6 +1,7 @@
 /*
  * The web role's streaming reverse proxy: requests under /api, /mcp, /docs and
- * /openapi.json are forwarded to API_URL without ever blocking an HTTP worker thread. The
+ * /openapi.json are forwarded to API_URL (the chat's routes to AGENT_URL when it is set:
+ * seed 003's ai-agent) without ever blocking an HTTP worker thread. The
  * transfer runs on the I/O loop through httpc (io/httpc.h); the request waits suspended
  * (http/stream.h) until the upstream's response headers are complete, and the body then
  * streams through the stream's bounded buffer (Server-Sent Events pass event by event):
@@ -26,8 +27,9 @@ struct httpc;
 /* Time allowed to open a TCP connection to the upstream (then 504). */
 #define PROXY_CONNECT_TIMEOUT_S 10
 
-/* Makes h_proxy forward to cfg->api_url through httpc (which must outlive the proxy).
- * ERR_OK, or ERR_INVALID (an API_URL over the length limit, or already started), ERR_NOMEM.
+/* Makes h_proxy forward to cfg->api_url (and the chat to cfg->agent_url when set) through
+ * httpc (which must outlive the proxy). ERR_OK, or ERR_INVALID (a URL over the length
+ * limit, or already started), ERR_NOMEM.
  * Call once, before the HTTP server starts. */
 int proxy_start(const struct config *cfg, struct httpc *httpc);
 
@@ -37,7 +39,8 @@ void proxy_quiesce(void);
 /* Releases what proxy_start allocated (after the HTTP server stopped). */
 void proxy_stop(void);
 
-/* Handler: forwards the request (method, path + query string, body, headers) to API_URL. */
+/* Handler: forwards the request (method, path + query string, body, headers) to API_URL, or
+ * /api/{user_id}/chat and /api/{user_id}/conversations… to AGENT_URL when it is set. */
 void h_proxy(struct request *req);
 
 #endif

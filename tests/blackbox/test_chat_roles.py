@@ -144,3 +144,51 @@ def test_agent_role_without_its_mcp_server_is_503(servers, fake):
     cid = body["conversation_id"]
     msgs = u.get(f"/api/me/conversations/{cid}").json()["messages"]
     assert msgs[0]["content"] == "add milk", msgs
+
+
+def paths_served(srv) -> list:
+    out = []
+    for line in srv.logs().splitlines():
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(rec, dict) and rec.get("msg") == "request":
+            out.append(rec.get("path"))
+    return out
+
+
+def test_web_role_sends_the_chat_to_agent_url(topology):
+    """Seed 003 behind its frontend: with AGENT_URL the web role sends /api/{user}/chat and
+    /api/{user}/conversations… to the agent role, and everything else to API_URL."""
+    servers, db, mcp, api, port = topology
+    agent = start_agent(topology, {})
+    web = servers.start(env={**NO_LIMIT, "ROLE": "web", "API_URL": api.base_url,
+                             "AGENT_URL": agent.base_url + "/"}, database_url=db)
+    u = fresh_user(api)
+    u.srv = web
+    r = u.post("/api/me/chat", json={"message": "add buy milk"})
+    assert_status(r, 200)
+    cid = r.json()["conversation_id"]
+    r = requests.post(web.url(f"/api/{u.id}/chat"), json={"message": "what's pending?", "conversation_id": cid},
+                      headers={**u.headers(), "Accept": "text/event-stream"}, stream=True, timeout=scaled(20))
+    names = [e for e, _ in sse_events(r)]
+    assert names[0] == "start" and names[-1] == "done", names
+    assert_status(u.get("/api/me/conversations"), 200)
+    assert_status(u.get(f"/api/me/conversations/{cid}"), 200)
+    assert_status(u.get("/api/me/tasks"), 200)
+    assert_status(u.get("/api/me/chatter"), 404)
+    deadline = time.monotonic() + scaled(5)
+    want_agent = ["/api/me/chat", f"/api/{u.id}/chat", "/api/me/conversations", f"/api/me/conversations/{cid}"]
+    want_api = ["/api/me/tasks", "/api/me/chatter"]
+    # a request's log line is written once its answer is sent: wait (bounded) for them all
+    while time.monotonic() < deadline and not (all(p in paths_served(agent) for p in want_agent)
+                                               and all(p in paths_served(api) for p in want_api)):
+        time.sleep(0.05)
+    served_by_agent, served_by_api = paths_served(agent), paths_served(api)
+    assert all(p in served_by_agent for p in want_agent), served_by_agent
+    assert not any(p in served_by_api for p in want_agent), served_by_api
+    assert "/api/me/tasks" in served_by_api and "/api/me/chatter" in served_by_api, served_by_api
+    assert "/api/me/tasks" not in served_by_agent
+    # the agent's tools ran on the mcp role against the one database: the API sees the task
+    assert titles(api, u) == ["buy milk"]

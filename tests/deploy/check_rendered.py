@@ -128,6 +128,16 @@ for comp, d in deployments.items():
         err(f"{name}: JWT_SECRET not from a Secret (required outside development)")
     if comp == "frontend" and not env.get("API_URL", {}).get("value", "").startswith("http://"):
         err(f"{name}: API_URL not set for the web role")
+    if comp == "frontend" and v("aiAgent.enabled", False) and v("frontend.env.AGENT_URL") is None:
+        # the web role's proxy sends the chat routes to the ai-agent's Service
+        agent_svc = next((s_ for s_ in by_kind("Service")
+                          if s_["metadata"]["labels"].get("app.kubernetes.io/component") == "ai-agent"), None)
+        want = agent_svc and f"http://{agent_svc['metadata']['name']}:{agent_svc['spec']['ports'][0]['port']}"
+        if env.get("AGENT_URL", {}).get("value") != want:
+            err(f"{name}: AGENT_URL {env.get('AGENT_URL')} is not the ai-agent's Service {want}")
+    if comp == "frontend" and not v("aiAgent.enabled", False) and "AGENT_URL" in env and \
+            v("frontend.env.AGENT_URL") is None:
+        err(f"{name}: AGENT_URL set with no ai-agent")
     if role == "mcp" and env.get("MCP_SERVER_PORT", {}).get("value") != str(port):
         # the mcp role listens on MCP_SERVER_PORT, not PORT
         err(f"{name}: MCP_SERVER_PORT env != containerPort {port}")
