@@ -344,7 +344,10 @@ static void test_event_framing_and_heartbeats(void **state)
     assert_int_equal(stream_event(s, "bad\nname", "x", 1), ERR_INVALID);
     assert_int_equal(stream_event(s, "done", "{}", 2), ERR_OK);
     stream_end(s, true);
-    assert_int_equal(stream_event(s, "late", "x", 1), ERR_INVALID);
+    /* refused: the stream has ended (ERR_INVALID) or, when the client already read it all
+     * and went (a loaded machine lets it), is closed (ERR_CANCELED) */
+    int late = stream_event(s, "late", "x", 1);
+    assert_true(late == ERR_INVALID || late == ERR_CANCELED);
     stream_release(s);
     fetch_join(&f);
     assert_int_equal(f.rc, CURLE_OK);
