@@ -9,7 +9,6 @@
 #include <string.h>
 
 #include <curl/curl.h>
-#include <microhttpd.h>
 
 #include "assistant/offline.h"
 #include "core/err.h"
@@ -333,15 +332,13 @@ static bool read_filter(struct request *req, struct task_filter *f)
 }
 
 /* Appends "name=value&" (escaped) for every query argument but limit and offset. */
-static enum MHD_Result link_arg(void *cls, enum MHD_ValueKind kind, const char *key,
-                                const char *value)
+static bool link_arg(void *cls, const char *key, const char *value)
 {
-    (void)kind;
     struct dynbuf *d = cls;
-    if (!key || strcmp(key, "limit") == 0 || strcmp(key, "offset") == 0)
-        return MHD_YES;
+    if (strcmp(key, "limit") == 0 || strcmp(key, "offset") == 0)
+        return true;
     char *k = curl_easy_escape(NULL, key, 0);
-    char *v = curl_easy_escape(NULL, value ? value : "", 0);
+    char *v = curl_easy_escape(NULL, value, 0);
     if (k && v) {
         dyn_add(d, k);
         dyn_addc(d, '=');
@@ -352,7 +349,7 @@ static enum MHD_Result link_arg(void *cls, enum MHD_ValueKind kind, const char *
     }
     curl_free(k);
     curl_free(v);
-    return dyn_err(d) ? MHD_NO : MHD_YES;
+    return !dyn_err(d);
 }
 
 /* Appends one RFC 8288 link to the listing's page at offset. */
@@ -388,7 +385,7 @@ static void paging_headers(struct request *req, const struct task_filter *f, int
         return;
     struct dynbuf query, link;
     dyn_init_arena(&query, req->arena, LINK_MAX);
-    MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, link_arg, &query);
+    req_query_each(req, link_arg, &query);
     dyn_init_arena(&link, req->arena, 2 * LINK_MAX + 256);
     if (next)
         page_link(&link, req, dyn_str(&query), f, f->offset + f->limit, "next");

@@ -5,6 +5,7 @@
 
 #include <arpa/inet.h>
 #include <string.h>
+#include <strings.h>
 #include <microhttpd.h>
 
 #include "app.h"
@@ -15,13 +16,28 @@
 #include "core/verror.h"
 #include "store/store.h"
 
+/* The first of kvs named name (ignoring case when icase), or NULL. */
+static const char *local_lookup(const struct req_kv *kvs, size_t n, const char *name, bool icase)
+{
+    for (size_t i = 0; i < n; i++)
+        if (kvs[i].key && (icase ? strcasecmp(kvs[i].key, name) : strcmp(kvs[i].key, name)) == 0)
+            return kvs[i].value ? kvs[i].value : "";
+    return NULL;
+}
+
 const char *req_header(struct request *req, const char *name)
 {
+    if (!req->conn)
+        return req->local ? local_lookup(req->local->headers, req->local->n_headers, name, true)
+                          : NULL;
     return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
 }
 
 const char *req_query(struct request *req, const char *name)
 {
+    if (!req->conn)
+        return req->local ? local_lookup(req->local->args, req->local->n_args, name, false)
+                          : NULL;
     return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
@@ -99,6 +115,36 @@ const char *req_client_ip(struct request *req)
     return peer;
 }
 
+struct each_iter {
+    bool (*fn)(void *ctx, const char *key, const char *value);
+    void *ctx;
+};
+
+static enum MHD_Result each_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                const char *value)
+{
+    (void)kind;
+    struct each_iter *it = cls;
+    if (!key)
+        return MHD_YES;
+    return it->fn(it->ctx, key, value ? value : "") ? MHD_YES : MHD_NO;
+}
+
+void req_query_each(struct request *req, bool (*fn)(void *ctx, const char *key, const char *value),
+                    void *ctx)
+{
+    if (!req->conn) {
+        for (size_t i = 0; req->local && i < req->local->n_args; i++) {
+            const struct req_kv *kv = &req->local->args[i];
+            if (kv->key && !fn(ctx, kv->key, kv->value ? kv->value : ""))
+                return;
+        }
+        return;
+    }
+    struct each_iter it = {fn, ctx};
+    MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, each_arg, &it);
+}
+
 struct query_iter {
     const char *name;
     size_t max;
@@ -107,29 +153,29 @@ struct query_iter {
     void *ctx;
 };
 
-static enum MHD_Result query_each(void *cls, enum MHD_ValueKind kind, const char *key,
-                                  const char *value)
+static bool query_each(void *cls, const char *key, const char *value)
 {
-    (void)kind;
     struct query_iter *it = cls;
-    if (key && strcmp(key, it->name) == 0) {
+    if (strcmp(key, it->name) == 0) {
         if (it->seen < it->max)
-            it->fn(it->ctx, value ? value : "");
+            it->fn(it->ctx, value);
         it->seen++;
     }
-    return MHD_YES;
+    return true;
 }
 
 size_t req_query_all(struct request *req, const char *name, size_t max,
                      void (*fn)(void *ctx, const char *value), void *ctx)
 {
     struct query_iter it = {name, max, 0, fn, ctx};
-    MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, query_each, &it);
+    req_query_each(req, query_each, &it);
     return it.seen;
 }
 
 const char *req_peer_ip(struct request *req)
 {
+    if (!req->conn)
+        return req->local && req->local->peer_ip ? req->local->peer_ip : "unknown";
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     char *buf = arena_alloc(req->arena, INET6_ADDRSTRLEN);

@@ -33,13 +33,15 @@ enum http_method {
 
 struct app;
 struct route;
+struct req_local;
 struct store_conn;
 struct MHD_Connection;
 struct MHD_Response;
 
 struct request {
     struct arena *arena;
-    struct MHD_Connection *conn;
+    struct MHD_Connection *conn;    /* NULL for an in-memory request (local below) */
+    const struct req_local *local; /* an in-memory request's head (http_dispatch_local) */
     struct app *app;
     enum http_method method;
     const char *method_name;
@@ -76,6 +78,22 @@ struct request {
     bool responded;
 };
 
+/* One header or query argument of an in-memory request. */
+struct req_kv {
+    const char *key, *value;
+};
+
+/* The head of a request made in memory rather than read from a connection (the fuzz
+ * targets' entry, http/server.h's http_dispatch_local): headers (names compared ignoring
+ * case, as libmicrohttpd does), decoded query arguments in order, and the peer address. */
+struct req_local {
+    const struct req_kv *headers;
+    size_t n_headers;
+    const struct req_kv *args;
+    size_t n_args;
+    const char *peer_ip;
+};
+
 /* A request header, or NULL. */
 const char *req_header(struct request *req, const char *name);
 
@@ -90,6 +108,10 @@ const char *req_query(struct request *req, const char *name);
  * number seen (which may exceed max, so callers can reject too many). */
 size_t req_query_all(struct request *req, const char *name, size_t max,
                      void (*fn)(void *ctx, const char *value), void *ctx);
+
+/* Calls fn for each query argument in order (value "" when absent) until it returns false. */
+void req_query_each(struct request *req, bool (*fn)(void *ctx, const char *key, const char *value),
+                    void *ctx);
 
 /* The address of the peer on the socket (what a proxy appends to X-Forwarded-For). */
 const char *req_peer_ip(struct request *req);

@@ -244,22 +244,22 @@ static enum MHD_Result queue(struct http_server *srv, struct request *req)
     return ret;
 }
 
-/* Routes the complete request and queues the handler's response. */
-static enum MHD_Result dispatch(struct http_server *srv, struct request *req)
+/* Routes the complete request and runs its handler, leaving the answer in req (every path
+ * answers but a handler that suspended the request). Returns false when suspended. */
+static bool route_request(struct app *app, struct request *req)
 {
-    struct app *app = srv->app;
     cors_apply(req);
     if (req->body_too_large) {
         resp_error(req, 413, "Request body too large");
-        return queue(srv, req);
+        return true;
     }
     if (cors_preflight(req))
-        return queue(srv, req);
+        return true;
     unsigned allowed = 0;
     switch (router_match(app->routes, app->n_routes, req, &allowed)) {
     case ROUTER_NO_PATH:
         resp_error(req, 404, "Not Found");
-        return queue(srv, req);
+        return true;
     case ROUTER_NO_METHOD: {
         char *allow = arena_alloc(req->arena, 64);
         if (allow) {
@@ -267,7 +267,7 @@ static enum MHD_Result dispatch(struct http_server *srv, struct request *req)
             resp_header(req, "Allow", allow);
         }
         resp_error(req, 405, "Method Not Allowed");
-        return queue(srv, req);
+        return true;
     }
     case ROUTER_FOUND:
         break;
@@ -275,16 +275,34 @@ static enum MHD_Result dispatch(struct http_server *srv, struct request *req)
     if ((req->route->flags & ROUTE_JSON_BODY) && req->body_len > 0 &&
         !is_json_type(req_header(req, MHD_HTTP_HEADER_CONTENT_TYPE))) {
         resp_error(req, 415, "Content-Type must be application/json");
-        return queue(srv, req);
+        return true;
     }
     req->route->fn(req);
     if (!req->responded && req->resume)
-        return MHD_YES; /* suspended; answered when resumed */
+        return false; /* suspended; answered when resumed */
     if (!req->responded) {
         log_error("handler for %s gave no response", req->route->pattern);
         resp_error(req, 500, "Internal server error");
     }
+    return true;
+}
+
+/* Routes the complete request and queues the handler's response. */
+static enum MHD_Result dispatch(struct http_server *srv, struct request *req)
+{
+    if (!route_request(srv->app, req))
+        return MHD_YES;
     return queue(srv, req);
+}
+
+bool http_dispatch_local(struct app *app, struct request *req)
+{
+    req->app = app;
+    req->conn = NULL;
+    req->method = router_method(req->method_name);
+    if (req->body_len > (size_t)app->cfg->max_body_bytes)
+        req->body_too_large = true;
+    return route_request(app, req);
 }
 
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,
@@ -404,7 +422,7 @@ static size_t unescape(void *cls, struct MHD_Connection *conn, char *uri)
     return MHD_http_unescape(uri);
 }
 
-static void mhd_log(void *cls, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
     (void)cls;
     char msg[512];

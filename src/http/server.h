@@ -6,6 +6,7 @@
 #ifndef TODO_SERVER_H
 #define TODO_SERVER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "app.h"
@@ -37,5 +38,15 @@ int http_server_inflight(struct http_server *srv);
 
 /* Closes every connection, joins the threads and frees srv. */
 void http_server_stop(struct http_server *srv);
+
+/* Serves one request made in memory, without a connection or libmicrohttpd: what a request
+ * read from a socket goes through once its body is in (body limit, CORS, routing, 404/405,
+ * the content type, the handler), the answer left in req (status, resp_*, resp_headers).
+ * For in-process callers: the fuzz targets (fuzz/). The caller fills req's arena,
+ * method_name, path, local (struct req_local: headers, query arguments, peer) and body,
+ * then releases req->db (store_release) and frees the arena. Returns false when the handler
+ * suspended the request (only the web role's proxy does: not for in-memory requests). */
+struct request;
+bool http_dispatch_local(struct app *app, struct request *req);
 
 #endif
