@@ -2,8 +2,9 @@
 #
 #   make run     install missing system packages, build, serve on http://127.0.0.1:8000
 #   make test    the same set-up, then every test layer (unit, black-box on SQLite and
-#                PostgreSQL, the web UI in a browser, the sanitizer run, chart and image,
-#                the chart on a cluster)
+#                PostgreSQL, the web UI in a browser, the sanitizer run, short fuzz runs,
+#                chart and image, the chart on a cluster)
+#   make fuzz    every libFuzzer target for FUZZ_SECONDS (mk/fuzz.mk, docs/robustness.md)
 #
 # System libraries come from pkg-config; yyjson is vendored in third_party/.
 
@@ -141,6 +142,7 @@ run: deps
 test: test-deps
 	@$(MAKE) --no-print-directory format-check build asan
 	@$(MAKE) --no-print-directory unit unit-asan
+	@$(MAKE) --no-print-directory fuzz-smoke
 	@$(MAKE) --no-print-directory blackbox
 	@$(MAKE) --no-print-directory docs-test
 	@$(MAKE) --no-print-directory ui-test
@@ -153,7 +155,7 @@ bench: $(BUILD)/todo
 	TODO_BIN=$(BUILD)/todo bash bench/chat.sh
 
 # --- style ------------------------------------------------------------------------------
-FMT_FILES = $(shell find src tests/unit -name '*.[ch]' | sort)
+FMT_FILES = $(shell find src tests/unit fuzz -name '*.[ch]' | sort)
 format:
 	clang-format -i $(FMT_FILES)
 format-check:

@@ -10,8 +10,10 @@
 #include <string.h>
 #include <strings.h>
 
+#include "assistant/agent.h"
 #include "auth/jwt.h"
 #include "core/config.h"
+#include "core/dynbuf.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "core/util.h"
@@ -25,6 +27,7 @@ static const char *const env[][2] = {
     {"WORKERS", "1"},
     {"LOG_LEVEL", "ERROR"},
     {"MCP_RATE_LIMIT_PER_MINUTE", "1000000"},
+    {"LLM_PROVIDER", "offline"}, /* chat turns run in place: nothing is suspended */
 };
 
 static const char *env_get(void *ctx, const char *name)
@@ -37,6 +40,7 @@ static const char *env_get(void *ctx, const char *name)
 }
 
 static struct config cfg;
+static struct agent agent;
 static void seed_tasks(void);
 static struct fuzz_app fa;
 static bool started;
@@ -67,10 +71,20 @@ struct fuzz_app *fuzz_app(void)
         die("store_migrate", rc);
     atomic_store(&fa.app.schema_ready, true);
     routes_for_role(ROLE_ALL, &fa.app.routes, &fa.app.n_routes);
+    /* The assistant as app.c sets it up, offline with its tools in process. */
+    char why[CONFIG_ERROR_LINE];
+    struct dynbuf w;
+    dyn_init_fixed(&w, why, sizeof(why));
+    if ((rc = agent_init(&agent, &cfg, &w)) != ERR_OK) {
+        fprintf(stderr, "fuzz: %s\n", dyn_str(&w));
+        die("agent_init", rc);
+    }
+    agent.store = fa.app.store;
+    fa.app.agent = &agent;
     int64_t now = now_unix();
     /* Valid for a year: a long fuzzing run never sees them expire. */
-    if ((rc = jwt_issue(cfg.jwt_secret, FUZZ_UID, "fuzz@example.com", now, 365 * 86400,
-                        fa.token, sizeof(fa.token))) != ERR_OK ||
+    if ((rc = jwt_issue(cfg.jwt_secret, FUZZ_UID, "fuzz@example.com", now, 365 * 86400, fa.token,
+                        sizeof(fa.token))) != ERR_OK ||
         (rc = jwt_issue(cfg.jwt_secret, FUZZ_OTHER_UID, "other@example.com", now, 365 * 86400,
                         fa.other_token, sizeof(fa.other_token))) != ERR_OK)
         die("jwt_issue", rc);
@@ -171,8 +185,8 @@ void fuzz_serve(struct request *req)
     }
     /* A server error is a bug the fuzzer found (the in-memory store never fails). */
     if (req->status >= 500 && req->status != 503) {
-        fprintf(stderr, "fuzz: %s %s answered %d: %.*s\n", req->method_name, req->path,
-                req->status, (int)req->resp_len, req->resp_body ? req->resp_body : "");
+        fprintf(stderr, "fuzz: %s %s answered %d: %.*s\n", req->method_name, req->path, req->status,
+                (int)req->resp_len, req->resp_body ? req->resp_body : "");
         abort();
     }
     if (req->resp_len && is_plain_json(req)) {

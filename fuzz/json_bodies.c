@@ -33,8 +33,8 @@ static const char *method_name(unsigned methods)
     static const struct {
         unsigned bit;
         const char *name;
-    } names[] = {{HTTP_POST, "POST"},     {HTTP_PUT, "PUT"},   {HTTP_PATCH, "PATCH"},
-                 {HTTP_DELETE, "DELETE"}, {HTTP_GET, "GET"},   {HTTP_HEAD, "HEAD"},
+    } names[] = {{HTTP_POST, "POST"},      {HTTP_PUT, "PUT"}, {HTTP_PATCH, "PATCH"},
+                 {HTTP_DELETE, "DELETE"},  {HTTP_GET, "GET"}, {HTTP_HEAD, "HEAD"},
                  {HTTP_OPTIONS, "OPTIONS"}};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         if (methods & names[i].bit)
@@ -73,9 +73,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         find_routes(f);
     if (size < 2 || !n_json)
         return 0;
+    const uint8_t *nl = memchr(data, '\n', size);
+    size_t head = nl ? (size_t)(nl - data) : 0;
     const struct route *r = json_routes[data[0] % n_json];
+    for (size_t i = 0; nl && i < n_json; i++) {
+        const char *m = method_name(json_routes[i]->methods);
+        size_t ml = strlen(m), pl = strlen(json_routes[i]->pattern);
+        if (head == ml + 1 + pl && memcmp(data, m, ml) == 0 && data[ml] == ' ' &&
+            memcmp(data + ml + 1, json_routes[i]->pattern, pl) == 0)
+            r = json_routes[i];
+    }
+    size_t off = nl ? head + 1 : 0;
+    if (size - off < 1)
+        return 0;
     char path[256];
-    fill_path(r->pattern, data[1] % 8, path, sizeof(path));
+    fill_path(r->pattern, data[off] % 8, path, sizeof(path));
+    off++;
     struct req_kv h[] = {
         {"Authorization", f->bearer},
         {"Content-Type", "application/json"},
@@ -83,7 +96,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         {"MCP-Protocol-Version", "2025-06-18"},
     };
     struct req_local local = {h, sizeof(h) / sizeof(h[0]), NULL, 0, "127.0.0.1"};
-    fuzz_serve(fuzz_request(method_name(r->methods), path, &local, (const char *)data + 2,
-                            size - 2));
+    fuzz_serve(
+        fuzz_request(method_name(r->methods), path, &local, (const char *)data + off, size - off));
     return 0;
 }

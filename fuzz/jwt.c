@@ -108,8 +108,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         static const char *const algs[] = {"EdDSA", "ES256", "RS256"};
         static const size_t sig_lens[] = {64, 64, 256};
         for (size_t i = 0; i < 3; i++)
-            if (jwks_verify(k, algs[i], NULL, input, sizeof(input) - 1, sig, sig_lens[i]) ==
-                ERR_OK)
+            if (jwks_verify(k, algs[i], NULL, input, sizeof(input) - 1, sig, sig_lens[i]) == ERR_OK)
                 abort(); /* a signature of ones never verifies */
         jwks_free(k);
     }

@@ -98,9 +98,8 @@ static void check_same(struct run *x, struct run *y)
     const struct llm_answer *a = llm_reader_answer(x->r), *b = llm_reader_answer(y->r);
     bool same = x->rc == y->rc;
     if (same && x->rc == ERR_OK) {
-        same = same_text(a->text, a->text_len, b->text, b->text_len) &&
-               a->ncalls == b->ncalls && strcmp(a->finish_reason, b->finish_reason) == 0 &&
-               a->complete == b->complete &&
+        same = same_text(a->text, a->text_len, b->text, b->text_len) && a->ncalls == b->ncalls &&
+               strcmp(a->finish_reason, b->finish_reason) == 0 && a->complete == b->complete &&
                ((!a->error && !b->error) || (a->error && b->error && !strcmp(a->error, b->error)));
         for (size_t i = 0; same && i < a->ncalls; i++)
             same = strcmp(a->calls[i].id, b->calls[i].id) == 0 &&
@@ -109,8 +108,10 @@ static void check_same(struct run *x, struct run *y)
                              b->calls[i].args_len);
     }
     if (!same) {
-        fprintf(stderr, "fuzz: the stream read whole and in pieces gave different answers "
-                        "(rc %d / %d)\n", x->rc, y->rc);
+        fprintf(stderr,
+                "fuzz: the stream read whole and in pieces gave different answers "
+                "(rc %d / %d)\n",
+                x->rc, y->rc);
         abort();
     }
     for (struct run *r = x; r; r = r == x ? y : NULL) {

@@ -5,8 +5,9 @@
  *
  * ERR_CODES is the one table of codes: each row names a code, its value, the HTTP status a
  * handler answers it with, a short description for logs, and the client-safe detail of the
- * answer's body when the handler has nothing more precise to say. A JSON-RPC column joins
- * it with the MCP server. A new code is one row here.
+ * answer's body when the handler has nothing more precise to say. A new code is one row
+ * here. (The MCP server answers a tool that could not run as a tool error, not a JSON-RPC
+ * error: mcp/rpc.c.)
  */
 #ifndef TODO_ERR_H
 #define TODO_ERR_H

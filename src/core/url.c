@@ -288,12 +288,20 @@ char *db_url_redact(const char *s)
     if (!scheme_end)
         return strdup("***");
     const char *auth = scheme_end + 3;
+    /* The user information ends at the first '@' before any '/' (as libpq reads it); the
+     * password is what follows its first ':'. A password with an '@' of its own, not
+     * percent-encoded ("u:p@ss@db/todo"), still parses (host "ss@db") and is what its owner
+     * meant: mask up to the last '@' before the host's end too, never part of it. */
     const char *at = strchr(auth, '@');
     const char *slash = strchr(auth, '/');
     const char *colon =
         at && !(slash && slash < at) ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
     if (!colon)
         return redact_query(strdup(s));
+    const char *host_end = at + strcspn(at, "/?#");
+    for (const char *p = at; p < host_end; p++)
+        if (*p == '@')
+            at = p;
     struct dynbuf r;
     dyn_init_heap(&r, strlen(s) + 4);
     dyn_addn(&r, s, (size_t)(colon + 1 - s));

@@ -36,8 +36,7 @@ const char *req_header(struct request *req, const char *name)
 const char *req_query(struct request *req, const char *name)
 {
     if (!req->conn)
-        return req->local ? local_lookup(req->local->args, req->local->n_args, name, false)
-                          : NULL;
+        return req->local ? local_lookup(req->local->args, req->local->n_args, name, false) : NULL;
     return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 

@@ -40,7 +40,7 @@ struct MHD_Response;
 
 struct request {
     struct arena *arena;
-    struct MHD_Connection *conn;    /* NULL for an in-memory request (local below) */
+    struct MHD_Connection *conn;   /* NULL for an in-memory request (local below) */
     const struct req_local *local; /* an in-memory request's head (http_dispatch_local) */
     struct app *app;
     enum http_method method;

@@ -291,6 +291,16 @@ static void test_db_url_reason_never_holds_password(void **state)
     expect_invalid("postgresql://u:" PASSWORD "%zz@db/todo");
 }
 
+/* True when db_url_parse accepts s. */
+static bool db_url_parse_ok(const char *s)
+{
+    struct db_url u = {0};
+    char why[256];
+    int rc = db_url_parse(s, &u, why, sizeof(why));
+    db_url_free(&u);
+    return rc == ERR_OK;
+}
+
 static void expect_redacted(const char *in, const char *want)
 {
     char *r = db_url_redact(in);
@@ -316,6 +326,14 @@ static void test_db_url_redact(void **state)
                     "postgresql://alice:***@db/todo?sslmode=require&password=***&a=b");
     /* Not a URL at all: nothing of it is echoed. */
     expect_redacted("alice:" PASSWORD "@db", "***");
+    /* Regression (fuzz/corpus/config/password_with_at, found by make fuzz): a password with
+     * an '@' that is not percent-encoded parses (libpq reads password "p", host
+     * "ssword…@db"), and `todo config check` printed the rest of it. */
+    assert_int_equal(db_url_parse_ok("postgresql://alice:p@" PASSWORD "@db/todo"), true);
+    expect_redacted("postgresql://alice:p@" PASSWORD "@db:5432/todo?sslmode=require",
+                    "postgresql://alice:***@db:5432/todo?sslmode=require");
+    expect_redacted("postgresql://alice:p@ss@" PASSWORD "@db/todo",
+                    "postgresql://alice:***@db/todo");
     char *r = db_url_redact(NULL);
     assert_non_null(r);
     assert_string_equal(r, "");
