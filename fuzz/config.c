@@ -168,7 +168,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         char *p = url_password(value);
         size_t nl = strlen(name);
         bool url = nl >= 4 && strcmp(name + nl - 4, "_URL") == 0; /* printed redacted */
-        if (url && get(&env, name) == value) /* the value config_load read */
+        if (url && get(&env, name) == value)                      /* the value config_load read */
             must_not_show(out, p, "the configuration's printout or errors");
         struct db_url u = {0};
         char why[256] = "";
