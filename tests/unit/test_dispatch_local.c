@@ -100,7 +100,7 @@ static void test_routing_and_refusals(void **state)
     struct request *req = serve("GET", "/health", &none, NULL);
     assert_int_equal(req->status, 200);
     done(req);
-    req = serve("GET", "/api/nothing-here", &none, NULL);
+    req = serve("GET", "/api/me/nothing/here", &none, NULL);
     assert_int_equal(req->status, 404);
     done(req);
     req = serve("DELETE", "/health", &none, NULL);
