@@ -11,6 +11,7 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "handlers/account.h"
+#include "handlers/attachments.h"
 #include "handlers/auth.h"
 #include "handlers/chat.h"
 #include "handlers/conversations.h"
@@ -65,6 +66,13 @@
     {HTTP_DELETE, "/api/{user_id}/tasks/{task_id}", h_task_delete, 0},                        \
     {HTTP_PATCH, "/api/{user_id}/tasks/{task_id}/complete", h_task_complete, J},              \
     {HTTP_POST, "/api/{user_id}/tasks/{task_id}/restore", h_task_restore, J},                 \
+    {HTTP_GET, "/api/{user_id}/tasks/{task_id}/attachments", h_attachment_list, 0},          \
+    {HTTP_POST, "/api/{user_id}/tasks/{task_id}/attachments", h_attachment_create,            \
+     ROUTE_UPLOAD},                                                                           \
+    {HTTP_GET, "/api/{user_id}/tasks/{task_id}/attachments/{attachment_id}", h_attachment_get, \
+     0},                                                                                      \
+    {HTTP_DELETE, "/api/{user_id}/tasks/{task_id}/attachments/{attachment_id}",               \
+     h_attachment_delete, 0},                                                                 \
     {HTTP_GET, "/api/{user_id}/tags", h_task_tags, 0},                                        \
     {HTTP_GET, "/api/{user_id}/export", h_export, 0},                                         \
     {HTTP_POST, "/api/{user_id}/import", h_import, 0},                                        \

@@ -18,6 +18,7 @@
 #include "core/util.h"
 #include "core/verror.h"
 #include "domain/tasks.h"
+#include "handlers/attachments.h"
 #include "handlers/auth.h"
 #include "http/respcache.h"
 
@@ -227,6 +228,7 @@ void h_task_delete(struct request *req)
         reply_error(req, rc);
         return;
     }
+    attachments_collect_for(req); /* its attachments' rows went with it; their files now */
     resp_empty(req, 204);
 }
 

@@ -53,6 +53,10 @@ struct request {
     size_t body_len;
     size_t body_cap;
     bool body_too_large;
+    bool streamed_body; /* the body goes to the handler in chunks (ROUTE_UPLOAD) */
+    const char *chunk;  /* ... the chunk of this call, or NULL for the final call */
+    size_t chunk_len;
+    void *body_ctx; /* the handler's state across those calls, in the arena */
 
     const struct route *route;
     const char *params[REQ_MAX_PATH_PARAMS]; /* path captures, in pattern order */
@@ -76,6 +80,7 @@ struct request {
     const char *resp_headers[REQ_MAX_RESP_HEADERS][2];
     size_t n_resp_headers;
     bool responded;
+    bool queued; /* the response is handed to libmicrohttpd */
 };
 
 /* One header or query argument of an in-memory request. */

@@ -21,6 +21,11 @@ enum route_flags {
     /* A catch-all listed after the real routes: taken only when no earlier route matched the
      * path with another method (that is a 405 with Allow, never the catch-all's answer). */
     ROUTE_FALLBACK = 1 << 2,
+    /* A multipart POST's body is streamed to the handler as it arrives (a file upload),
+     * bounded by UPLOAD_MAX_BYTES rather than MAX_BODY_BYTES: the handler is called for each
+     * chunk with req->chunk set (it answers only to refuse: the rest of the body is then read
+     * and dropped, and the answer sent), then once more, with req->chunk NULL, to answer. */
+    ROUTE_UPLOAD = 1 << 3,
 };
 
 struct route {

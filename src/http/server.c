@@ -241,6 +241,7 @@ static enum MHD_Result queue(struct http_server *srv, struct request *req)
         MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
     enum MHD_Result ret = MHD_queue_response(req->conn, (unsigned)req->status, r);
     MHD_destroy_response(r);
+    req->queued = true;
     return ret;
 }
 
@@ -253,6 +254,8 @@ static bool route_request(struct app *app, struct request *req)
         resp_error(req, 413, "Request body too large");
         return true;
     }
+    if (req->responded) /* a streamed body's handler answered already (ROUTE_UPLOAD) */
+        return true;
     if (cors_preflight(req))
         return true;
     unsigned allowed = 0;
@@ -305,6 +308,25 @@ bool http_dispatch_local(struct app *app, struct request *req)
     return route_request(app, req);
 }
 
+/* At the request head: when a multipart POST goes to a ROUTE_UPLOAD route, its body will be
+ * streamed to the route's body hook (req->streamed_body); other requests are routed once,
+ * after their body, as usual. */
+static bool upload_route(struct http_server *srv, struct request *req)
+{
+    const char *ct = req_header(req, MHD_HTTP_HEADER_CONTENT_TYPE);
+    if (req->method != HTTP_POST || !ct || strncasecmp(ct, "multipart/form-data", 19) != 0)
+        return false;
+    unsigned allowed = 0;
+    if (router_match(srv->app->routes, srv->app->n_routes, req, &allowed) == ROUTER_FOUND &&
+        (req->route->flags & ROUTE_UPLOAD)) {
+        req->streamed_body = true;
+        return true;
+    }
+    req->route = NULL;
+    req->n_params = 0;
+    return false;
+}
+
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,
                                  const char *method, const char *version, const char *upload_data,
                                  size_t *upload_data_size, void **req_cls)
@@ -330,10 +352,12 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         }
         const char *cl = req_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
         int64_t n = 0;
+        int64_t max = srv->app->cfg->max_body_bytes;
+        if (upload_route(srv, req))
+            max = srv->app->cfg->upload_max_bytes + UPLOAD_OVERHEAD_BYTES;
         /* A malformed Content-Length is libmicrohttpd's to refuse (400); answering here
          * too would put two responses on the wire. */
-        if (cl && parse_int64(cl, 0, INT64_MAX, &n) == ERR_OK &&
-            n > srv->app->cfg->max_body_bytes) {
+        if (cl && parse_int64(cl, 0, INT64_MAX, &n) == ERR_OK && n > max) {
             /* Refuse before reading the body; libmicrohttpd then closes the connection. */
             req->body_too_large = true;
             cors_apply(req);
@@ -343,11 +367,19 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         return MHD_YES;
     }
     if (*upload_data_size) {
-        body_append(req, upload_data, *upload_data_size);
+        if (!req->streamed_body)
+            body_append(req, upload_data, *upload_data_size);
+        else if (!req->responded) { /* after an answer, the rest is read and dropped */
+            req->chunk = upload_data;
+            req->chunk_len = *upload_data_size;
+            req->route->fn(req);
+            req->chunk = NULL;
+            req->chunk_len = 0;
+        }
         *upload_data_size = 0;
         return MHD_YES;
     }
-    if (req->responded)
+    if (req->queued)
         return MHD_YES; /* the early 413 (or 400, 414, 501) is already queued */
     if (req->resume) {  /* resumed after a deferred answer */
         void (*resume)(struct request *) = req->resume;

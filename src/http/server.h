@@ -23,6 +23,8 @@
  * above can parse (see on_uri in server.c). */
 #define HTTP_URI_MAX        8000
 #define HTTP_QUERY_ARGS_MAX 64
+/* Multipart framing around an upload's file (boundaries, part headers, other fields). */
+#define UPLOAD_OVERHEAD_BYTES (64 * 1024)
 
 struct http_server;
 

@@ -28,6 +28,7 @@ struct blob_writer {
     crypto_hash_sha256_state hash;
     char dir[PATH_MAX_LEN];
     char temp[PATH_MAX_LEN];
+    char sha[BLOB_HASH_HEX];
 };
 
 /* root/<hash of uid>: any user id becomes a fixed, safe name. */
@@ -129,19 +130,27 @@ int64_t blob_size(const struct blob_writer *w)
     return w->size;
 }
 
-int blob_commit(struct blob_writer *w, char sha[BLOB_HASH_HEX])
+int blob_finish(struct blob_writer *w, char sha[BLOB_HASH_HEX])
 {
     unsigned char h[crypto_hash_sha256_BYTES];
     crypto_hash_sha256_final(&w->hash, h);
     hex_encode(h, sizeof(h), sha);
+    memcpy(w->sha, sha, BLOB_HASH_HEX);
+    /* The content is on disk before its name appears. */
+    if (fsync(w->fd) != 0) {
+        log_error("uploads: cannot flush %s: %s", w->temp, strerror(errno));
+        return ERR_IO;
+    }
+    return ERR_OK;
+}
+
+int blob_publish(struct blob_writer *w)
+{
     char final[PATH_MAX_LEN];
     struct dynbuf d;
     dyn_init_fixed(&d, final, sizeof(final));
-    dyn_addf(&d, "%s/%s", w->dir, sha);
-    int rc = dyn_err(&d) == ERR_OK ? ERR_OK : ERR_TOOBIG;
-    /* The content is on disk before its name appears. */
-    if (rc == ERR_OK && fsync(w->fd) != 0)
-        rc = ERR_IO;
+    dyn_addf(&d, "%s/%s", w->dir, w->sha);
+    int rc = dyn_err(&d) == ERR_OK && blob_hash_valid(w->sha) ? ERR_OK : ERR_INVALID;
     if (close(w->fd) != 0 && rc == ERR_OK)
         rc = ERR_IO;
     w->fd = -1;
@@ -240,6 +249,24 @@ int blob_remove_user(const char *root, const char *uid)
     if (rc != ERR_OK)
         log_error("uploads: cannot remove all of %s: %s", dir, strerror(errno));
     return rc;
+}
+
+void blob_each(const char *root, const char *uid, size_t max,
+               void (*fn)(void *ctx, const char *sha), void *ctx)
+{
+    char dir[PATH_MAX_LEN];
+    if (user_dir(root, uid, dir) != ERR_OK)
+        return;
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    for (size_t n = 0; n < max && (e = readdir(d)) != NULL;)
+        if (blob_hash_valid(e->d_name)) {
+            fn(ctx, e->d_name);
+            n++;
+        }
+    closedir(d);
 }
 
 void blob_sweep(const char *root, const char *uid)

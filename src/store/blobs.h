@@ -33,8 +33,12 @@ int blob_write(struct blob_writer *w, const void *data, size_t len);
 /* Bytes written so far. */
 int64_t blob_size(const struct blob_writer *w);
 
-/* Flushes the file and renames it to its content's hash (hex written to sha); frees w. */
-int blob_commit(struct blob_writer *w, char sha[BLOB_HASH_HEX]);
+/* Flushes the file to disk and writes its content's hash (hex) to sha; the file keeps its
+ * temporary name until blob_publish. */
+int blob_finish(struct blob_writer *w, char sha[BLOB_HASH_HEX]);
+
+/* Renames a finished file to its hash (replacing a file of the same content) and frees w. */
+int blob_publish(struct blob_writer *w);
 
 /* Removes the temporary file and frees w (NULL is a no-op). */
 void blob_abort(struct blob_writer *w);
@@ -50,6 +54,10 @@ int blob_remove(const char *root, const char *uid, const char *sha);
 
 /* Removes every file of uid and the directory itself. */
 int blob_remove_user(const char *root, const char *uid);
+
+/* Calls fn with the hash of each of uid's files (at most max). */
+void blob_each(const char *root, const char *uid, size_t max,
+               void (*fn)(void *ctx, const char *sha), void *ctx);
 
 /* Removes uid's temporaries older than BLOB_TEMP_MAX_AGE_S. */
 void blob_sweep(const char *root, const char *uid);
