@@ -25,7 +25,10 @@
 #include "web/proxy.h"
 #include "web/static.h"
 
-#define J             ROUTE_JSON_BODY
+#define J ROUTE_JSON_BODY
+/* "/api/{user_id}" answers DELETE (the account); every other method there is the JSON 404 any
+ * unknown path below /api gets, not a 405. */
+#define NOT_DELETE    (HTTP_ANY_METHOD & ~(unsigned)HTTP_DELETE)
 #define PROXY_METHODS (HTTP_GET | HTTP_POST | HTTP_PUT | HTTP_PATCH | HTTP_DELETE | HTTP_OPTIONS)
 
 /* clang-format off */
@@ -76,10 +79,13 @@
     {HTTP_GET, "/api/{user_id}/tags", h_task_tags, 0},                                        \
     {HTTP_GET, "/api/{user_id}/export", h_export, 0},                                         \
     {HTTP_POST, "/api/{user_id}/import", h_import, 0},                                        \
-    {HTTP_DELETE, "/api/{user_id}", h_account_delete, J},                                     \
     {HTTP_GET, "/api/{user_id}/tokens", h_token_list, 0},                                     \
     {HTTP_POST, "/api/{user_id}/tokens", h_token_create, J},                                  \
     {HTTP_DELETE, "/api/{user_id}/tokens/{token_id}", h_token_delete, 0},                     \
+    /* Last: any other route of the path wins (405 with its methods), then any method but   \
+     * DELETE is the 404 of an unknown path, then DELETE is the account. */                   \
+    {NOT_DELETE, "/api/{user_id}", h_not_found, ROUTE_FALLBACK},                              \
+    {HTTP_DELETE, "/api/{user_id}", h_account_delete, J},                                     \
     MCP_ROUTES,                                                                               \
     CHAT_ROUTES,                                                                              \
     {HTTP_GET, "/openapi.json", h_openapi, 0},                                                \

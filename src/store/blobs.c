@@ -59,9 +59,23 @@ static int blob_path(const char *root, const char *uid, const char *sha, char ou
     return dyn_err(&d) == ERR_OK ? ERR_OK : ERR_TOOBIG;
 }
 
+/* mkdir -p, mode 0700 for what it creates. */
 static int make_dir(const char *path)
 {
-    if (mkdir(path, 0700) == 0 || errno == EEXIST)
+    char p[PATH_MAX_LEN];
+    struct dynbuf d;
+    dyn_init_fixed(&d, p, sizeof(p));
+    if (dyn_add(&d, path) != ERR_OK)
+        return ERR_TOOBIG;
+    for (char *s = p + 1; *s; s++) {
+        if (*s != '/')
+            continue;
+        *s = '\0';
+        if (mkdir(p, 0700) != 0 && errno != EEXIST)
+            return ERR_IO;
+        *s = '/';
+    }
+    if (mkdir(p, 0700) == 0 || errno == EEXIST)
         return ERR_OK;
     return ERR_IO;
 }

@@ -75,6 +75,14 @@ ACCOUNT_ROUTES = [
     ("POST", "/api/{uid}/import"),
 ]
 
+# The attachment routes (test_attachments.py covers each for isolation).
+ATTACHMENT_ROUTES = [
+    ("GET", "/api/{uid}/tasks/{tid}/attachments"),
+    ("POST", "/api/{uid}/tasks/{tid}/attachments"),
+    ("GET", "/api/{uid}/tasks/{tid}/attachments/{attachment_id}"),
+    ("DELETE", "/api/{uid}/tasks/{tid}/attachments/{attachment_id}"),
+]
+
 _emails = itertools.count(1)
 
 
