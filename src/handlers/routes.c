@@ -13,6 +13,7 @@
 #include "handlers/account.h"
 #include "handlers/attachments.h"
 #include "handlers/auth.h"
+#include "handlers/calendar.h"
 #include "handlers/chat.h"
 #include "handlers/conversations.h"
 #include "handlers/docs.h"
@@ -77,6 +78,9 @@
     {HTTP_DELETE, "/api/{user_id}/tasks/{task_id}/attachments/{attachment_id}",               \
      h_attachment_delete, 0},                                                                 \
     {HTTP_GET, "/api/{user_id}/tags", h_task_tags, 0},                                        \
+    {HTTP_GET, "/api/{user_id}/calendar.ics", h_calendar_feed, 0},                            \
+    {HTTP_POST, "/api/{user_id}/calendar/token", h_calendar_token_create, J},                 \
+    {HTTP_DELETE, "/api/{user_id}/calendar/token", h_calendar_token_delete, 0},               \
     {HTTP_GET, "/api/{user_id}/export", h_export, 0},                                         \
     {HTTP_POST, "/api/{user_id}/import", h_import, 0},                                        \
     {HTTP_GET, "/api/{user_id}/tokens", h_token_list, 0},                                     \

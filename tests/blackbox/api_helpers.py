@@ -75,6 +75,13 @@ ACCOUNT_ROUTES = [
     ("POST", "/api/{uid}/import"),
 ]
 
+# The calendar feed's routes (test_calendar.py covers each for isolation).
+CALENDAR_ROUTES = [
+    ("GET", "/api/{uid}/calendar.ics"),
+    ("POST", "/api/{uid}/calendar/token"),
+    ("DELETE", "/api/{uid}/calendar/token"),
+]
+
 # The attachment routes (test_attachments.py covers each for isolation).
 ATTACHMENT_ROUTES = [
     ("GET", "/api/{uid}/tasks/{tid}/attachments"),
