@@ -8,6 +8,8 @@ Environment:
   TODO_BIN                  the binary (default build/todo, relative to the repository root);
                             copied once per session unless TODO_BIN_COPY=0
   TODO_BACKENDS             "sqlite,postgres" (default), "sqlite" or "postgres"
+  TODO_BACKEND_FREE=skip    leave out the tests that take no backend (`make test` runs the two
+                            backends as separate processes; only one of them runs those)
   TODO_TEST_TIMEOUT_SCALE   multiply every timeout (default 1; 3 when TODO_ASAN=1)
   TODO_ASAN=1               the binary is a sanitizer build: timeouts x3 unless scaled explicitly
   TODO_KEEP_PG=1            keep the PostgreSQL cluster directory after the session
@@ -92,6 +94,7 @@ class PgCluster:
         base = os.environ.get("TODO_PG_TMPDIR", "/tmp")
         self.dir = tempfile.mkdtemp(prefix=f"todo-pg-{label}-", dir=base)
         self.port: Optional[int] = None
+        self.created: list = []  # databases made by create_database, in order
 
     def _run(self, *args, timeout: float = 120) -> str:
         try:
@@ -119,7 +122,17 @@ class PgCluster:
     def create_database(self, name: Optional[str] = None) -> str:
         name = name or f"todo_t{next(self._names):04d}"
         self._run("createdb", self.dir, name, timeout=60)
+        self.created.append(name)
         return name
+
+    def drop_databases(self, names: list) -> None:
+        """DROP DATABASE … WITH (FORCE) each of names (one psql; absent ones are fine)."""
+        if not names:
+            return
+        args = []
+        for name in names:
+            args += ["-c", f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)']
+        self._run("psql", self.dir, *args, timeout=120)
 
     def url(self, dbname: str) -> str:
         return f"postgresql://todo@127.0.0.1:{self.port}/{dbname}"
@@ -137,8 +150,12 @@ class PgCluster:
         self._run("destroy", self.dir)
 
 
+_session_pg: Optional[PgCluster] = None
+
+
 @pytest.fixture(scope="session")
 def pg_cluster():
+    global _session_pg
     if not PG_SCRIPT.exists():
         pytest.fail(f"{PG_SCRIPT} is missing")
     cluster = PgCluster("session")
@@ -147,8 +164,22 @@ def pg_cluster():
     except Exception as e:  # report once, clearly
         shutil.rmtree(cluster.dir, ignore_errors=True)
         pytest.fail(f"could not start the test PostgreSQL cluster: {e}")
+    _session_pg = cluster
     yield cluster
+    _session_pg = None
     cluster.destroy()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _drop_module_databases():
+    """Drops the session cluster's databases a module made once its tests (and its servers,
+    torn down before this) are done: every server gets a fresh database, 7 MB each, and a
+    PostgreSQL run would otherwise leave some 200 of them (GBs written, then removed at the
+    end) on a disk the other layers share."""
+    mark = len(_session_pg.created) if _session_pg else 0
+    yield
+    if _session_pg is not None and not os.environ.get("TODO_KEEP_PG"):
+        _session_pg.drop_databases(_session_pg.created[mark:])
 
 
 @pytest.fixture
@@ -205,13 +236,18 @@ def todo_bin(tmp_path_factory) -> Path:
 
 
 def pytest_collection_modifyitems(config, items):
-    """Tests marked postgres_only / sqlite_only run only with that backend (deselected otherwise)."""
+    """Tests marked postgres_only / sqlite_only run only with that backend (deselected otherwise);
+    with TODO_BACKEND_FREE=skip, tests that take no backend are deselected too."""
+    free = os.environ.get("TODO_BACKEND_FREE", "run")
+    if free not in ("run", "skip"):
+        raise pytest.UsageError(f"TODO_BACKEND_FREE={free!r}: choose run or skip")
     keep, drop = [], []
     for item in items:
         cs = getattr(item, "callspec", None)
         be = cs.params.get("backend") if cs else None
         if (item.get_closest_marker("postgres_only") and be != "postgres") or \
-                (item.get_closest_marker("sqlite_only") and be != "sqlite"):
+                (item.get_closest_marker("sqlite_only") and be != "sqlite") or \
+                (free == "skip" and be is None):
             drop.append(item)
         else:
             keep.append(item)

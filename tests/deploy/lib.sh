@@ -50,8 +50,42 @@ ensure_podman() {
   fi
 }
 
+# ensure_go: a Go toolchain >= GO_MIN on PATH (helm, kube-score and kube-local are built from
+# the Go module proxy). First the one on PATH, then the machine's /usr/local/go (a CI shell may
+# not read the ~/.bashrc that puts it on PATH). With neither, Debian's golang-go (1.19, too old
+# itself) fetches the toolchain module golang.org/toolchain from the module proxy - what
+# GOTOOLCHAIN does in newer Go - into $TODO_CI_CACHE/go-<version>, once.
+GO_MIN=${GO_MIN:-1.24}
+GO_FALLBACK=${GO_FALLBACK:-go1.24.4}
+go_ok() { # GO-BINARY: its version is at least GO_MIN
+  local v
+  v=$("$1" env GOVERSION 2>/dev/null) || return 1
+  v=${v#go}
+  printf '%s\n%s\n' "$GO_MIN" "${v%%[-+ ]*}" | sort -V -C
+}
+path_prepend() { case ":$PATH:" in *":$1:"*) ;; *) export PATH="$1:$PATH" ;; esac; }
+ensure_go() {
+  local g dir tc="$TODO_CI_CACHE/go-$GO_FALLBACK"
+  for g in "$(command -v go 2>/dev/null || true)" /usr/local/go/bin/go "$tc/bin/go"; do
+    if [ -n "$g" ] && [ -x "$g" ] && go_ok "$g"; then
+      path_prepend "$(dirname "$g")"
+      return 0
+    fi
+  done
+  log "no Go >= $GO_MIN: fetching $GO_FALLBACK from the Go module proxy with Debian's golang-go (once)"
+  [ -x /usr/lib/go/bin/go ] || apt_install golang-go
+  dir=$(cd /tmp && GOFLAGS=-mod=mod timeout 900 /usr/lib/go/bin/go mod download -json \
+    "golang.org/toolchain@v0.0.1-$GO_FALLBACK.linux-$(dpkg --print-architecture)" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
+  [ -d "$dir" ] || die "could not download the Go toolchain $GO_FALLBACK from the module proxy"
+  mkdir -p "$TODO_CI_CACHE"
+  rm -rf "$tc.tmp" && cp -r "$dir" "$tc.tmp" && chmod -R u+w "$tc.tmp" &&
+    chmod +x "$tc.tmp"/bin/* "$tc.tmp"/pkg/tool/*/* && rm -rf "$tc" && mv "$tc.tmp" "$tc" || die "installing $GO_FALLBACK in $tc failed"
+  go_ok "$tc/bin/go" || die "$tc/bin/go does not run"
+  path_prepend "$tc/bin"
+}
+
 gobin() {
-  command -v go >/dev/null 2>&1 || die "go is required (Go toolchain) to install helm"
+  command -v go >/dev/null 2>&1 || die "no go on PATH (call ensure_go first)"
   local b
   b=$(go env GOBIN)
   [ -n "$b" ] || b="$(go env GOPATH)/bin"
@@ -73,6 +107,7 @@ HELM_LDFLAGS="-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION \
 -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=31"
 ensure_helm() {
   local b
+  ensure_go
   b=$(gobin) || exit 1
   export PATH="$b:$PATH"
   if go_tool_current helm helm.sh/helm/v3 "$HELM_VERSION" &&
@@ -89,6 +124,7 @@ ensure_helm() {
 # (golang.stackrox.io) is not reachable from CI; see deploy/kube-score.yaml.
 ensure_kube_score() {
   local b
+  ensure_go
   b=$(gobin) || exit 1
   export PATH="$b:$PATH"
   go_tool_current kube-score github.com/zegl/kube-score "$KUBE_SCORE_VERSION" && return 0

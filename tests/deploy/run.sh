@@ -6,6 +6,9 @@
 #   bash tests/deploy/run.sh image        # build the image with podman, run it read-only
 #   bash tests/deploy/run.sh stack        # PostgreSQL + backend + frontend containers
 #   bash tests/deploy/run.sh k8s          # the chart on a real cluster (`make k8s-test`, k8s.sh)
+#   bash tests/deploy/run.sh images       # only build the project image and the PostgreSQL
+#                                         # stand-in (`make test` does it once, then runs the
+#                                         # other steps with TODO_IMAGE set, side by side)
 #
 # Installs what it needs (apt when root, go install, a venv under build/), caches it
 # (GOBIN, $TODO_CI_CACHE, podman storage) and prints "N passed, N failed" last.
@@ -30,14 +33,14 @@ steps=("$@")
 start=$SECONDS
 for s in "${steps[@]}"; do
   case "$s" in
-  chart | image | stack | k8s)
+  chart | image | stack | k8s | images)
     t0=$SECONDS
     printf '== %s\n' "$s"
     "step_$s"
     printf '== %s done in %ss\n' "$s" $((SECONDS - t0))
     ;;
   *)
-    echo "unknown step '$s' (chart, image, stack, k8s)" >&2
+    echo "unknown step '$s' (chart, image, stack, k8s, images)" >&2
     exit 2
     ;;
   esac
