@@ -192,6 +192,27 @@ k8s_namespace() {
       pod-security.kubernetes.io/warn=restricted pod-security.kubernetes.io/audit=restricted "$@" >/dev/null
 }
 
+# k8s_stale: what an earlier run that was killed (SIGKILL, a lost machine) left in a cluster
+# that keeps its etcd across down/up: its namespaces ($K8S_NS_PREFIX-*), the hostPath PVs named
+# after them, and with them NodePort $K8S_NODEPORT. Runs under the run lock, so no other
+# k8s-test owns them. A NodePort still held outside those namespaces fails the run by name.
+k8s_stale() {
+  local ns pv left
+  for ns in $(kc get namespaces -o name 2>/dev/null | sed -n "s|^namespace/\($K8S_NS_PREFIX-.*\)|\1|p"); do
+    log "removing namespace $ns left by an earlier run"
+    bounded 150 kubectl delete namespace "$ns" --wait --timeout=140s >/dev/null 2>&1 || { fail "delete stale namespace $ns"; return 1; }
+  done
+  for pv in $(kc get pv -o name 2>/dev/null | sed -n "s|^persistentvolume/\($K8S_NS_PREFIX-.*\)|\1|p"); do
+    log "removing PersistentVolume $pv left by an earlier run"
+    bounded 60 kubectl delete pv "$pv" --wait --timeout=50s >/dev/null 2>&1 || { fail "delete stale PersistentVolume $pv"; return 1; }
+  done
+  left=$(kc get services -A -o go-template='{{range .items}}{{$s := .}}{{range .spec.ports}}{{if eq (print .nodePort) "'"$K8S_NODEPORT"'"}}{{$s.metadata.namespace}}/{{$s.metadata.name}} {{end}}{{end}}{{end}}' 2>/dev/null)
+  if [ -n "$left" ]; then
+    fail "NodePort $K8S_NODEPORT is held by service $left (not this harness's): remove it first"
+    return 1
+  fi
+}
+
 # k8s_external_db: one PostgreSQL (the stand-in image) in its own namespace, playing the
 # external database (Neon in the seeds) for the topologies with database.mode=external.
 K8S_DB_NS=$K8S_NS_PREFIX-db
@@ -761,6 +782,7 @@ step_k8s() {
   k8s_phase_start "tools"
   k8s_tools || { k8s_phase_end; return 0; }
   k8s_cluster_up || { k8s_phase_end; k8s_cluster_down; return 0; }
+  k8s_stale || { k8s_phase_end; k8s_cluster_down; return 0; }
   k8s_phase_end
   k8s_phase_start "images (build, load)"
   if ! k8s_images; then
