@@ -10,14 +10,13 @@ Processes (started once for the module, on free 127.0.0.1 ports):
 
 Tests that need the proxy routes (/api/... → h_proxy) fail when the web role's route table
 does not send them to the proxy (the probe gets the web process's own answer).
-Set TODO_SLOW_TESTS=1 to also run the header-timeout test (it waits over 30 s).
+The header-timeout test waits the full 30 s (it runs in `make test`; the layers run side by side).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import select
 import signal
 import socket
@@ -508,12 +507,12 @@ def test_sigterm_with_open_streams_and_waiting_requests_exits_cleanly(wired, sta
     waiting.close()
 
 
-@pytest.mark.skipif(os.environ.get("TODO_SLOW_TESTS") != "1",
-                    reason="waits for the 30 s header timeout; set TODO_SLOW_TESTS=1")
 def test_upstream_header_timeout_is_504(wired):
+    """Waits out the 30 s header timeout (PROXY_HEADER_TIMEOUT_S): always run, since the
+    layers of `make test` run side by side, 30 s of waiting costs no core."""
     t0 = time.monotonic()
     r = wired.get(f"{FX}/slow-headers?delay=60", timeout=scaled(60))
     took = time.monotonic() - t0
     assert r.status_code == 504, r.text
     assert r.headers["Content-Type"].startswith("application/json")
-    assert 29 <= took <= 40, took
+    assert 29 <= took <= 30 + scaled(10), took
