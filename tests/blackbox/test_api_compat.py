@@ -202,9 +202,9 @@ def test_title_limit_is_1_to_200_characters(alice):
 # --------------------------------------------------------------------------------------------
 
 UNKNOWN = [
-    ("POST", "/api/me/chat"),
-    ("POST", "/api/{uid}/chat"),
-    ("GET", "/api/me/chat"),
+    ("POST", "/api/me/chatter"),
+    ("POST", "/api/{uid}/chat/extra/more"),
+    ("GET", "/api/me/chatter"),
     ("DELETE", "/api/me/nothing/here"),
     ("PUT", "/api/unknown"),
     ("PATCH", "/api/me/tasks/1/undo"),
@@ -219,7 +219,7 @@ UNKNOWN = [
     ("POST", "/health/deep"),
     ("GET", "/api/health/deep"),
     ("PATCH", "/ready/x"),
-    ("HEAD", "/api/me/chat"),
+    ("HEAD", "/api/me/chatter"),
 ]
 
 
