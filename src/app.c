@@ -4,9 +4,10 @@
  * each module's own API. Start runs top to bottom; shutdown quiesces bottom to top, then
  * stops bottom to top, which gives the order the server relies on:
  *
- *   stop accepting → drain in-flight requests → refuse new proxied requests → finish
- *   queued work → abort outbound transfers (which ends their streams) and end the I/O loop
- *   → end any stream still open → close the daemon → free the engine → close the store.
+ *   stop claiming reminders → end the event streams → stop accepting → drain in-flight
+ *   requests → refuse new proxied requests → finish queued work → send queued email (5 s)
+ *   → abort outbound transfers (which ends their streams) and end the I/O loop → end any
+ *   stream still open → close the daemon → free the engine → close the store.
  */
 #include "app.h"
 
@@ -29,6 +30,9 @@
 #include "io/httpc.h"
 #include "io/loop.h"
 #include "io/workq.h"
+#include "notify/events.h"
+#include "notify/mail.h"
+#include "notify/reminders.h"
 #include "store/migrator.h"
 #include "web/proxy.h"
 
@@ -39,6 +43,7 @@
 #define ROLES_DB   (1u << ROLE_ALL | 1u << ROLE_API | 1u << ROLE_MCP | 1u << ROLE_AGENT)
 #define ROLES_WEB  (1u << ROLE_WEB)
 #define ROLES_CHAT (1u << ROLE_ALL | 1u << ROLE_API | 1u << ROLE_AGENT)
+#define ROLES_API  (1u << ROLE_ALL | 1u << ROLE_API)
 
 /* ---- store: open, migrate (or keep migrating in the background), close ---------------- */
 
@@ -201,6 +206,29 @@ static void chat_stop(struct app *app)
     app->agent = NULL;
 }
 
+/* ---- email ------------------------------------------------------------------------------- */
+
+/* How long shutdown gives the mailer to send what is queued. */
+#define MAIL_DRAIN_MS 5000
+
+static int mail_mod_start(struct app *app)
+{
+    return mailer_start(app->cfg, &app->mailer);
+}
+
+/* After the work queue and the scheduler have finished (they queue mail): send what is
+ * left, within MAIL_DRAIN_MS. */
+static void mail_mod_quiesce(struct app *app)
+{
+    mailer_stop(app->mailer, MAIL_DRAIN_MS);
+}
+
+static void mail_mod_stop(struct app *app)
+{
+    mailer_free(app->mailer);
+    app->mailer = NULL;
+}
+
 /* ---- the web role's proxy --------------------------------------------------------------- */
 
 static int proxy_mod_start(struct app *app)
@@ -317,6 +345,48 @@ static void metrics_stop(struct app *app)
     app->metricsd = NULL;
 }
 
+/* ---- per-user event streams ------------------------------------------------------------------ */
+
+static int events_mod_start(struct app *app)
+{
+    return events_start(app->cfg, app->store, app->loop, &app->events);
+}
+
+/* Before the HTTP server's drain (after it in the table): the streams never end by
+ * themselves, so they are ended first (clients reconnect to another replica) and the drain
+ * does not wait out SHUTDOWN_TIMEOUT_SECONDS for them. */
+static void events_mod_quiesce(struct app *app)
+{
+    events_quiesce(app->events);
+}
+
+static void events_mod_stop(struct app *app)
+{
+    events_free(app->events);
+    app->events = NULL;
+}
+
+/* ---- the reminder scheduler ----------------------------------------------------------------- */
+
+static int scheduler_mod_start(struct app *app)
+{
+    return scheduler_start(app->cfg, app->store, &app->schema_ready, app->mailer, app->events,
+                           &app->scheduler);
+}
+
+/* First of all: no claim starts once shutdown has begun (the mailer, which it feeds, stops
+ * after it). */
+static void scheduler_mod_quiesce(struct app *app)
+{
+    scheduler_stop(app->scheduler);
+}
+
+static void scheduler_mod_stop(struct app *app)
+{
+    scheduler_free(app->scheduler);
+    app->scheduler = NULL;
+}
+
 /* ---- the table ------------------------------------------------------------------------------ */
 
 static const struct module modules[] = {
@@ -324,11 +394,14 @@ static const struct module modules[] = {
     {"streams", ROLES_ALL, streams_start, streams_quiesce, NULL},
     {"engine", ROLES_ALL, engine_start, engine_quiesce, engine_stop},
     {"jwks", ROLES_DB, jwks_start, NULL, jwks_stop},
+    {"mail", ROLES_DB, mail_mod_start, mail_mod_quiesce, mail_mod_stop},
     {"workq", ROLES_DB, workq_mod_start, workq_mod_quiesce, workq_mod_stop},
     {"chat", ROLES_CHAT, chat_start, NULL, chat_stop},
     {"proxy", ROLES_WEB, proxy_mod_start, proxy_mod_quiesce, proxy_mod_stop},
     {"metrics", ROLES_ALL, metrics_start, NULL, metrics_stop},
     {"http", ROLES_ALL, http_start, http_quiesce, http_stop},
+    {"events", ROLES_API, events_mod_start, events_mod_quiesce, events_mod_stop},
+    {"scheduler", ROLES_API, scheduler_mod_start, scheduler_mod_quiesce, scheduler_mod_stop},
 };
 
 static bool runs(const struct module *m, const struct app *app)

@@ -21,6 +21,9 @@ struct loop;
 struct httpc;
 struct workq;
 struct agent;
+struct mailer;
+struct scheduler;
+struct events;
 struct migrator;
 struct http_server;
 struct metricsd;
@@ -33,11 +36,14 @@ struct app {
     atomic_bool schema_ready; /* migrations applied (or not asked for): readiness may pass */
     const struct route *routes;
     size_t n_routes;
-    struct loop *loop;       /* the I/O loop (io/loop.h): every role */
-    struct httpc *httpc;     /* outbound HTTP on the loop: every role */
-    struct workq *workq;     /* blocking steps of streaming requests: roles with a database */
-    struct agent *agent;     /* the assistant (assistant/agent.h): roles that serve chat */
-    const sigset_t *signals; /* a second one during the drain exits at once */
+    struct loop *loop;           /* the I/O loop (io/loop.h): every role */
+    struct httpc *httpc;         /* outbound HTTP on the loop: every role */
+    struct workq *workq;         /* blocking steps of streaming requests: roles with a database */
+    struct agent *agent;         /* the assistant (assistant/agent.h): roles that serve chat */
+    struct mailer *mailer;       /* outgoing email (notify/mail.h): roles with a database */
+    struct scheduler *scheduler; /* due reminders (notify/reminders.h): roles all and api */
+    struct events *events;       /* per-user event streams (notify/events.h): roles all and api */
+    const sigset_t *signals;     /* a second one during the drain exits at once */
     /* app.c's own. */
     struct migrator *migrator;
     struct http_server *server;

@@ -27,6 +27,15 @@ int bearer_authenticate(const struct jwt_verifier *v, bearer_db_fn db, void *db_
         if (rc == ERR_AUTH)
             *why = "This account was deleted";
     }
+    /* A password reset bumps the user's generation: tokens from before it end here, on
+     * every replica at once (one primary-key read per request). */
+    int64_t gen = 0;
+    if (rc == ERR_OK)
+        rc = users_session_gen(c, a, claims.sub, &gen);
+    if (rc == ERR_NOTFOUND || (rc == ERR_OK && gen != claims.gen)) {
+        *why = "Session ended; sign in again";
+        return ERR_AUTH;
+    }
     if (rc != ERR_OK)
         return rc;
     out->id = arena_strdup(a, claims.sub);

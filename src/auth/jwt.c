@@ -40,6 +40,12 @@ static void hs256(const char *secret, const char *input, size_t len, unsigned ch
 int jwt_issue(const char *secret, const char *sub, const char *email, int64_t now, int64_t ttl_s,
               char *out, size_t out_size)
 {
+    return jwt_issue_gen(secret, sub, email, 0, now, ttl_s, out, out_size);
+}
+
+int jwt_issue_gen(const char *secret, const char *sub, const char *email, int64_t gen, int64_t now,
+                  int64_t ttl_s, char *out, size_t out_size)
+{
     static const char header[] = "{\"alg\":\"HS256\",\"typ\":\"JWT\"}";
     char pool_buf[4096];
     yyjson_alc alc;
@@ -55,6 +61,8 @@ int jwt_issue(const char *secret, const char *sub, const char *email, int64_t no
     yyjson_mut_obj_add_int(doc, o, "iat", now);
     yyjson_mut_obj_add_int(doc, o, "exp", now + ttl_s);
     yyjson_mut_obj_add_str(doc, o, "iss", JWT_ISSUER);
+    if (gen > 0)
+        yyjson_mut_obj_add_int(doc, o, "gen", gen);
     char payload[JWT_PAYLOAD_MAX];
     size_t plen = 0;
     char wbuf[JWT_PAYLOAD_MAX * 2];
@@ -179,6 +187,9 @@ int jwt_verify(const struct jwt_verifier *v, const char *token, int64_t now, str
         return ERR_AUTH;
     if (claim_int(claims, "iat", false, &iat) == ERR_AUTH)
         return ERR_AUTH;
+    int64_t gen = 0;
+    if (claim_int(claims, "gen", false, &gen) == ERR_AUTH || gen < 0)
+        return ERR_AUTH;
     if (exp < now - JWT_LEEWAY_S) { /* written so a huge exp cannot overflow */
         *why = "Token expired";
         return ERR_AUTH;
@@ -190,5 +201,6 @@ int jwt_verify(const struct jwt_verifier *v, const char *token, int64_t now, str
         memcpy(out->email, yyjson_get_str(email), yyjson_get_len(email));
     out->exp = exp;
     out->iat = iat;
+    out->gen = gen;
     return ERR_OK;
 }

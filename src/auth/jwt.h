@@ -23,6 +23,7 @@ struct jwt_claims {
     char email[JWT_EMAIL_MAX + 1]; /* empty when the token has none */
     int64_t iat;
     int64_t exp;
+    int64_t gen; /* the session generation ("gen", 0 when absent): see users.session_gen */
 };
 
 /* What verification may use: the shared secret, and Better Auth's key set (or NULL). */
@@ -35,6 +36,12 @@ struct jwt_verifier {
  * (out_size ≥ JWT_MAX_LEN). Returns ERR_OK or ERR_TOOBIG. */
 int jwt_issue(const char *secret, const char *sub, const char *email, int64_t now, int64_t ttl_s,
               char *out, size_t out_size);
+
+/* The same with the user's session generation as the "gen" claim (left out when 0): a
+ * token whose generation is no longer the user's is refused (a password reset ends every
+ * session). */
+int jwt_issue_gen(const char *secret, const char *sub, const char *email, int64_t gen, int64_t now,
+                  int64_t ttl_s, char *out, size_t out_size);
 
 /* Verifies token at time now and fills *out. Returns ERR_OK or ERR_AUTH with *why set to a
  * static, client-safe reason ("Token expired", "Invalid token"), or ERR_UNAVAILABLE when the

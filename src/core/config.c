@@ -43,6 +43,8 @@ static const char *const env_names[] = {"development", "staging", "production", 
 static const char *const role_names[] = {"all", "web", "api", "mcp", "agent", NULL};
 static const char *const level_names[] = {"DEBUG", "INFO", "WARNING", "ERROR", NULL};
 static const char *const algorithms[] = {"HS256", NULL};
+static const char *const email_providers[] = {"console", "smtp", NULL};
+static const char *const smtp_tls_modes[] = {"starttls", "tls", "none", NULL};
 
 enum cfg_type {
     CFG_INT,    /* an integer within [min, max] (int or int64_t field) */
@@ -585,6 +587,25 @@ static const struct cfg_def defs[] = {
         "largest attachment; larger uploads get 413 and nothing is stored"),
     INT("UPLOAD_QUOTA_BYTES", 104857600, 1, INT64_MAX, upload_quota_bytes,
         "all of one user's attachments together; beyond it 413"),
+    ENUM("EMAIL_PROVIDER", "console", email_providers, CFG_NOCASE, email_provider,
+         "`console` writes each message to the log as one JSON line (with its links); `smtp` "
+         "sends it through `SMTP_HOST` (docs/operations.md)"),
+    STR("SMTP_HOST", NULL, smtp_host, "the SMTP relay; required with `EMAIL_PROVIDER=smtp`"),
+    INT("SMTP_PORT", 587, 1, 65535, smtp_port, "465 with `SMTP_TLS=tls`"),
+    STR("SMTP_USERNAME", NULL, smtp_username, "SMTP login (none: no authentication)"),
+    {"SMTP_PASSWORD", NULL, CFG_STRING, NULL, NULL, 0, 0, NULL, CFG_SECRET, F(smtp_password),
+     NULL, NULL, "SMTP password; never printed or logged"},
+    ENUM("SMTP_TLS", "starttls", smtp_tls_modes, CFG_NOCASE, smtp_tls,
+         "`starttls` (required, not opportunistic), `tls` (implicit, port 465) or `none` "
+         "(loopback relays only)"),
+    STR("FROM_EMAIL", "todo@localhost", from_email, "the sender of every message"),
+    INT("EMAIL_QUEUE_SIZE", 1000, 1, 100000, email_queue_size,
+        "messages waiting to be sent at most (per process); beyond it new ones are dropped "
+        "and logged"),
+    INT("REMINDER_POLL_MS", 1000, 100, 60000, reminder_poll_ms,
+        "how often each api process claims due reminders"),
+    INT("EVENTS_POLL_MS", 1000, 100, 60000, events_poll_ms,
+        "how often `/api/{user_id}/events` streams look for changes made on other replicas"),
 };
 /* clang-format on */
 
@@ -720,6 +741,10 @@ static void config_finish(struct config *c, config_get_fn fn, void *ctx, struct 
         add_error(errs, "%s", dyn_str(&w));
     if (c->role == ROLE_AGENT) /* the agent listens where the seeds' ai-agent did */
         c->port = c->agent_port;
+    if (c->email_provider == EMAIL_SMTP && !c->smtp_host)
+        add_error(errs, "SMTP_HOST: required with EMAIL_PROVIDER=smtp");
+    if (c->from_email && (!strchr(c->from_email, '@') || strpbrk(c->from_email, "\r\n<>")))
+        add_error(errs, "FROM_EMAIL: must be one plain address such as todo@example.com");
     if (!get(fn, ctx, "WORKERS")) {
         long cpus = sysconf(_SC_NPROCESSORS_ONLN);
         c->workers = cpus < WORKERS_DEFAULT_MIN   ? WORKERS_DEFAULT_MIN
@@ -918,6 +943,24 @@ int config_resolve_secret(struct config *c, char *why, size_t why_size)
     return c->jwt_secret ? ERR_OK : ERR_NOMEM;
 }
 
+void config_public_url(const struct config *c, char *out, size_t size)
+{
+    struct dynbuf d;
+    dyn_init_fixed(&d, out, size);
+    if (c->frontend_url) {
+        size_t n = strlen(c->frontend_url);
+        while (n && c->frontend_url[n - 1] == '/')
+            n--;
+        dyn_addn(&d, c->frontend_url, n);
+        return;
+    }
+    const char *host = c->host ? c->host : "127.0.0.1";
+    if (!strcmp(host, "0.0.0.0") || !strcmp(host, "::") || !*host)
+        host = "localhost";
+    bool v6 = strchr(host, ':') != NULL;
+    dyn_addf(&d, "http://%s%s%s:%d", v6 ? "[" : "", host, v6 ? "]" : "", c->port);
+}
+
 void config_free(struct config *c)
 {
     free(c->host);
@@ -947,5 +990,12 @@ void config_free(struct config *c)
             sodium_memzero(*strs[i], strlen(*strs[i])); /* keys among them */
         free(*strs[i]);
     }
+    free(c->smtp_host);
+    free(c->smtp_username);
+    if (c->smtp_password) {
+        sodium_memzero(c->smtp_password, strlen(c->smtp_password));
+        free(c->smtp_password);
+    }
+    free(c->from_email);
     memset(c, 0, sizeof(*c));
 }

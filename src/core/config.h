@@ -31,6 +31,12 @@ enum environment { ENV_DEVELOPMENT = 0, ENV_STAGING, ENV_PRODUCTION };
  * server (on MCP_SERVER_PORT), or only the assistant's chat (on AGENT_PORT). */
 enum role { ROLE_ALL = 0, ROLE_WEB, ROLE_API, ROLE_MCP, ROLE_AGENT };
 
+/* Where email goes: the log (one JSON line a local user can read the links from) or SMTP. */
+enum email_provider { EMAIL_CONSOLE = 0, EMAIL_SMTP };
+/* How the SMTP connection is protected: STARTTLS required, TLS from the start, or none
+ * (loopback relays and tests). */
+enum smtp_tls { SMTP_TLS_STARTTLS = 0, SMTP_TLS_TLS, SMTP_TLS_NONE };
+
 enum secret_source { SECRET_NONE = 0, SECRET_ENV, SECRET_FILE, SECRET_GENERATED };
 
 struct config {
@@ -92,6 +98,16 @@ struct config {
     char *uploads_dir;         /* attachments (default $DATA_DIR/uploads) */
     int64_t upload_max_bytes;  /* one attachment */
     int64_t upload_quota_bytes; /* all of one user's attachments */
+    enum email_provider email_provider;
+    char *smtp_host;
+    int smtp_port;
+    char *smtp_username;
+    char *smtp_password; /* secret: never printed or logged */
+    enum smtp_tls smtp_tls;
+    char *from_email;
+    int email_queue_size; /* messages waiting at most; more are dropped (logged) */
+    int reminder_poll_ms; /* how often the scheduler looks for due reminders */
+    int events_poll_ms;   /* how often the event hub looks for changes made elsewhere */
 };
 
 /* The validation failures of one load, one line each. */
@@ -133,6 +149,10 @@ int config_role_parse(const char *s, enum role *out);
 
 const char *config_role_name(enum role r);
 const char *config_env_name(enum environment e);
+
+/* The base URL links in email point at: FRONTEND_URL without a trailing slash, else this
+ * server's own http://HOST:PORT (localhost for a wildcard HOST). Cut to size. */
+void config_public_url(const struct config *c, char *out, size_t size);
 
 void config_free(struct config *c);
 

@@ -9,6 +9,7 @@
 #include "domain/tasks.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "core/err.h"
@@ -175,14 +176,25 @@ static const char *search_text(struct arena *a, const struct task *t)
     return dyn_err(&d) ? NULL : text_fold(a, dyn_str(&d));
 }
 
+static _Atomic(void (*)(const char *uid)) change_hook;
+
+void tasks_on_change(void (*fn)(const char *uid))
+{
+    atomic_store(&change_hook, fn);
+}
+
 /* Records that the user's tasks changed (see tasks_version); call inside the write's
- * transaction. */
+ * transaction. Tells the change hook (a hint: the write may not have committed yet). */
 static int bump_version(struct store_conn *c, const char *uid)
 {
     static const struct sql q = {"UPDATE users SET tasks_version = tasks_version + 1 WHERE id = $1",
                                  NULL};
     struct db_param p[] = {P_TEXT(uid)};
-    return store_exec(c, &q, p, 1, NULL, NULL);
+    int rc = store_exec(c, &q, p, 1, NULL, NULL);
+    void (*hook)(const char *) = atomic_load(&change_hook);
+    if (rc == ERR_OK && hook)
+        hook(uid);
+    return rc;
 }
 
 int tasks_version(struct store_conn *c, struct arena *a, const char *uid, int64_t *out)

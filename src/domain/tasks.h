@@ -267,4 +267,9 @@ int tasks_stats(struct store_conn *c, struct arena *a, const char *uid, struct t
  * the same transaction), so equal versions mean equal task data. */
 int tasks_version(struct store_conn *c, struct arena *a, const char *uid, int64_t *out);
 
+/* Sets the function told (on the writing thread, without waiting) whenever a user's tasks
+ * change: the event hub (notify/events.h) announces the change to the user's streams. NULL
+ * removes it. */
+void tasks_on_change(void (*fn)(const char *uid));
+
 #endif

@@ -18,7 +18,9 @@
 static char known[KNOWN_SLOTS][USER_ID_MAX + 1];
 static pthread_mutex_t known_mu = PTHREAD_MUTEX_INITIALIZER;
 
-#define USER_COLS "id, email, name, hashed_password, rfc3339(created_at), timezone"
+#define USER_COLS                                                                                  \
+    "id, email, name, hashed_password, rfc3339(created_at), timezone, session_gen, "               \
+    "email_reminders"
 
 const struct text_rule users_name_rule = {0, USER_NAME_MAX, false};
 
@@ -50,6 +52,11 @@ static void row_to_user(const struct db_rows *r, struct user *u)
     u->hashed_password = db_cell(r, 0, 3);
     u->created_at = db_cell(r, 0, 4);
     u->timezone = db_cell(r, 0, 5);
+    const char *gen = db_cell(r, 0, 6), *rem = db_cell(r, 0, 7);
+    u->session_gen = 0;
+    if (gen)
+        parse_int64(gen, 0, INT64_MAX, &u->session_gen);
+    u->email_reminders = rem && (rem[0] == 't' || rem[0] == '1');
 }
 
 /* A random RFC 4122 version 4 UUID in lower case. */
@@ -231,16 +238,23 @@ int users_update(struct store_conn *c, struct arena *a, const char *id, const st
     /* One statement: a field not being changed is written back as it is. */
     static const struct sql q = {
         "UPDATE users SET name = CASE WHEN $2 = 1 THEN $3 ELSE name END, "
-        "timezone = CASE WHEN $4 = 1 THEN $5 ELSE timezone END, updated_at = $6 "
+        "timezone = CASE WHEN $4 = 1 THEN $5 ELSE timezone END, updated_at = $6, "
+        "email_reminders = CASE WHEN $7 = 1 THEN $8 ELSE email_reminders END "
         "WHERE id = $1 RETURNING " USER_COLS,
         "UPDATE users SET name = CASE WHEN $2::int = 1 THEN $3::text ELSE name END, "
-        "timezone = CASE WHEN $4::int = 1 THEN $5::text ELSE timezone END, updated_at = $6 "
+        "timezone = CASE WHEN $4::int = 1 THEN $5::text ELSE timezone END, updated_at = $6, "
+        "email_reminders = CASE WHEN $7::int = 1 THEN $8::boolean ELSE email_reminders END "
         "WHERE id = $1 RETURNING " USER_COLS};
     char now[TIME_TEXT_MAX];
     time_format(now_unix(), now);
-    struct db_param prm[] = {P_TEXT(id),          P_INT(p->set_name ? 1 : 0),
-                             P_TEXT(p->name),     P_INT(p->set_timezone ? 1 : 0),
-                             P_TEXT(p->timezone), P_TEXT(now)};
+    struct db_param prm[] = {P_TEXT(id),
+                             P_INT(p->set_name ? 1 : 0),
+                             P_TEXT(p->name),
+                             P_INT(p->set_timezone ? 1 : 0),
+                             P_TEXT(p->timezone),
+                             P_TEXT(now),
+                             P_INT(p->set_email_reminders ? 1 : 0),
+                             P_BOOL(p->email_reminders)};
     struct db_rows rows;
     int rc = store_exec(c, &q, prm, ARRAY_LEN(prm), a, &rows);
     if (rc != ERR_OK)
@@ -249,6 +263,19 @@ int users_update(struct store_conn *c, struct arena *a, const char *id, const st
         return ERR_NOTFOUND;
     row_to_user(&rows, out);
     return ERR_OK;
+}
+
+int users_session_gen(struct store_conn *c, struct arena *a, const char *id, int64_t *out)
+{
+    static const struct sql q = {"SELECT session_gen FROM users WHERE id = $1", NULL};
+    struct db_param p[] = {P_TEXT(id)};
+    struct db_rows rows;
+    int rc = store_exec(c, &q, p, 1, a, &rows);
+    if (rc != ERR_OK)
+        return rc;
+    if (rows.nrows != 1)
+        return ERR_NOTFOUND;
+    return parse_int64(db_cell(&rows, 0, 0), 0, INT64_MAX, out) == ERR_OK ? ERR_OK : ERR_DB;
 }
 
 yyjson_mut_val *user_to_json(yyjson_mut_doc *doc, const struct user *u)
@@ -265,5 +292,6 @@ yyjson_mut_val *user_to_json(yyjson_mut_doc *doc, const struct user *u)
         yyjson_mut_obj_add_null(doc, o, "name");
     yyjson_mut_obj_add_str(doc, o, "created_at", u->created_at);
     yyjson_mut_obj_add_str(doc, o, "timezone", u->timezone ? u->timezone : "UTC");
+    yyjson_mut_obj_add_bool(doc, o, "email_reminders", u->email_reminders);
     return o;
 }

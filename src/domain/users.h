@@ -5,6 +5,7 @@
 #define TODO_USERS_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "yyjson.h"
 
@@ -28,11 +29,14 @@ struct user {
     const char *hashed_password;
     const char *created_at;
     const char *timezone; /* an IANA zone name, or NULL for UTC */
+    int64_t session_gen;  /* tokens we issue carry it; a password reset bumps it */
+    bool email_reminders; /* reminders are also emailed */
 };
 
 /* A change to a user's profile: only the fields marked set change; NULL clears. */
 struct user_patch {
-    bool set_name, set_timezone;
+    bool set_name, set_timezone, set_email_reminders;
+    bool email_reminders;
     const char *name;
     const char *timezone; /* checked with core/tz.h's tz_check by the caller */
 };
@@ -64,8 +68,11 @@ void users_forget(const char *id);
 int users_update(struct store_conn *c, struct arena *a, const char *id, const struct user_patch *p,
                  struct user *out);
 
-/* Appends the public view {id, email, name, created_at, timezone} to doc (timezone
- * "UTC" when none is set). */
+/* The user's session generation (see struct user). ERR_NOTFOUND when the user is gone. */
+int users_session_gen(struct store_conn *c, struct arena *a, const char *id, int64_t *out);
+
+/* Appends the public view {id, email, name, created_at, timezone, email_reminders} to doc
+ * (timezone "UTC" when none is set). */
 yyjson_mut_val *user_to_json(yyjson_mut_doc *doc, const struct user *u);
 
 #endif

@@ -6,8 +6,11 @@
 #include "handlers/auth.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include <sodium.h>
 
 #include "app.h"
 #include "auth/bearer.h"
@@ -21,7 +24,11 @@
 #include "core/tz.h"
 #include "core/util.h"
 #include "core/verror.h"
+#include "domain/resets.h"
 #include "domain/users.h"
+#include "io/workq.h"
+#include "notify/mail.h"
+#include "store/store.h"
 
 #define LOGIN_FAILED "Invalid email or password"
 
@@ -123,8 +130,8 @@ static void reply_session(struct request *req, int status, const struct user *u)
     const struct config *cfg = req->app->cfg;
     char *token = arena_alloc(req->arena, JWT_MAX_LEN);
     if (!token ||
-        jwt_issue(cfg->jwt_secret, u->id, u->email, now_unix(),
-                  (int64_t)cfg->jwt_expiration_days * 86400, token, JWT_MAX_LEN) != ERR_OK) {
+        jwt_issue_gen(cfg->jwt_secret, u->id, u->email, u->session_gen, now_unix(),
+                      (int64_t)cfg->jwt_expiration_days * 86400, token, JWT_MAX_LEN) != ERR_OK) {
         resp_err(req, ERR_NOMEM, NULL);
         return;
     }
@@ -221,6 +228,137 @@ void h_login(struct request *req)
     reply_session(req, 200, &u);
 }
 
+/* ---- password reset ------------------------------------------------------------------------ */
+
+#define RESET_ACCEPTED "If an account uses this address, a reset link is on its way"
+#define RESET_REFUSED  "Invalid or expired reset token"
+
+/* A forgot-password request, done on the work queue: the handler answers 202 before
+ * anything depends on whether the account exists (no enumeration, same timing). */
+struct forgot_job {
+    struct work work;
+    struct app *app;
+    char email[USER_EMAIL_MAX + 1];
+};
+
+/* Pool thread: makes the token and queues the message, or does nothing for an unknown
+ * address. */
+static void forgot_work(struct work *w)
+{
+    struct forgot_job *j = (struct forgot_job *)w;
+    struct arena *a = arena_new();
+    struct store_conn *c = NULL;
+    if (!a || store_acquire(j->app->store, &c) != ERR_OK) {
+        log_warn("password reset: no database connection; request dropped");
+        arena_free(a);
+        return;
+    }
+    char token[RESET_TOKEN_MAX];
+    const char *to = NULL;
+    int rc = resets_create(c, a, j->email, now_unix(), token, &to);
+    store_release(c);
+    if (rc == ERR_OK) {
+        char base[CONFIG_ORIGIN_MAX * 2];
+        config_public_url(j->app->cfg, base, sizeof(base));
+        const char *link = arena_printf(a, "%s/reset-password?token=%s", base, token);
+        const char *body =
+            "Someone asked to reset the password of your todo account.\n"
+            "Open the link below within 30 minutes to choose a new one; it works once.\n"
+            "If it was not you, ignore this message: your password stays as it is.";
+        if (link)
+            mail_send(j->app->mailer, "password_reset", to, "Reset your todo password", body, link);
+    } else if (rc != ERR_NOTFOUND) {
+        log_fields(LOG_WARNING, "password reset: could not make a token",
+                   (struct log_field[]){LF_S("error", err_str(rc))}, 1);
+    }
+    sodium_memzero(token, sizeof(token));
+    arena_free(a);
+}
+
+static void forgot_after(struct work *w, int status)
+{
+    (void)status;
+    free(w);
+}
+
+void h_forgot_password(struct request *req)
+{
+    struct verrors errs = {0};
+    yyjson_val *body = limited_body(req, "forgot-ip");
+    if (!body)
+        return;
+    const char *email = member_str(body, "email", true, &errs);
+    if (email && !users_email_valid(email))
+        verr_add(&errs, "body", "email", "Value is not a valid email address", "value_error");
+    if (errs.n) {
+        resp_invalid(req, &errs);
+        return;
+    }
+    const char *email_key = text_fold(req->arena, email);
+    if (!email_key || !within_limit(req, "forgot-email", email_key))
+        return;
+    struct forgot_job *j = calloc(1, sizeof(*j));
+    if (!j) {
+        resp_err(req, ERR_NOMEM, NULL);
+        return;
+    }
+    j->app = req->app;
+    snprintf(j->email, sizeof(j->email), "%s", email);
+    if (!req->app->workq ||
+        workq_submit(req->app->workq, &j->work, forgot_work, forgot_after) != ERR_OK) {
+        free(j);
+        resp_err(req, ERR_UNAVAILABLE, "Server busy, try again shortly");
+        return;
+    }
+    yyjson_mut_doc *doc = req_json_doc(req);
+    yyjson_mut_val *root = yyjson_mut_obj(doc);
+    yyjson_mut_doc_set_root(doc, root);
+    yyjson_mut_obj_add_str(doc, root, "detail", RESET_ACCEPTED);
+    resp_json(req, 202, doc);
+}
+
+void h_reset_password(struct request *req)
+{
+    struct verrors errs = {0};
+    yyjson_val *body = limited_body(req, "reset-ip");
+    if (!body)
+        return;
+    const char *token = member_str(body, "token", true, &errs);
+    const char *password = member_str(body, "password", true, &errs);
+    if (password &&
+        (strlen(password) < PASSWORD_MIN_CHARS || strlen(password) > PASSWORD_MAX_BYTES))
+        verr_add(&errs, "body", "password", "Password must be 8 to 128 characters",
+                 "string_too_short");
+    if (errs.n) {
+        resp_invalid(req, &errs);
+        return;
+    }
+    char hash[PASSWORD_HASH_MAX];
+    if (password_hash(password, hash) != ERR_OK) {
+        resp_err(req, ERR_UNAVAILABLE, "Server busy, try again shortly");
+        return;
+    }
+    struct store_conn *db = req_db(req);
+    if (!db)
+        return;
+    const char *uid = NULL;
+    int rc = resets_use(db, req->arena, token, hash, now_unix(), &uid);
+    if (rc == ERR_NOTFOUND) {
+        resp_err(req, ERR_INVALID, RESET_REFUSED);
+        return;
+    }
+    if (rc != ERR_OK) {
+        resp_err(req, rc, NULL);
+        return;
+    }
+    log_fields(LOG_INFO, "password reset", (struct log_field[]){LF_S("user_id", uid)}, 1);
+    yyjson_mut_doc *doc = req_json_doc(req);
+    yyjson_mut_val *root = yyjson_mut_obj(doc);
+    yyjson_mut_doc_set_root(doc, root);
+    yyjson_mut_obj_add_str(doc, root, "detail", "Password changed; sign in with the new one");
+    resp_json(req, 200, doc);
+}
+
 /* Answers 401 with the reason. */
 static void unauthorized(struct request *req, const char *why, bool bad_token)
 {
@@ -315,8 +453,18 @@ void h_me_update(struct request *req)
             p.name = member_name(req, body, &errs);
         }
         p.set_timezone = member_timezone(body, &p.timezone, &errs);
-        if (!errs.n && !p.set_name && !p.set_timezone)
-            verr_add(&errs, "body", NULL, "Give at least one of: name, timezone", "missing");
+        yyjson_val *rem = yyjson_obj_get(body, "email_reminders");
+        if (rem) {
+            p.set_email_reminders = true;
+            if (yyjson_is_bool(rem))
+                p.email_reminders = yyjson_get_bool(rem);
+            else
+                verr_add(&errs, "body", "email_reminders", "Input should be a valid boolean",
+                         "bool_type");
+        }
+        if (!errs.n && !p.set_name && !p.set_timezone && !p.set_email_reminders)
+            verr_add(&errs, "body", NULL, "Give at least one of: name, timezone, email_reminders",
+                     "missing");
     }
     if (errs.n) {
         resp_invalid(req, &errs);

@@ -12,8 +12,16 @@
 void h_signup(struct request *req);
 void h_login(struct request *req);
 void h_me(struct request *req);
-/* PATCH /api/auth/me {name?, timezone?}: the user's display name and time zone. */
+/* PATCH /api/auth/me {name?, timezone?, email_reminders?}: the user's display name, time
+ * zone and whether reminders are also emailed. */
 void h_me_update(struct request *req);
+
+/* POST /api/auth/forgot-password {email}: always 202 (the work is done on the work queue,
+ * so neither the answer nor its timing says whether the account exists). POST
+ * /api/auth/reset-password {token, password}: 200, or 400 for an unknown, used or expired
+ * token. Both rate limited like login. */
+void h_forgot_password(struct request *req);
+void h_reset_password(struct request *req);
 
 /* Authenticates the Bearer token and sets req->user_id (making sure the user has a row).
  * On failure answers 401 (with WWW-Authenticate) or 503 and returns false. */

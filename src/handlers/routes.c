@@ -20,6 +20,7 @@
 #include "handlers/health.h"
 #include "handlers/mcp.h"
 #include "handlers/metrics.h"
+#include "handlers/notifications.h"
 #include "handlers/tasks.h"
 #include "handlers/tokens.h"
 #include "http/prefix.h"
@@ -57,6 +58,8 @@
 #define API_ROUTES                                                                            \
     {HTTP_POST, "/api/auth/signup", h_signup, J},                                             \
     {HTTP_POST, "/api/auth/login", h_login, J},                                               \
+    {HTTP_POST, "/api/auth/forgot-password", h_forgot_password, J},                           \
+    {HTTP_POST, "/api/auth/reset-password", h_reset_password, J},                             \
     {HTTP_GET, "/api/auth/me", h_me, 0},                                                      \
     {HTTP_PATCH, "/api/auth/me", h_me_update, J},                                             \
     /* "stats" and "parse" before "{task_id}" so they are not read as ids. */                 \
@@ -86,6 +89,10 @@
     {HTTP_GET, "/api/{user_id}/tokens", h_token_list, 0},                                     \
     {HTTP_POST, "/api/{user_id}/tokens", h_token_create, J},                                  \
     {HTTP_DELETE, "/api/{user_id}/tokens/{token_id}", h_token_delete, 0},                     \
+    {HTTP_GET, "/api/{user_id}/notifications", h_notification_list, 0},                       \
+    {HTTP_POST, "/api/{user_id}/notifications/read-all", h_notification_read_all, 0},         \
+    {HTTP_PATCH, "/api/{user_id}/notifications/{notification_id}", h_notification_mark, J},   \
+    {HTTP_GET, "/api/{user_id}/events", h_events, 0},                                         \
     /* Last: any other route of the path wins (405 with its methods), then any method but   \
      * DELETE is the 404 of an unknown path, then DELETE is the account. */                   \
     {NOT_DELETE, "/api/{user_id}", h_not_found, ROUTE_FALLBACK},                              \

@@ -90,6 +90,15 @@ ATTACHMENT_ROUTES = [
     ("DELETE", "/api/{uid}/tasks/{tid}/attachments/{attachment_id}"),
 ]
 
+# Notifications and the event stream (test_reminders.py covers each for isolation; {nid} is a
+# notification id).
+NOTIFY_ROUTES = [
+    ("GET", "/api/{uid}/notifications"),
+    ("POST", "/api/{uid}/notifications/read-all"),
+    ("PATCH", "/api/{uid}/notifications/{nid}"),
+    ("GET", "/api/{uid}/events"),
+]
+
 _emails = itertools.count(1)
 
 

@@ -53,7 +53,7 @@ def test_signup_returns_201_user_and_token(module_server):
     assert set(body) >= {"user", "token"}, body
     assert body.get("token_type") == "bearer", body
     user = body["user"]
-    assert set(user) == {"id", "email", "name", "created_at", "timezone"}, user
+    assert set(user) == {"id", "email", "name", "created_at", "timezone", "email_reminders"}, user
     assert user["timezone"] == "UTC", "the default time zone is UTC"
     assert isinstance(user["id"], str) and user["id"], user
     assert user["email"] == email.lower(), "email must be stored lower-case"

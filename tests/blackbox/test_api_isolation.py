@@ -11,7 +11,7 @@ import pytest
 
 from api_helpers import (  # noqa: F401  (fixtures are used by name)
     ACCOUNT_ROUTES, ATTACHMENT_ROUTES, CALENDAR_ROUTES,
-    CHAT_ROUTE, CONV_ROUTES, TASK_ROUTES, TOKEN_ROUTES, _attach_module_server_logs, anon_request, assert_error,
+    CHAT_ROUTE, CONV_ROUTES, NOTIFY_ROUTES, TASK_ROUTES, TOKEN_ROUTES, _attach_module_server_logs, anon_request, assert_error,
     assert_status,
     module_server, signup, unique_email,
 )
@@ -164,6 +164,7 @@ def test_route_table_matches_openapi():
                                 path.replace("{user_id}", "{uid}").replace("{task_id}", "{tid}")))
     tested = (set(TASK_ROUTES) | {(m, p.replace("{tokid}", "{token_id}")) for m, p in TOKEN_ROUTES}
               | {(m, p.replace("{cid}", "{conversation_id}")) for m, p in CONV_ROUTES}
+              | {(m, p.replace("{nid}", "{notification_id}")) for m, p in NOTIFY_ROUTES}
               | {CHAT_ROUTE} | set(ACCOUNT_ROUTES) | set(ATTACHMENT_ROUTES)
               | set(CALENDAR_ROUTES))
     assert documented == tested, (
