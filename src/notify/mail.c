@@ -149,7 +149,7 @@ static char *message_text(const struct config *cfg, const struct msg *g)
     gmtime_r(&now, &tm);
     strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
     char id[33];
-    random_hex(id, sizeof(id));
+    random_hex(id, sizeof(id) - 1);
     const char *at = strchr(cfg->from_email, '@');
     struct dynbuf d;
     dyn_init_heap(&d, MAIL_TEXT_MAX * 2);
