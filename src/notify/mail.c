@@ -17,6 +17,7 @@
 #include "core/dynbuf.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/util.h"
 
 #define MAIL_STOP_POLL_MS 20
@@ -102,6 +103,7 @@ int mail_send(struct mailer *m, const char *kind, const char *to, const char *su
         m->tail = g;
         m->queued_now++;
         m->stats.queued++;
+        METRIC_INC(METRIC_EMAILS_QUEUED, kind);
     } else {
         m->stats.dropped++;
     }
@@ -310,6 +312,10 @@ static void *mailer_main(void *arg)
             m->stats.retried++;
         else
             m->stats.failed++;
+        if (rc == ERR_OK)
+            METRIC_INC(METRIC_EMAILS_SENT, g->kind);
+        else if (!retry)
+            METRIC_INC(METRIC_EMAILS_FAILED, g->kind);
         if (retry) {
             int64_t delay = MAIL_RETRY_BASE_MS;
             for (int i = 1; i < g->attempts; i++)

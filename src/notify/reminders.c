@@ -9,6 +9,7 @@
 #include "core/bgthread.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/util.h"
 #include "domain/notifications.h"
 #include "notify/events.h"
@@ -39,6 +40,7 @@ static void mail_reminder(struct scheduler *s, struct arena *a, const struct cla
     const char *link = arena_printf(a, "%s/?task=%lld", base, (long long)x->n.task_id);
     if (subject && body &&
         mail_send(s->mailer, "reminder", x->email, subject, body, link) == ERR_OK) {
+        METRIC_INC(METRIC_REMINDERS_SENT, "email");
         pthread_mutex_lock(&s->mu);
         s->stats.emailed++;
         pthread_mutex_unlock(&s->mu);
@@ -76,6 +78,7 @@ static void round_once(struct scheduler *s)
             if (got[i].email && s->mailer)
                 mail_reminder(s, a, &got[i]);
         if (n) {
+            metric_add(METRIC_REMINDERS_SENT, (const char *const[]){"in_app", NULL}, (double)n);
             events_kick(s->events);
             log_fields(LOG_INFO, "reminders delivered", (struct log_field[]){LF_I("count", n)}, 1);
         }

@@ -19,6 +19,7 @@ from smtp_helpers import SmtpServer
 from sse_helpers import SseClient
 
 FAST = {"REMINDER_POLL_MS": "200", "EVENTS_POLL_MS": "200"}
+METRICS_TOKEN = "metrics-token-0123456789abcdef"
 
 
 def at(seconds: float) -> str:
@@ -242,7 +243,7 @@ def test_shutdown_ends_open_streams_promptly(servers):
 
 def test_opted_in_users_get_one_email(servers):
     with SmtpServer() as smtp:
-        srv = servers.start(env={**FAST, **smtp.env()})
+        srv = servers.start(env={**FAST, **smtp.env(), "METRICS_TOKEN": METRICS_TOKEN})
         u = signup(srv)
         quiet = signup(srv)
         r = u.patch("/api/auth/me", json={"email_reminders": True})
@@ -257,6 +258,11 @@ def test_opted_in_users_get_one_email(servers):
         time.sleep(scaled(1.0))
         assert len(smtp.to(u.email)) == 1 and smtp.to(quiet.email) == []
         assert f"task={t['id']}" in got[0].data
+        text = requests.get(srv.url("/metrics"), timeout=scaled(5),
+                            headers={"Authorization": f"Bearer {METRICS_TOKEN}"}).text
+        assert 'todo_reminders_sent_total{channel="in_app"} 2' in text, text
+        assert 'todo_reminders_sent_total{channel="email"} 1' in text
+        assert 'todo_emails_sent_total{kind="reminder"} 1' in text
 
 
 def test_console_reminder_email_is_logged(servers):
