@@ -79,6 +79,68 @@ step_chart() {
     fail "checksum annotations differ between two renders of the same values (a random value is hashed)"
   fi
 
+  log "step chart: no values at all (issue 14): a generated JWT secret, metrics on their own port"
+  local dflt="$out/../no-values.yaml"
+  if helm template todo "$chart" -n todo >"$dflt" 2>"$dflt.err"; then
+    pass "helm template with no values renders"
+  else
+    fail "helm template with no values fails: $(head -3 "$dflt.err")"
+  fi
+  check "helm lint --strict with no values" helm lint --strict "$chart"
+  check "no values: JWT secret generated into the Secret, every role reads it, metrics wired" \
+    "$VENV/bin/python" - "$dflt" <<'PY'
+import base64, sys, yaml
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+sec = [d for d in docs if d["kind"] == "Secret" and d["metadata"]["name"] == "todo-secrets"]
+assert sec, "no Secret todo-secrets"
+jwt = base64.b64decode(sec[0]["data"]["JWT_SECRET"]).decode()
+assert len(jwt) >= 32, f"generated JWT secret too short: {len(jwt)}"
+cm = next(d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "todo-config")
+assert cm["data"].get("METRICS_PORT") == "9090", cm["data"]
+for d in docs:
+    if d["kind"] != "Deployment":
+        continue
+    pod = d["spec"]["template"]
+    ann = pod["metadata"].get("annotations", {})
+    assert ann.get("prometheus.io/scrape") == "true" and ann.get("prometheus.io/port") == "9090", ann
+    c = pod["spec"]["containers"][0]
+    env = {e["name"]: e for e in c.get("env", [])}
+    ref = env["JWT_SECRET"]["valueFrom"]["secretKeyRef"]
+    assert ref["name"] == "todo-secrets" and ref["key"] == "JWT_SECRET", ref
+    assert any(p["name"] == "metrics" and p["containerPort"] == 9090 for p in c["ports"]), c["ports"]
+for d in docs:
+    if d["kind"] == "Ingress":
+        for r in d["spec"]["rules"]:
+            for p in r["http"]["paths"]:
+                assert not p["path"].startswith("/metrics"), "the ingress routes /metrics"
+print("ok")
+PY
+  # Two renders without a cluster generate two secrets, but the pods' checksum must not move.
+  c1=$(helm template todo "$chart" -n todo | grep '^  JWT_SECRET: ' || true)
+  c2=$(helm template todo "$chart" -n todo | grep '^  JWT_SECRET: ' || true)
+  if [ -n "$c1" ] && [ "$c1" != "$c2" ]; then pass "without a live Secret the JWT secret is random per install"; else fail "the generated JWT secret is not random"; fi
+  c1=$(helm template todo "$chart" -n todo | grep 'checksum/secret' | sort -u)
+  c2=$(helm template todo "$chart" -n todo | grep 'checksum/secret' | sort -u)
+  if [ -n "$c1" ] && [ "$c1" = "$c2" ]; then pass "checksum/secret does not hash the generated JWT secret"; else fail "checksum/secret changes between renders"; fi
+  # The generated secret is read back from the live Secret (lookup) on upgrades.
+  if grep -q 'lookup "v1" "Secret"' "$chart/templates/_helpers.tpl" &&
+    grep -q 'todo.jwtSecretValue' "$chart/templates/secret.yaml"; then
+    pass "the JWT secret is looked up from the live Secret before one is generated"
+  else
+    fail "no lookup of the live Secret for the JWT secret"
+  fi
+  if helm template todo "$chart" -n todo --set metrics.serviceMonitor.enabled=true |
+    grep -q 'kind: ServiceMonitor'; then
+    pass "metrics.serviceMonitor.enabled renders a ServiceMonitor"
+  else
+    fail "metrics.serviceMonitor.enabled renders no ServiceMonitor"
+  fi
+  if helm template todo "$chart" -n todo --set metrics.enabled=false | grep -q 'METRICS_PORT\|prometheus.io'; then
+    fail "metrics.enabled=false still exposes metrics"
+  else
+    pass "metrics.enabled=false exposes no metrics port"
+  fi
+
   # The chart's kubeVersion floor and a current release.
   local kv dir
   for kv in "$KUBE_MIN_VERSION" "$KUBE_VERSION"; do
@@ -144,6 +206,26 @@ EOF
       fail "NOTES.txt does not render for ci/$b.yaml"
     fi
   done
+  local notes_py='import sys,yaml; n=yaml.safe_load(sys.stdin)["notes"]; want=sys.argv[1]; sys.exit(0 if (want[1:] not in n if want[0]=="!" else want in n) else 1)'
+  if helm template todo "$nc" -n todo --show-only templates/zz-notes.yaml 2>/dev/null |
+    "$VENV/bin/python" -c "$notes_py" "generated at install into Secret todo-secrets"; then
+    pass "NOTES.txt says where the generated JWT secret is"
+  else
+    fail "NOTES.txt does not say where the generated JWT secret is"
+  fi
+  if helm template todo "$nc" -n todo --set database.mode=postgresql --set backend.replicaCount=2 \
+    --show-only templates/zz-notes.yaml 2>/dev/null | "$VENV/bin/python" -c "$notes_py" "ReadWriteMany"; then
+    pass "NOTES.txt warns when several backend replicas have no ReadWriteMany uploads volume"
+  else
+    fail "NOTES.txt does not warn about uploads without ReadWriteMany for 2 replicas"
+  fi
+  if helm template todo "$nc" -n todo --set database.mode=postgresql --set backend.replicaCount=2 \
+    --set persistence.uploads.enabled=true --set 'persistence.uploads.accessModes={ReadWriteMany}' \
+    --show-only templates/zz-notes.yaml 2>/dev/null | "$VENV/bin/python" -c "$notes_py" "!WARNING: uploads"; then
+    pass "NOTES.txt has no uploads warning with a ReadWriteMany volume"
+  else
+    fail "NOTES.txt warns about uploads although the volume is ReadWriteMany"
+  fi
   check "docs/deploy-kubernetes.md, minikube-deploy.sh and NOTES.txt name only chart values" \
     "$VENV/bin/python" "$DEPLOY_TESTS_DIR/check_docs.py" "$chart/values.schema.json" \
     "$REPO_ROOT/docs/deploy-kubernetes.md" "$REPO_ROOT/deploy/minikube-deploy.sh" "$chart/templates/NOTES.txt"

@@ -116,10 +116,33 @@ rollingUpdate:
 {{- default (printf "%s-secrets" (include "todo.fullname" .)) .Values.secrets.existingSecret -}}
 {{- end -}}
 
-{{/* true when the chart renders its own Secret (values given and no existingSecret) */}}
+{{/* true when the chart renders its own Secret: whenever no existingSecret is named (it
+holds at least the JWT secret, given or generated). */}}
 {{- define "todo.renderSecret" -}}
+{{- if not .Values.secrets.existingSecret -}}true{{- end -}}
+{{- end -}}
+
+{{/* The JWT secret of the chart's Secret: secrets.jwtSecret, or one generated at the first
+install and kept across upgrades by reading it back from the live Secret (lookup, as Bitnami
+charts do). `helm template` has no cluster to read: it shows a fresh random value. */}}
+{{- define "todo.jwtSecretValue" -}}
 {{- $s := .Values.secrets -}}
-{{- if and (not $s.existingSecret) (or $s.jwtSecret $s.databaseUrl $s.openaiApiKey $s.groqApiKey $s.geminiApiKey $s.openrouterApiKey $s.llmApiKey) -}}true{{- end -}}
+{{- if $s.jwtSecret -}}
+{{- $s.jwtSecret -}}
+{{- else -}}
+{{- $live := lookup "v1" "Secret" .Release.Namespace (include "todo.secretName" .) -}}
+{{- if and $live $live.data (hasKey $live.data $s.keys.jwtSecret) -}}
+{{- index $live.data $s.keys.jwtSecret | b64dec -}}
+{{- else -}}
+{{- randAlphaNum 64 -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* What the chart's Secret is made from, for the checksum annotation: the values, never a
+generated secret (which would change the checksum on every render and roll every pod). */}}
+{{- define "todo.secretInputs" -}}
+{{- toJson .Values.secrets -}}
 {{- end -}}
 
 {{/* The assistant's provider keys: their names under .Values.secrets (and .keys), one table
@@ -214,9 +237,6 @@ seccompProfile:
 {{/* Checks that JSON schema cannot express (they need values from several places). */}}
 {{- define "todo.validate" -}}
 {{- $v := .Values -}}
-{{- if and (ne $v.config.environment "development") (not $v.secrets.jwtSecret) (not $v.secrets.existingSecret) -}}
-{{- fail (printf "\n\nconfig.environment=%s needs a JWT secret (todo requires JWT_SECRET outside development): set secrets.jwtSecret (>= 32 characters, e.g. --set secrets.jwtSecret=$(openssl rand -hex 32)) or secrets.existingSecret (a Secret with the key secrets.keys.jwtSecret, default JWT_SECRET). No default secret is shipped." $v.config.environment) -}}
-{{- end -}}
 {{- if and $v.namespace $v.namespace.create -}}
 {{- fail (printf "\n\nnamespace.create=true is not supported: Helm 3 stores the release in namespace %q before any chart object exists, so the chart cannot create that namespace (and cannot adopt one made by --create-namespace). Drop namespace.create and run\n  helm install ... -n %s --create-namespace\n  kubectl label namespace %s pod-security.kubernetes.io/enforce=restricted\n(see docs/deploy-kubernetes.md)." .Release.Namespace .Release.Namespace .Release.Namespace) -}}
 {{- end -}}
