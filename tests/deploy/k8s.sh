@@ -626,6 +626,14 @@ k8s_topology() {
     --set frontend.service.nodePort=$K8S_NODEPORT
     --set "database.postgresql.image.repository=$K8S_PG_REPO" --set-string database.postgresql.image.tag=15
     --set database.postgresql.image.pullPolicy=Never)
+  # Nothing leaves this machine, and the harness's Secrets hold no provider key: a seed that
+  # names a model provider (000: openai, 004: groq) runs the offline assistant here, which is
+  # what the chat round trip (k8s_chat) checks. The provider's rendering is checked offline by
+  # the chart step (check_rendered.py).
+  case "$(k8s_values_get "$seedf" config.llm.provider)" in
+  "" | None | offline) ;;
+  *) kl+=(--set config.llm.provider=offline) ;;
+  esac
   if [ "$(k8s_values_get "$seedf" persistence.uploads.hostPath.enabled)" = True ]; then
     local hp="$dir/hostpath-uploads"
     install -d -o 10001 -g 10001 "$hp"
