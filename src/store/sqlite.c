@@ -3,6 +3,12 @@
  * never block the writer), prepared statements cached per connection, writes inside
  * BEGIN IMMEDIATE transactions, and a busy timeout instead of failing on a locked file.
  *
+ * Writes are serialised inside the process by one write lock, taken before BEGIN IMMEDIATE
+ * (or before a lone write statement) and released when the transaction ends: a writer waits
+ * on a mutex and is woken the moment the previous writer commits, instead of sleeping in
+ * SQLite's busy handler and retrying (the busy timeout remains for other processes that
+ * share the file, such as `todo migrate`). Readers never take it (WAL).
+ *
  * A thread's connection is checked out by at most one holder at a time: acquiring it while
  * it is out is refused (ERR_UNAVAILABLE, logged as the bug it is). A request gives its
  * connection back before it is suspended (resp_defer), so the next request served by the
@@ -16,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -26,11 +33,14 @@
 #include "store/backend.h"
 
 #define SQLITE_BUSY_TIMEOUT_MS 5000
+/* How long a writer waits for the process's write lock before answering 503. */
+#define SQLITE_WRITE_WAIT_MS 5000
 
 struct sqlite_conn {
     struct store_conn base;
     sqlite3 *db;
-    bool in_use; /* checked out (only the owning thread acquires it) */
+    bool in_use;  /* checked out (only the owning thread acquires it) */
+    bool writing; /* holds the store's write lock (until its transaction ends) */
     struct sqlite_conn *next_all;
     struct stmt_cache_entry cache[STMT_CACHE_SLOTS];
 };
@@ -42,7 +52,8 @@ struct sqlite_store {
     uint64_t gen; /* tells this thread's cached connection from one of an older store */
     bool file;    /* path names a file (not an in-memory database) */
     pthread_mutex_t mu;
-    struct sqlite_conn *all; /* every connection opened, closed by sqlite_close */
+    pthread_mutex_t write_mu; /* one writer at a time (see the top of the file) */
+    struct sqlite_conn *all;  /* every connection opened, closed by sqlite_close */
 };
 
 static atomic_uint_fast64_t next_gen = 1;
@@ -94,6 +105,31 @@ static int open_conn(struct sqlite_store *s, struct sqlite_conn **out)
     return ERR_OK;
 }
 
+/* Takes the store's write lock for c, waiting at most SQLITE_WRITE_WAIT_MS. */
+static int write_lock(struct sqlite_conn *c)
+{
+    struct sqlite_store *s = (struct sqlite_store *)c->base.store;
+    struct timespec ts;
+    timespec_after_ms(&ts, SQLITE_WRITE_WAIT_MS);
+    int rc = pthread_mutex_timedlock(&s->write_mu, &ts);
+    if (rc != 0) {
+        log_warn("sqlite: no write turn within %d ms", SQLITE_WRITE_WAIT_MS);
+        return ERR_UNAVAILABLE;
+    }
+    c->writing = true;
+    return ERR_OK;
+}
+
+/* Gives the write lock back once c's transaction has ended (committed or rolled back, by
+ * the caller or by SQLite itself after an error). */
+static void write_unlock_if_done(struct sqlite_conn *c)
+{
+    if (c->writing && sqlite3_get_autocommit(c->db)) {
+        c->writing = false;
+        pthread_mutex_unlock(&((struct sqlite_store *)c->base.store)->write_mu);
+    }
+}
+
 static int sqlite_acquire(struct store *base, struct store_conn **out)
 {
     struct sqlite_store *s = (struct sqlite_store *)base;
@@ -123,6 +159,7 @@ static void sqlite_release(struct store_conn *base)
         log_error("sqlite: connection released inside a transaction; rolling back");
         sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
     }
+    write_unlock_if_done(c);
     c->in_use = false;
 }
 
@@ -264,6 +301,13 @@ static int sqlite_exec(struct store_conn *base, const char *sql, const struct db
     if (rc != ERR_OK)
         return rc;
     sqlite3_stmt *st = e->handle;
+    /* A transaction that will write (BEGIN IMMEDIATE) or a lone write takes the write lock;
+     * statements inside a transaction that holds it do not. */
+    if (!c->writing && (strncmp(sql, "BEGIN IMMEDIATE", 15) == 0 || !sqlite3_stmt_readonly(st))) {
+        rc = write_lock(c);
+        if (rc != ERR_OK)
+            return rc;
+    }
     rc = bind_params(st, e, p, np);
     size_t cap = 0;
     if (out)
@@ -288,6 +332,7 @@ static int sqlite_exec(struct store_conn *base, const char *sql, const struct db
         out->changes = sqlite3_changes64(c->db);
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
+    write_unlock_if_done(c);
     return rc;
 }
 
@@ -298,6 +343,7 @@ static void sqlite_rollback(struct store_conn *base)
     struct sqlite_conn *c = (struct sqlite_conn *)base;
     if (!sqlite3_get_autocommit(c->db))
         sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+    write_unlock_if_done(c);
 }
 
 static int sqlite_script(struct store_conn *base, const char *sql)
@@ -364,6 +410,7 @@ static void sqlite_close(struct store *base)
     if (tl_gen == s->gen)
         tl_conn = NULL;
     pthread_mutex_destroy(&s->mu);
+    pthread_mutex_destroy(&s->write_mu);
     free(s->path);
     free(s);
 }
@@ -434,6 +481,7 @@ int sqlite_store_open(const struct store_options *o, struct store **out)
     }
     s->gen = atomic_fetch_add(&next_gen, 1);
     pthread_mutex_init(&s->mu, NULL);
+    pthread_mutex_init(&s->write_mu, NULL);
     /* Open this thread's connection now so a bad path fails at start-up. */
     struct store_conn *c;
     int rc = sqlite_acquire(&s->base, &c);
