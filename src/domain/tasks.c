@@ -36,6 +36,13 @@ static char get_sql[DIALECTS][TASK_COLS_MAX]; /* one task by $1 id and $2 user *
 static char get_lock_sql[TASK_COLS_MAX];      /* the same, locking its row (PostgreSQL) */
 static pthread_once_t sql_once = PTHREAD_ONCE_INIT;
 
+/* A statement that finds one task by id ($1) checks its owner ($2) with a condition PostgreSQL
+ * cannot use as an index condition, so the row is found by the primary key, whatever the table's
+ * statistics. A plain "user_id = $2" let a generic plan made while the table was small
+ * (PostgreSQL caches one per prepared statement until the next ANALYZE) walk the user's
+ * (user_id, …) index and filter on the id: every create read all of the user's tasks. */
+#define OWNER_CHECK(alias) "(" alias "user_id = $2) IS TRUE"
+
 static void build_sql(void)
 {
     bool ok = true;
@@ -51,7 +58,8 @@ static void build_sql(void)
             dyn_add(&d, fmt ? ")" : "");
         }
         dyn_init_fixed(&g, get_sql[k], sizeof(get_sql[k]));
-        dyn_addf(&g, "SELECT %s FROM tasks t WHERE t.id = $1 AND t.user_id = $2", select_cols[k]);
+        dyn_addf(&g, "SELECT %s FROM tasks t WHERE t.id = $1 AND " OWNER_CHECK("t."),
+                 select_cols[k]);
         ok = ok && !dyn_err(&d) && !dyn_err(&g);
     }
     struct dynbuf l;
@@ -183,23 +191,47 @@ void tasks_on_change(void (*fn)(const char *uid))
     atomic_store(&change_hook, fn);
 }
 
+/* How long a write waits for the announcement of its new version (store_version_await). */
+#define VERSION_AWAIT_MS 250
+
 /* Records that the user's tasks changed (see tasks_version); call inside the write's
- * transaction. Tells the change hook (a hint: the write may not have committed yet). */
-static int bump_version(struct store_conn *c, const char *uid)
+ * transaction. *ver is the new version. Tells the change hook (a hint: the write may not have
+ * committed yet). */
+static int bump_version(struct store_conn *c, struct arena *a, const char *uid, int64_t *ver)
 {
-    static const struct sql q = {"UPDATE users SET tasks_version = tasks_version + 1 WHERE id = $1",
-                                 NULL};
+    static const struct sql q = {
+        "UPDATE users SET tasks_version = tasks_version + 1 WHERE id = $1 RETURNING tasks_version",
+        NULL};
     struct db_param p[] = {P_TEXT(uid)};
-    int rc = store_exec(c, &q, p, 1, NULL, NULL);
+    struct db_rows rows;
+    int rc = store_exec(c, &q, p, 1, a, &rows);
+    if (rc == ERR_OK && rows.nrows != 1)
+        rc = ERR_NOTFOUND;
+    if (rc == ERR_OK)
+        rc = parse_int64(db_cell(&rows, 0, 0), 0, INT64_MAX, ver);
     void (*hook)(const char *) = atomic_load(&change_hook);
     if (rc == ERR_OK && hook)
         hook(uid);
     return rc;
 }
 
+/* After a committed write (rc ERR_OK) that made uid's version ver: answers only once this
+ * process has received the change's announcement, which PostgreSQL sends every replica's
+ * listener at the same commit, so a client that goes to another replica next finds it
+ * there too. */
+static void announced(struct store_conn *c, const char *uid, int rc, int64_t ver)
+{
+    if (rc == ERR_OK && ver > 0)
+        store_version_await(c, uid, ver, VERSION_AWAIT_MS);
+}
+
+/* The user's version, without a round trip when the store knows it (store_version_peek). */
 int tasks_version(struct store_conn *c, struct arena *a, const char *uid, int64_t *out)
 {
     static const struct sql q = {"SELECT tasks_version FROM users WHERE id = $1", NULL};
+    struct store_vticket t;
+    if (store_version_peek(c, uid, out, &t))
+        return ERR_OK;
     struct db_param p[] = {P_TEXT(uid)};
     struct db_rows rows;
     int rc = store_exec(c, &q, p, 1, a, &rows);
@@ -207,7 +239,10 @@ int tasks_version(struct store_conn *c, struct arena *a, const char *uid, int64_
         return rc;
     if (rows.nrows != 1)
         return ERR_NOTFOUND;
-    return parse_int64(db_cell(&rows, 0, 0), 0, INT64_MAX, out);
+    rc = parse_int64(db_cell(&rows, 0, 0), 0, INT64_MAX, out);
+    if (rc == ERR_OK)
+        store_version_put(c, uid, *out, &t);
+    return rc;
 }
 
 /* --- composed statements --- */
@@ -322,15 +357,17 @@ int tasks_create(struct store_conn *c, struct arena *a, const char *uid,
     int64_t now = now_unix();
     int64_t id = 0;
     int rc;
+    int64_t ver = 0;
     IN_TRANSACTION(c, rc, {
         rc = insert_task(c, a, uid, &in->v, now, NULL, &id);
         if (rc == ERR_OK)
             rc = write_tags(c, uid, id, in->v.tags.list, a, false);
         if (rc == ERR_OK)
-            rc = bump_version(c, uid);
+            rc = bump_version(c, a, uid, &ver);
         if (rc == ERR_OK)
             rc = tasks_get(c, a, uid, id, out);
     });
+    announced(c, uid, rc, ver);
     return rc;
 }
 
@@ -392,7 +429,7 @@ static int update_row(struct store_conn *c, struct arena *a, const char *uid, in
         dyn_add_int(&q->sql, (int64_t)completed_param);
         dyn_add(&q->sql, " THEN COALESCE(completed_at, $3) ELSE NULL END");
     }
-    dyn_add(&q->sql, " WHERE id = $1 AND user_id = $2");
+    dyn_add(&q->sql, " WHERE id = $1 AND " OWNER_CHECK(""));
     const char *text = q_text(q);
     if (!text)
         return ERR_TOOBIG;
@@ -426,6 +463,7 @@ int tasks_update(struct store_conn *c, struct arena *a, const char *uid, int64_t
     const unsigned fields = (writable_fields() & ~(unsigned)TF_TAGS) | (in->present & TF_TAGS);
     int64_t now = now_unix();
     int rc;
+    int64_t ver = 0;
     /* Read, merge, write the whole row: every path that completes a recurring task then
      * creates its next occurrence, as /complete does. */
     IN_TRANSACTION(c, rc, {
@@ -444,10 +482,11 @@ int tasks_update(struct store_conn *c, struct arena *a, const char *uid, int64_t
             rc = spawn_next(c, a, uid, &merged, now, &next_id);
         }
         if (rc == ERR_OK)
-            rc = bump_version(c, uid);
+            rc = bump_version(c, a, uid, &ver);
         if (rc == ERR_OK)
             rc = tasks_get(c, a, uid, id, out);
     });
+    announced(c, uid, rc, ver);
     return rc;
 }
 
@@ -483,11 +522,12 @@ static void trash_purge(struct store_conn *c, struct arena *a)
 
 int tasks_delete(struct store_conn *c, struct arena *a, const char *uid, int64_t id)
 {
-    static const struct sql del = {"DELETE FROM tasks WHERE id = $1 AND user_id = $2", NULL};
+    static const struct sql del = {"DELETE FROM tasks WHERE id = $1 AND " OWNER_CHECK(""), NULL};
     static const struct sql forget = {"DELETE FROM deleted_tasks WHERE task_id = $1", NULL};
     int64_t now = now_unix();
     struct db_param p[] = {P_INT(id), P_TEXT(uid)};
     int rc;
+    int64_t ver = 0;
     IN_TRANSACTION(c, rc, {
         struct task t;
         struct db_rows rows;
@@ -501,8 +541,9 @@ int tasks_delete(struct store_conn *c, struct arena *a, const char *uid, int64_t
         if (rc == ERR_OK)
             rc = trash_put(c, a, uid, &t, now);
         if (rc == ERR_OK)
-            rc = bump_version(c, uid);
+            rc = bump_version(c, a, uid, &ver);
     });
+    announced(c, uid, rc, ver);
     trash_purge(c, a);
     return rc;
 }
@@ -546,6 +587,7 @@ int tasks_restore(struct store_conn *c, struct arena *a, const char *uid, int64_
     const char *cutoff = time_text(a, now - TASK_RESTORE_SECONDS);
     struct db_param p[] = {P_INT(id), P_TEXT(uid), P_TEXT(cutoff)};
     int rc;
+    int64_t ver = 0;
     IN_TRANSACTION(c, rc, {
         struct db_rows rows;
         struct task_input in;
@@ -561,10 +603,11 @@ int tasks_restore(struct store_conn *c, struct arena *a, const char *uid, int64_
         if (rc == ERR_OK)
             rc = write_tags(c, uid, id, in.v.tags.list, a, false);
         if (rc == ERR_OK)
-            rc = bump_version(c, uid);
+            rc = bump_version(c, a, uid, &ver);
         if (rc == ERR_OK)
             rc = tasks_get(c, a, uid, id, out);
     });
+    announced(c, uid, rc, ver);
     trash_purge(c, a);
     return rc;
 }
@@ -622,6 +665,7 @@ int tasks_complete(struct store_conn *c, struct arena *a, const char *uid, int64
     int64_t now = now_unix();
     *has_next = false;
     int rc;
+    int64_t ver = 0;
     IN_TRANSACTION(c, rc, {
         struct task cur;
         struct task done;
@@ -639,10 +683,11 @@ int tasks_complete(struct store_conn *c, struct arena *a, const char *uid, int64
             *has_next = rc == ERR_OK && next_id;
         }
         if (rc == ERR_OK)
-            rc = bump_version(c, uid);
+            rc = bump_version(c, a, uid, &ver);
         if (rc == ERR_OK)
             rc = tasks_get(c, a, uid, id, out);
     });
+    announced(c, uid, rc, ver);
     return rc;
 }
 

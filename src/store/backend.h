@@ -20,6 +20,10 @@ struct backend_ops {
     int (*migrate_lock)(struct store_conn *c);
     void (*migrate_unlock)(struct store_conn *c);
     void (*close)(struct store *s);
+    /* Versions (store.h); NULL when the backend knows none. */
+    bool (*version_peek)(struct store *s, const char *key, int64_t *out, struct store_vticket *t);
+    void (*version_put)(struct store *s, const char *key, int64_t v, const struct store_vticket *t);
+    void (*version_await)(struct store *s, const char *key, int64_t v, int timeout_ms);
 };
 
 /* Every backend's store starts with this header. */
@@ -31,6 +35,8 @@ struct store {
 /* Every backend's connection starts with this header. */
 struct store_conn {
     struct store *store;
+    store_explain_fn explain; /* tests only (store_explain) */
+    void *explain_ctx;
 };
 
 int sqlite_store_open(const struct store_options *o, struct store **out);

@@ -295,6 +295,15 @@ const struct migration migrations[] = {
      " UNIQUE (task_id, remind_at));"
      "CREATE INDEX notifications_user ON notifications (user_id, id);"
      "CREATE INDEX notifications_created ON notifications (created_at);"},
+    {11, "announce task version changes (PostgreSQL LISTEN/NOTIFY, see store/pg_listen.h)",
+     /* SQLite: one process serves a file; its version read is a local point read. */
+     "SELECT 1;",
+     "CREATE FUNCTION todo_notify_tasks_version() RETURNS trigger LANGUAGE plpgsql AS $$"
+     " BEGIN PERFORM pg_notify('todo_tasks_version', NEW.id || ' ' || NEW.tasks_version);"
+     " RETURN NULL; END $$;"
+     "CREATE TRIGGER users_tasks_version_notify AFTER UPDATE OF tasks_version ON users"
+     " FOR EACH ROW WHEN (NEW.tasks_version IS DISTINCT FROM OLD.tasks_version)"
+     " EXECUTE FUNCTION todo_notify_tasks_version();"},
 };
 
 const size_t migrations_count = ARRAY_LEN(migrations);

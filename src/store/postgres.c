@@ -8,7 +8,9 @@
  * on the server is dropped (its statement cancelled asynchronously), never waited on again.
  *
  * Threads: request threads check connections out and run statements; the watch thread runs
- * its probe on a connection of its own (probe_conn), outside the pool.
+ * its probe on a connection of its own (probe_conn), outside the pool; the listener thread
+ * (pg_listen.h) keeps the users' task versions current from notifications, on a connection
+ * of its own too.
  */
 #include <errno.h>
 #include <poll.h>
@@ -26,6 +28,7 @@
 #include "core/util.h"
 #include "store/backend.h"
 #include "store/pg_guard.h"
+#include "store/pg_listen.h"
 
 #define PG_SCRIPT_TIMEOUT_MS  60000
 #define PG_MIGRATION_LOCK_KEY "7418296312"
@@ -55,6 +58,7 @@ struct pg_store {
     int max;   /* pool size + overflow */
     struct pg_guard *guard;
     struct pg_conn *probe_conn; /* the watch thread's only */
+    struct pg_listen *listen;   /* versions kept current by notifications */
 };
 
 static struct pg_store *store_of(const struct pg_conn *c)
@@ -634,6 +638,7 @@ static void pg_unlock(struct store_conn *base)
 static void pg_close(struct store *base)
 {
     struct pg_store *s = (struct pg_store *)base;
+    pg_listen_stop(s->listen);
     pg_guard_stop(s->guard); /* joins the watch thread: probe_conn is ours again */
     conn_free(s->probe_conn);
     struct pg_conn *c = s->idle;
@@ -648,6 +653,28 @@ static void pg_close(struct store *base)
     free(s);
 }
 
+/* Versions (store.h): from the listener's table; nothing is trusted while the watch says
+ * the database does not answer. */
+static bool pg_version_peek(struct store *base, const char *key, int64_t *out,
+                            struct store_vticket *t)
+{
+    struct pg_store *s = (struct pg_store *)base;
+    return !pg_guard_down(s->guard) && pg_listen_peek(s->listen, key, out, t);
+}
+
+static void pg_version_put(struct store *base, const char *key, int64_t v,
+                           const struct store_vticket *t)
+{
+    pg_listen_put(((struct pg_store *)base)->listen, key, v, t);
+}
+
+static void pg_version_await(struct store *base, const char *key, int64_t v, int timeout_ms)
+{
+    struct pg_store *s = (struct pg_store *)base;
+    if (!pg_guard_down(s->guard))
+        pg_listen_await(s->listen, key, v, timeout_ms);
+}
+
 static const struct backend_ops pg_ops = {
     .acquire = pg_acquire,
     .release = pg_release,
@@ -658,6 +685,9 @@ static const struct backend_ops pg_ops = {
     .migrate_lock = pg_lock,
     .migrate_unlock = pg_unlock,
     .close = pg_close,
+    .version_peek = pg_version_peek,
+    .version_put = pg_version_put,
+    .version_await = pg_version_await,
 };
 
 int pg_store_open(const struct store_options *o, struct store **out)
@@ -677,6 +707,11 @@ int pg_store_open(const struct store_options *o, struct store **out)
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
     int rc = pg_guard_start(pg_probe, s, &s->guard);
+    if (rc == ERR_OK) {
+        rc = pg_listen_start(s->url, &s->listen);
+        if (rc != ERR_OK)
+            pg_guard_stop(s->guard);
+    }
     if (rc != ERR_OK) {
         pthread_mutex_destroy(&s->mu);
         pthread_cond_destroy(&s->cv);

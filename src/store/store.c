@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/dynbuf.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "core/util.h"
@@ -46,15 +47,74 @@ int store_ping(struct store *s, int timeout_ms)
     return s->ops->ping(s, timeout_ms);
 }
 
+void store_explain(struct store_conn *c, store_explain_fn fn, void *ctx)
+{
+    c->explain = fn;
+    c->explain_ctx = ctx;
+}
+
+/* Hands the plan of text to the connection's explain callback (store_explain). */
+static void explain(struct store_conn *c, const char *text, const struct db_param *p, size_t np)
+{
+    static const char *const kinds[] = {"SELECT", "INSERT", "UPDATE", "DELETE", "WITH"};
+    bool dml = false;
+    for (size_t i = 0; i < ARRAY_LEN(kinds); i++)
+        dml = dml || strncmp(text, kinds[i], strlen(kinds[i])) == 0;
+    struct arena *a = dml ? arena_new() : NULL;
+    if (!a)
+        return;
+    bool pg = c->store->kind == DB_POSTGRES;
+    char *sql = arena_printf(a, "%s%s", pg ? "EXPLAIN " : "EXPLAIN QUERY PLAN ", text);
+    struct db_rows rows = {0};
+    struct dynbuf plan;
+    dyn_init_arena(&plan, a, 1 << 20);
+    if (sql && c->store->ops->exec(c, sql, p, np, a, &rows) == ERR_OK) {
+        /* PostgreSQL: one column of text; SQLite: id, parent, notused, detail. */
+        size_t col = pg ? 0 : rows.ncols - 1;
+        for (size_t i = 0; i < rows.nrows; i++) {
+            dyn_add(&plan, db_cell(&rows, i, col) ? db_cell(&rows, i, col) : "");
+            dyn_addc(&plan, '\n');
+        }
+        if (!dyn_err(&plan))
+            c->explain(c->explain_ctx, text, dyn_str(&plan));
+    }
+    arena_free(a);
+}
+
 int store_exec(struct store_conn *c, const struct sql *q, const struct db_param *p, size_t np,
                struct arena *a, struct db_rows *out)
 {
     if (np > STORE_MAX_PARAMS)
         return ERR_INVALID;
     const char *text = c->store->kind == DB_POSTGRES && q->pg ? q->pg : q->sqlite;
+    if (c->explain)
+        explain(c, text, p, np);
     if (out)
         memset(out, 0, sizeof(*out));
     return c->store->ops->exec(c, text, p, np, a, out);
+}
+
+bool store_version_peek(struct store_conn *c, const char *key, int64_t *out,
+                        struct store_vticket *t)
+{
+    struct store *s = c->store;
+    t->epoch = t->gen = 0;
+    return s->ops->version_peek && s->ops->version_peek(s, key, out, t);
+}
+
+void store_version_put(struct store_conn *c, const char *key, int64_t v,
+                       const struct store_vticket *t)
+{
+    struct store *s = c->store;
+    if (s->ops->version_put)
+        s->ops->version_put(s, key, v, t);
+}
+
+void store_version_await(struct store_conn *c, const char *key, int64_t v, int timeout_ms)
+{
+    struct store *s = c->store;
+    if (s->ops->version_await)
+        s->ops->version_await(s, key, v, timeout_ms);
 }
 
 int store_begin(struct store_conn *c)
@@ -114,12 +174,15 @@ int store_migrate(struct store *s)
     rc = s->ops->migrate_lock(c);
     if (rc == ERR_OK)
         rc = store_exec(c, &create, NULL, 0, NULL, NULL);
+    int applied = 0, first_version = -1;
     for (size_t i = 0; rc == ERR_OK && i < migrations_count; i++) {
         const struct migration *m = &migrations[i];
         int current = 0;
         rc = store_begin(c);
         if (rc == ERR_OK)
             rc = applied_version(c, a, &current);
+        if (rc == ERR_OK && first_version < 0)
+            first_version = current;
         if (rc == ERR_OK && m->version <= current) {
             rc = store_commit(c);
             continue;
@@ -135,8 +198,19 @@ int store_migrate(struct store *s)
             store_rollback(c);
             log_error("migration %d (%s) failed", m->version, m->name);
         } else {
+            applied++;
             log_info("applied migration %d (%s)", m->version, m->name);
         }
+    }
+    /* New indexes and columns on existing rows need statistics before the planner can use
+     * them well; a fresh database is left unanalysed, as PostgreSQL's estimates for tables
+     * never analysed favour the indexes while they fill (an ANALYZE of empty tables would
+     * make every plan cached before autovacuum's first pass a sequential scan). */
+    if (rc == ERR_OK && applied && first_version > 0 && s->kind == DB_POSTGRES) {
+        rc = s->ops->script(c, "ANALYZE");
+        if (rc == ERR_OK)
+            log_info("analysed the database after %d migration%s", applied,
+                     applied == 1 ? "" : "s");
     }
     s->ops->migrate_unlock(c);
     arena_free(a);

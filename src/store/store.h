@@ -102,6 +102,40 @@ int store_ping(struct store *s, int timeout_ms);
 int store_exec(struct store_conn *c, const struct sql *q, const struct db_param *p, size_t np,
                struct arena *a, struct db_rows *out);
 
+/* --- Versions validated without a round trip -------------------------------------------
+ * A version is a counter in the database that grows, in the same transaction, with every
+ * change of what it labels (a user's tasks). On PostgreSQL the store keeps the versions it
+ * has seen current from the notifications a trigger sends at each commit (store/pg_listen.h);
+ * while the notification connection is down or has unread input, nothing is known and the
+ * caller reads the database. SQLite knows nothing (its read is a local point read). */
+struct store_vticket {
+    uint64_t epoch;
+    uint64_t gen;
+};
+
+/* True with *out when key's current version is known without asking the database.
+ * Otherwise false, and t is what store_version_put needs after the caller's read. */
+bool store_version_peek(struct store_conn *c, const char *key, int64_t *out,
+                        struct store_vticket *t);
+
+/* Remembers v, read from the database after store_version_peek gave t, unless a change of
+ * key may have been announced meanwhile. */
+void store_version_put(struct store_conn *c, const char *key, int64_t v,
+                       const struct store_vticket *t);
+
+/* After the commit that made key's version v: waits (at most timeout_ms) until this process
+ * has received its announcement, so that the write is answered only once the other
+ * replicas' listeners have been sent it too. Returns at once on SQLite or while the
+ * notification connection is down. */
+void store_version_await(struct store_conn *c, const char *key, int64_t v, int timeout_ms);
+
+/* For tests: while fn is set, every SELECT, INSERT, UPDATE or DELETE run on c is first
+ * EXPLAINed with the same parameters (EXPLAIN QUERY PLAN on SQLite; on PostgreSQL a
+ * prepared statement, so the plan is the one the connection would cache) and fn receives the
+ * statement and its plan, one line per node. NULL turns it off. */
+typedef void (*store_explain_fn)(void *ctx, const char *sql, const char *plan);
+void store_explain(struct store_conn *c, store_explain_fn fn, void *ctx);
+
 /* Transactions. begin takes the write lock up front (BEGIN IMMEDIATE on SQLite). */
 int store_begin(struct store_conn *c);
 int store_commit(struct store_conn *c);

@@ -6,6 +6,7 @@ import pytest
 import requests
 
 from conftest import ServerExited
+from api_helpers import sql_on
 from helpers import assert_still_serving, scaled, wait_until
 
 pytestmark = pytest.mark.postgres_only
@@ -164,3 +165,61 @@ def test_list_on_one_replica_sees_writes_made_through_another(servers, backend):
     assert titles(a) == [("uno", True)]
     assert b.request("DELETE", f"/api/me/tasks/{tid}", headers=auth).status_code == 204
     assert titles(a) == []
+
+
+def _listeners(srv):
+    """The notification connections (application_name todo-listen) open on srv's database."""
+    return int(sql_on(srv, "SELECT count(*) FROM pg_stat_activity WHERE application_name = "
+                           "'todo-listen' AND datname = current_database()")[0][0])
+
+
+def _kill_listeners(srv):
+    """pg_terminate_backend on every notification connection, waiting until each has gone."""
+    sql_on(srv, "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE "
+                "application_name = 'todo-listen' AND datname = current_database()")
+
+
+def test_list_stays_fresh_when_the_notification_connection_is_killed(servers, backend):
+    """A replica validates its cached lists from PostgreSQL's change notifications, without
+    reading the version per request. Killing the notification connections (pg_terminate_backend)
+    must never let a replica serve a list older than a write answered by another: while they
+    are down the version is read from the database, and once they are back the cache serves
+    again, still fresh."""
+    url = backend.pg.fresh_database_url()
+    env = {"RATE_LIMIT_PER_MINUTE": "100000"}
+    a = servers.prepare(database_url=url, env=env).start()
+    b = servers.prepare(database_url=url, env=env).start()
+    for srv in (a, b):
+        assert srv.wait_ready() == 200, srv.tail()
+    assert wait_until(lambda: _listeners(a) == 2, timeout=scaled(10)), "no notification connections"
+    r = a.request("POST", "/api/auth/signup",
+                  json={"email": f"listen-{int(time.time()*1000)}@example.com", "password": "password123"})
+    assert r.status_code == 201, r.text
+    auth = {"Authorization": f"Bearer {r.json()['token']}"}
+
+    def titles(srv):
+        resp = srv.get("/api/me/tasks?sort=title&order=asc&limit=100", headers=auth)
+        assert resp.status_code == 200, resp.text
+        return [t["title"] for t in resp.json()]
+
+    expected = []  # kept sorted by title, as the list is
+    for i in range(6):
+        assert titles(a) == expected and titles(a) == expected  # the second from A's cache
+        _kill_listeners(a)
+        # Written through B while A's notification connection is down (or reconnecting).
+        for j in range(3):
+            created = b.request("POST", "/api/me/tasks", headers=auth, json={"title": f"t{i}.{j}"})
+            assert created.status_code == 201, created.text
+            expected = sorted(expected + [f"t{i}.{j}"])
+            assert titles(a) == expected, f"A served a stale list after a kill (round {i})"
+    # Back up: notifications flow again and keep A fresh.
+    assert wait_until(lambda: _listeners(a) == 2, timeout=scaled(10)), "the listeners did not come back"
+    for j in range(5):
+        assert titles(a) == expected
+        tid = b.request("POST", "/api/me/tasks", headers=auth, json={"title": f"u{j}"}).json()["id"]
+        expected = sorted(expected + [f"u{j}"])
+        assert titles(a) == expected
+        assert b.request("PATCH", f"/api/me/tasks/{tid}", headers=auth, json={"title": f"v{j}"}).status_code == 200
+        expected = sorted([t for t in expected if t != f"u{j}"] + [f"v{j}"])
+        assert titles(a) == expected
+    assert "notification connection" in a.logs(), "the lost notification connection was not logged"
