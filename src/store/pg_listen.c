@@ -43,9 +43,10 @@ struct ack {
 
 /* What one listener (this process's or another replica's) acknowledged. */
 struct peer {
-    int pid;      /* its backend's process id; 0: a free entry */
-    bool lagging; /* missed a write's wait: not waited for until it acknowledges again */
-    bool seen;    /* in the last heartbeat's list of listeners */
+    int pid;          /* its backend's process id; 0: a free entry */
+    bool lagging;     /* missed a write's wait: not waited for until it acknowledges again */
+    bool seen;        /* in the last heartbeat's list of listeners */
+    int64_t since_ms; /* when this process first saw it */
     struct ack acks[PG_LISTEN_ACK_SLOTS];
 };
 
@@ -142,28 +143,36 @@ void pg_listen_await(struct pg_listen *l, const char *key, int64_t v, int timeou
     struct timespec ts;
     timespec_after_ms(&ts, timeout_ms);
     pthread_mutex_lock(&l->mu[0]);
+    uint64_t start = atomic_load(&l->epoch);
     for (;;) {
-        if (atomic_load(&l->epoch) % 2 == 1)
-            break; /* not listening: acknowledgements cannot be seen */
-        bool all = true;
+        /* While this process does not listen it cannot see acknowledgements: it waits for
+         * its listener to be back (the other replicas may be listening all along). */
+        bool all = atomic_load(&l->epoch) % 2 == 0;
         for (size_t i = 0; i < PG_LISTEN_PEERS && all; i++) {
             const struct peer *p = &l->peers[i];
             all = !p->pid || p->lagging || acked(p, h, v);
         }
         if (all)
             break;
-        if (pthread_cond_timedwait(&l->cv, &l->mu[0], &ts) == ETIMEDOUT) {
-            for (size_t i = 0; i < PG_LISTEN_PEERS; i++) {
-                struct peer *p = &l->peers[i];
-                if (p->pid && !p->lagging && !acked(p, h, v)) {
-                    p->lagging = true;
-                    log_warn("postgres: the change listener of backend %d did not acknowledge a "
-                             "change within %d ms; writes stop waiting for it until it does",
-                             p->pid, timeout_ms);
-                }
+        if (pthread_cond_timedwait(&l->cv, &l->mu[0], &ts) != ETIMEDOUT)
+            continue;
+        /* Only a listener that stayed up all along can tell a silent peer; a peer that may
+         * have started listening after the commit (it trusts nothing yet) is not one. */
+        int64_t now = now_mono_ms();
+        for (size_t i = 0; atomic_load(&l->epoch) == start && start % 2 == 0 && i < PG_LISTEN_PEERS;
+             i++) {
+            struct peer *p = &l->peers[i];
+            if (p->pid && !p->lagging && !acked(p, h, v) &&
+                now - p->since_ms > PG_LISTEN_TRUST_AFTER_MS) {
+                p->lagging = true;
+                log_warn("postgres: the change listener of backend %d did not acknowledge a "
+                         "change within %d ms; writes stop waiting for it until it does",
+                         p->pid, timeout_ms);
             }
-            break;
         }
+        log_debug("postgres: a change was not acknowledged by every replica within %d ms",
+                  timeout_ms);
+        break;
     }
     pthread_mutex_unlock(&l->mu[0]);
 }
@@ -251,6 +260,7 @@ static void set_peers(struct pg_listen *l, PGresult *r)
             p = free_slot;
             memset(p, 0, sizeof(*p));
             p->pid = (int)pid;
+            p->since_ms = now_mono_ms();
         }
         if (p)
             p->seen = true;

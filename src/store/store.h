@@ -123,10 +123,9 @@ bool store_version_peek(struct store_conn *c, const char *key, int64_t *out,
 void store_version_put(struct store_conn *c, const char *key, int64_t v,
                        const struct store_vticket *t);
 
-/* After the commit that made key's version v: waits (at most timeout_ms) until this process
- * has received its announcement, so that the write is answered only once the other
- * replicas' listeners have been sent it too. Returns at once on SQLite or while the
- * notification connection is down. */
+/* After the commit that made key's version v: waits (at most timeout_ms) until every
+ * replica's listener has acknowledged it, so that no replica can still hold the old version
+ * when the client asks it next (store/pg_listen.h). Returns at once on SQLite. */
 void store_version_await(struct store_conn *c, const char *key, int64_t v, int timeout_ms);
 
 /* For tests: while fn is set, every SELECT, INSERT, UPDATE or DELETE run on c is first
