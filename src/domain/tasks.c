@@ -379,8 +379,9 @@ int tasks_create_in(struct store_conn *c, struct arena *a, const char *uid,
     int rc = insert_task(c, a, uid, &in->v, now_unix(), NULL, id);
     if (rc == ERR_OK)
         rc = write_tags(c, uid, *id, in->v.tags.list, a, false);
+    int64_t ver; /* the caller commits: other replicas learn of it by notification alone */
     if (rc == ERR_OK)
-        rc = bump_version(c, uid);
+        rc = bump_version(c, a, uid, &ver);
     return rc;
 }
 
