@@ -160,3 +160,14 @@ bool text_equal_fold(struct arena *a, const char *x, const char *y)
     const char *fx = text_fold(a, x), *fy = text_fold(a, y);
     return fx && fy && strcmp(fx, fy) == 0;
 }
+
+size_t text_utf8_prefix(const char *s, size_t max)
+{
+    size_t n = strnlen(s, max);
+    if (n < max || !s[n])
+        return n; /* the whole string fits */
+    /* s[n] is the first byte left out: back off while it continues a sequence. */
+    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+        n--;
+    return n;
+}

@@ -36,6 +36,11 @@ int text_clean(struct arena *a, const char *s, size_t len, const struct text_rul
 const char *text_problem_msg(struct arena *a, enum text_problem p, const struct text_rule *rule);
 const char *text_problem_type(enum text_problem p);
 
+/* The length of s cut to at most max bytes (or its NUL) without splitting a UTF-8 sequence:
+ * a cut that would land inside one moves back to its lead byte, so valid UTF-8 stays
+ * valid (a JSON writer refuses a split sequence). */
+size_t text_utf8_prefix(const char *s, size_t max);
+
 /* Loads the C.UTF-8 character tables; false (with ASCII-only folding from then on) when
  * the locale is not installed. Called once at start-up; safe to call again. */
 bool text_init(void);

@@ -10,6 +10,7 @@
 #include "core/config.h"
 #include "core/dynbuf.h"
 #include "core/err.h"
+#include "core/text.h"
 #include "core/json.h"
 #include "core/util.h"
 #include "domain/tools.h"
@@ -141,15 +142,16 @@ static yyjson_mut_val *result(yyjson_mut_doc *doc, yyjson_val *id, yyjson_mut_va
     return o;
 }
 
-/* An error whose message is head, the first 64 bytes of what, and tail (built in the arena;
- * head alone when it is full). */
+/* An error whose message is head, at most the first 64 bytes of what (never half a UTF-8
+ * sequence: the answer must stay valid JSON), and tail (built in the arena; head alone when
+ * it is full). */
 static yyjson_mut_val *error_about(struct mcp_ctx *ctx, yyjson_mut_doc *doc, yyjson_val *id,
                                    int code, const char *head, const char *what, const char *tail)
 {
     struct dynbuf d;
     dyn_init_arena(&d, ctx->a, 256);
     dyn_add(&d, head);
-    dyn_addn(&d, what, strnlen(what, 64));
+    dyn_addn(&d, what, text_utf8_prefix(what, 64));
     dyn_add(&d, tail);
     return mcp_error(doc, id, code, dyn_err(&d) == ERR_OK ? dyn_str(&d) : head);
 }
