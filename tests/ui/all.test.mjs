@@ -12,6 +12,7 @@ import "./session.mjs";
 import "./paging.mjs";
 import "./split.mjs";
 import "./assistant.mjs";
+import "./events.mjs";
 import "./budget.mjs";
 
 after(closeBrowser);

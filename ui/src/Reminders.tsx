@@ -1,114 +1,86 @@
-// Reminders while the page is open: when a pending task's remind_at passes, a banner appears
-// in the page and, if the person allowed it, a system notification. Each reminder fires once
-// (remembered in localStorage), and only for times that pass while the page is open.
-//
-// The candidates are the next pending tasks by due date (up to 200), refetched when the
-// task data changes; the notifications/events endpoints of a later issue will replace this.
+// Reminders while the page is open: the server fires each reminder once (whatever the number
+// of tabs, devices and replicas) and sends it on the user's event stream (events.ts); it shows
+// here as a banner and, if the person allowed it and the tab is in the background, a system
+// notification. Dismissing, opening or completing it marks the notification read. Nothing is
+// polled: the banner comes from the stream.
 import { useEffect, useRef, useState } from "preact/hooks";
 import { type Api, ApiError, type Task } from "./api";
-import { friendly } from "./time";
-
-const FIRED_KEY = "todo.reminders.fired";
-const TICK_MS = 5000;
-const FIRED_MAX = 500;
+import type { AppNotification } from "./events";
 
 interface Props {
   api: Api;
-  dataVersion: number;
+  /** Reminders received on the event stream, oldest first (the parent appends). */
+  incoming: AppNotification[];
   onOpen: (id: number) => void;
   onDone: (t: Task) => void;
 }
 
-function firedSet(): Set<string> {
-  try {
-    return new Set(JSON.parse(localStorage.getItem(FIRED_KEY) || "[]") as string[]);
-  } catch {
-    return new Set();
-  }
-}
-
-function remember(key: string): void {
-  const s = [...firedSet(), key].slice(-FIRED_MAX);
-  try {
-    localStorage.setItem(FIRED_KEY, JSON.stringify(s));
-  } catch {
-    /* storage disabled: may fire again after a reload */
-  }
-}
-
-export function Reminders({ api, dataVersion, onOpen, onDone }: Props) {
-  const [due, setDue] = useState<Task[]>([]);
+export function Reminders({ api, incoming, onOpen, onDone }: Props) {
+  const [due, setDue] = useState<AppNotification[]>([]);
   const [permission, setPermission] = useState<NotificationPermission | "unsupported">(() => (typeof Notification === "function" ? Notification.permission : "unsupported"));
-  const candidates = useRef<Task[]>([]);
-  const since = useRef(Date.now());
-  const etag = useRef<string | null>(null);
+  const seen = useRef(new Set<number>());
 
   useEffect(() => {
-    let stop = false;
-    api.list({ status: "pending", sort: "due_date", order: "asc", limit: 200, offset: 0 }, etag.current).then(
-      (r) => {
-        if (stop || !r.changed) return;
-        etag.current = r.etag;
-        candidates.current = r.tasks.filter((t) => t.remind_at);
+    const fresh = incoming.filter((n) => !seen.current.has(n.id));
+    if (!fresh.length) return;
+    for (const n of fresh) {
+      seen.current.add(n.id);
+      if (typeof Notification === "function" && Notification.permission === "granted" && document.visibilityState !== "visible") {
+        try {
+          new Notification(`Reminder: ${n.title}`, { tag: `todo-${n.task_id ?? n.id}` });
+        } catch {
+          /* some platforms only allow notifications from a service worker: the banner stays */
+        }
+      }
+    }
+    setDue((d) => [...d.filter((x) => !fresh.some((f) => f.task_id !== null && f.task_id === x.task_id)), ...fresh]);
+  }, [incoming]);
+
+  const dismiss = (n: AppNotification) => {
+    setDue((d) => d.filter((x) => x.id !== n.id));
+    api.markNotification(n.id, true).catch((e: unknown) => {
+      if (!(e instanceof ApiError)) throw e;
+    });
+  };
+  const done = (n: AppNotification) => {
+    dismiss(n);
+    if (n.task_id === null) return;
+    api.get(n.task_id).then(
+      (t) => {
+        if (!t.completed) onDone(t);
       },
       (e: unknown) => {
         if (!(e instanceof ApiError)) throw e;
       },
     );
-    return () => {
-      stop = true;
-    };
-  }, [api, dataVersion]);
-
-  useEffect(() => {
-    const tick = () => {
-      const now = Date.now();
-      const fired = firedSet();
-      const hits = candidates.current.filter((t) => {
-        const at = t.remind_at ? Date.parse(t.remind_at) : NaN;
-        return at > since.current - TICK_MS && at <= now && !fired.has(`${t.id}@${t.remind_at}`);
-      });
-      for (const t of hits) {
-        remember(`${t.id}@${t.remind_at}`);
-        if (typeof Notification === "function" && Notification.permission === "granted" && document.visibilityState !== "visible") {
-          try {
-            new Notification(`Reminder: ${t.title}`, { body: t.due_at ? `Due ${friendly(t.due_at)}` : "", tag: `todo-${t.id}` });
-          } catch {
-            /* some platforms only allow notifications from a service worker: the banner stays */
-          }
-        }
-      }
-      if (hits.length) setDue((d) => [...d.filter((x) => !hits.some((h) => h.id === x.id)), ...hits]);
-    };
-    const timer = setInterval(tick, TICK_MS);
-    return () => clearInterval(timer);
-  }, []);
-
-  const dismiss = (id: number) => setDue((d) => d.filter((t) => t.id !== id));
+  };
   if (!due.length) return null;
   return (
     <section class="reminders" aria-label="Reminders">
       <ul>
-        {due.map((t) => (
-          <li key={t.id} class="reminder" role="alert">
+        {due.map((n) => (
+          <li key={n.id} class="reminder" role="alert">
             <span class="reminder-text">
-              <strong>Reminder:</strong> {t.title}
-              {t.due_at ? ` (due ${friendly(t.due_at)})` : ""}
+              <strong>Reminder:</strong> {n.title}
             </span>
             <span class="reminder-actions">
-              <button type="button" onClick={() => onOpen(t.id)}>
-                Open
-              </button>
-              <button
-                type="button"
-                onClick={() => {
-                  onDone(t);
-                  dismiss(t.id);
-                }}
-              >
-                Mark done
-              </button>
-              <button type="button" onClick={() => dismiss(t.id)}>
+              {n.task_id !== null && (
+                <button
+                  type="button"
+                  onClick={() => {
+                    if (n.task_id !== null) onOpen(n.task_id);
+                    dismiss(n);
+                  }}
+                >
+                  Open
+                </button>
+              )}
+              {n.task_id !== null && (
+                <button type="button" onClick={() => done(n)}>
+                  Mark done
+                </button>
+              )}
+              <button type="button" onClick={() => dismiss(n)}>
                 Dismiss
               </button>
             </span>

@@ -1,11 +1,13 @@
 // The signed-in screen: counts, quick add, filters, the task list with paging, the editor,
 // undo, reminders and the assistant beside the list. The list stays fresh without reloads: it
-// refetches on focus, on a short poll (a 304 from the list's ETag costs almost nothing), when
+// refetches when the event stream says the user's tasks changed anywhere, on focus, on a short
+// poll (a 304 from the list's ETag costs almost nothing; a fallback for a lost stream), when
 // another tab says it changed something, and after every change made here.
 import { useCallback, useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { type Api, ApiError, type Stats, type TagCount, type Task, type TaskInput, type User } from "./api";
 import { Assistant } from "./Assistant";
 import { Editor } from "./Editor";
+import { type AppNotification, listenEvents } from "./events";
 import { DEFAULT_FILTERS, type Filters, loadFilters, narrowed, PAGE_SIZE, saveFilters, SORTS, type Status, toQuery } from "./filters";
 import { QuickAdd } from "./QuickAdd";
 import { Reminders } from "./Reminders";
@@ -70,7 +72,6 @@ export function TasksApp({ api, user, hidden, tabChange, onSignOut }: Props) {
   const [assistantOpen, setAssistantOpen] = useState(false);
   const [assistantAvailable, setAssistantAvailable] = useState(false);
   const [filtersOpen, setFiltersOpen] = useState(false);
-  const [dataVersion, setDataVersion] = useState(0);
   const [now, setNow] = useState(() => new Date());
   const [announce, setAnnounce] = useState("");
 
@@ -78,6 +79,8 @@ export function TasksApp({ api, user, hidden, tabChange, onSignOut }: Props) {
   const etag = useRef<string | null>(null);
   const etagKey = useRef("");
   const seq = useRef(0);
+  // The load whose page is on screen: its counts still apply when a newer load only heard 304.
+  const applied = useRef(0);
   const mutating = useRef(0);
   const toastId = useRef(0);
   const focusAfterLoad = useRef<number | null>(null);
@@ -120,14 +123,14 @@ export function TasksApp({ api, user, hidden, tabChange, onSignOut }: Props) {
           setFilters({ page: Math.max(0, Math.ceil(r.total / PAGE_SIZE) - 1) }, true);
           return;
         }
+        applied.current = my;
         setTasks(r.tasks);
         setTotal(r.total);
         setShownOffset(query.offset);
         setLoaded(true);
         setListError("");
-        setDataVersion((v) => v + 1);
         const [s, t] = await Promise.all([api.stats(), api.tags()]);
-        if (my !== seq.current) return;
+        if (applied.current !== my) return;
         setStats(s);
         setTags(t);
       } catch (e) {
@@ -144,6 +147,24 @@ export function TasksApp({ api, user, hidden, tabChange, onSignOut }: Props) {
   useEffect(() => {
     if (tabChange) void load();
   }, [tabChange, load]);
+
+  // The event stream (events.ts): a change made anywhere — another tab or device, the
+  // assistant, an MCP client — refreshes the list at once; reminders go to the banner.
+  const loadRef = useRef(load);
+  loadRef.current = load;
+  const [incoming, setIncoming] = useState<AppNotification[]>([]);
+  useEffect(() => {
+    // The stream opens with the current version, which the first load has just read: only a
+    // version that moves (a change, or one missed while reconnecting) calls for a load.
+    let known: number | null = null;
+    return listenEvents(api, {
+      onReminder: (n) => setIncoming((x) => [...x.slice(-49), n]),
+      onTasks: (v) => {
+        if (known !== null && v !== known) void loadRef.current();
+        known = v;
+      },
+    });
+  }, [api]);
 
   // Fresh on focus and on a short poll while visible.
   useEffect(() => {
@@ -560,7 +581,7 @@ export function TasksApp({ api, user, hidden, tabChange, onSignOut }: Props) {
             document.querySelector<HTMLButtonElement>(".assistant-toggle")?.focus();
           }} onTasksChanged={() => void load(true)} onOpenTask={(id) => void openTask(id)} onAvailability={setAssistantAvailable} />
       </div>
-      <Reminders api={api} dataVersion={dataVersion} onOpen={(id) => void openTask(id)} onDone={(t) => void toggle(t)} />
+      <Reminders api={api} incoming={incoming} onOpen={(id) => void openTask(id)} onDone={(t) => void toggle(t)} />
       <Toasts toasts={toasts} onClose={(id) => setToasts((ts) => ts.filter((t) => t.id !== id))} />
       <div class="sr-only" aria-live="polite">
         {announce}

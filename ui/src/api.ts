@@ -306,6 +306,11 @@ export class Api {
     return this.json("GET", "/api/me/tags");
   }
 
+  /** Marks a reminder's notification read (dismissed, opened or done in this or another tab). */
+  async markNotification(id: number, read: boolean): Promise<void> {
+    await this.send("PATCH", `/api/me/notifications/${id}`, { read });
+  }
+
   /** The server's reading of quick-add shorthand ("tomorrow 5pm #home !high"): a TaskCreate
    * object, nothing created. The one parser lives on the server, shared with the assistant. */
   parse(text: string, signal?: AbortSignal): Promise<TaskInput> {
