@@ -351,12 +351,17 @@ int events_subscribe(struct events *ev, struct request *req, const char *uid, in
     stream_event(s, "ready", ready, strlen(ready));
     pthread_mutex_lock(&ev->mu);
     int mine = 0;
+    struct sub *oldest = NULL; /* the list is newest first */
     for (struct sub *x = ev->subs; x; x = x->next)
-        mine += strcmp(x->uid, uid) == 0;
-    if (ev->stopping || ev->n >= EVENTS_MAX_STREAMS)
+        if (strcmp(x->uid, uid) == 0) {
+            mine++;
+            oldest = x;
+        }
+    /* A user at the limit loses their oldest stream, most likely a tab reloaded or closed
+     * whose connection is not noticed gone before the next heartbeat: the newest wins. */
+    struct stream *evict = mine >= EVENTS_MAX_PER_USER ? stream_ref(oldest->s) : NULL;
+    if (ev->stopping || ev->n >= EVENTS_MAX_STREAMS + (evict ? 1 : 0))
         rc = ERR_UNAVAILABLE;
-    else if (mine >= EVENTS_MAX_PER_USER)
-        rc = ERR_LIMIT;
     if (rc == ERR_OK) {
         u->next = ev->subs;
         if (ev->subs)
@@ -367,6 +372,13 @@ int events_subscribe(struct events *ev, struct request *req, const char *uid, in
         stream_ref(s); /* the hub's */
     }
     pthread_mutex_unlock(&ev->mu);
+    if (evict) {
+        if (rc == ERR_OK) {
+            unlink_sub(stream_data(evict));
+            stream_end(evict, true);
+        }
+        stream_release(evict);
+    }
     if (rc == ERR_OK)
         rc = stream_heartbeat(s, ev->loop, EVENTS_HEARTBEAT_MS);
     if (rc != ERR_OK) {

@@ -49,9 +49,10 @@ int events_start(const struct config *cfg, struct store *store, struct loop *loo
 void events_kick(struct events *ev);
 
 /* Opens uid's stream for req, whose task version the client has seen is version: writes
- * the opening event ("ready") and registers it. *out is the caller's reference (release it
- * once the request holds its own). ERR_OK, ERR_LIMIT (too many streams for the user),
- * ERR_UNAVAILABLE (too many in all, or stopping), ERR_NOMEM. Worker thread. */
+ * the opening event ("ready") and registers it; a user with EVENTS_MAX_PER_USER streams
+ * already loses the oldest (ended cleanly). *out is the caller's reference (release it once
+ * the request holds its own). ERR_OK, ERR_UNAVAILABLE (too many in all, or stopping),
+ * ERR_NOMEM. Worker thread. */
 int events_subscribe(struct events *ev, struct request *req, const char *uid, int64_t version,
                      struct stream **out);
 
