@@ -159,8 +159,13 @@ step_stack() {
   local name
   for name in "$STACK-frontend" "$STACK-backend"; do
     stop_timed "$name"
-    check "$name: SIGTERM -> exit $STOP_CODE, podman stop ${STOP_MS} ms, process ${STOP_APP_MS} ms (want 0, < 2000)" \
-      test "$STOP_CODE" = 0 -a "$STOP_APP_MS" -lt 2000
+    local what="$name: SIGTERM -> exit $STOP_CODE, podman stop ${STOP_MS} ms, process ${STOP_APP_MS} ms (want 0, < 2000)"
+    if [ "$STOP_CODE" = 0 ] && [ "$STOP_APP_MS" -lt 2000 ]; then
+      pass "$what"
+    else
+      fail "$what"
+      podman logs --tail 30 "$name" 2>&1 | sed 's/^/        /' # what it was doing when it did not stop
+    fi
   done
   stack_cleanup
 }
