@@ -855,6 +855,12 @@ static void answered(struct agent_turn *t, const struct httpc_result *res)
     }
     const struct llm_answer *ans = llm_reader_answer(t->reader);
     t->answer = ans;
+    if (ans->prompt_tokens > 0)
+        metric_add(METRIC_LLM_TOKENS, (const char *const[]){m->name, "prompt"},
+                   (double)ans->prompt_tokens);
+    if (ans->completion_tokens > 0)
+        metric_add(METRIC_LLM_TOKENS, (const char *const[]){m->name, "completion"},
+                   (double)ans->completion_tokens);
     if (t->err == ERR_OK && ans->error) {
         log_warn("chat: %s reported an error in its answer: %s", m->name, ans->error);
         fail(t, ERR_INVALID, DETAIL_PROVIDER " reported an error");

@@ -239,6 +239,20 @@ static yyjson_doc *parse(struct llm_reader *r, const char *text, size_t len)
     return yyjson_read_opts((char *)text, len, YYJSON_READ_ALLOW_INVALID_UNICODE, &alc, NULL);
 }
 
+/* Keeps the token counts of a "usage" object (a completion's, or a stream's last chunk). */
+static void read_usage(struct llm_reader *r, yyjson_val *root)
+{
+    yyjson_val *u = yyjson_obj_get(root, "usage");
+    if (!yyjson_is_obj(u))
+        return;
+    yyjson_val *p = yyjson_obj_get(u, "prompt_tokens");
+    yyjson_val *c = yyjson_obj_get(u, "completion_tokens");
+    if (yyjson_is_int(p) && yyjson_get_sint(p) >= 0)
+        r->ans.prompt_tokens = yyjson_get_sint(p);
+    if (yyjson_is_int(c) && yyjson_get_sint(c) >= 0)
+        r->ans.completion_tokens = yyjson_get_sint(c);
+}
+
 int llm_reader_chunk(struct llm_reader *r, const char *data, size_t len)
 {
     if (r->err != ERR_OK)
@@ -260,6 +274,7 @@ int llm_reader_chunk(struct llm_reader *r, const char *data, size_t len)
         r->ans.error = error_text(r, err);
         return fail(r, ERR_INVALID);
     }
+    read_usage(r, root);
     yyjson_val *choices = yyjson_obj_get(root, "choices");
     if (!yyjson_is_arr(choices))
         return fail(r, ERR_INVALID);
@@ -298,6 +313,7 @@ int llm_reader_completion(struct llm_reader *r, const char *body, size_t len)
         r->ans.error = error_text(r, err);
         return fail(r, ERR_INVALID);
     }
+    read_usage(r, root);
     yyjson_val *c = yyjson_arr_get_first(yyjson_obj_get(root, "choices"));
     yyjson_val *msg = yyjson_obj_get(c, "message");
     if (!yyjson_is_obj(msg))

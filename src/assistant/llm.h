@@ -82,6 +82,8 @@ struct llm_answer {
     char finish_reason[LLM_FINISH_MAX]; /* "stop", "tool_calls", "length", … or "" */
     bool complete;                      /* "[DONE]", a finish_reason, or a whole completion */
     const char *error;                  /* an error object's message in the stream, or NULL */
+    int64_t prompt_tokens;              /* "usage", when the provider reported it; else 0 */
+    int64_t completion_tokens;
 };
 
 struct llm_reader;

@@ -84,7 +84,10 @@ static int open_conn(struct sqlite_store *s, struct sqlite_conn **out)
     char *err = NULL;
     rc = sqlite3_exec(c->db,
                       "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-                      "PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;",
+                      "PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;"
+                      /* Deleted rows (a deleted account) are overwritten, not left in
+                       * free pages of the file. */
+                      "PRAGMA secure_delete=ON;",
                       NULL, NULL, &err);
     if (rc == SQLITE_OK)
         rc = sqlite3_create_function(c->db, "rfc3339", 1,

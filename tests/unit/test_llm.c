@@ -220,6 +220,19 @@ static void completion(void **state)
     assert_int_equal(llm_reader_completion(r2, body, strlen(body)), ERR_OK);
     assert_string_equal(llm_reader_answer(r2)->text, "Done.");
     assert_string_equal(f->text, "Done.");
+    assert_int_equal(llm_reader_answer(r2)->prompt_tokens, 0); /* no usage given */
+    /* the usage a completion reports, and a stream's usage-only last chunk */
+    struct llm_reader *r3 = llm_reader_new(f->a, NULL, NULL);
+    body = "{\"choices\":[{\"message\":{\"role\":\"assistant\",\"content\":\"Hi\"},"
+           "\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":120,"
+           "\"completion_tokens\":7,\"total_tokens\":127}}";
+    assert_int_equal(llm_reader_completion(r3, body, strlen(body)), ERR_OK);
+    assert_int_equal(llm_reader_answer(r3)->prompt_tokens, 120);
+    assert_int_equal(llm_reader_answer(r3)->completion_tokens, 7);
+    struct llm_reader *r4 = llm_reader_new(f->a, NULL, NULL);
+    body = "{\"choices\":[],\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":2}}";
+    assert_int_equal(llm_reader_chunk(r4, body, strlen(body)), ERR_OK);
+    assert_int_equal(llm_reader_answer(r4)->completion_tokens, 2);
 }
 
 static void errors_and_bounds(void **state)
