@@ -66,6 +66,7 @@ struct pg_listen {
     /* The thread's only: acknowledgements not yet sent (" hash:version" each). */
     char pending[ACK_PENDING_MAX];
     size_t npending;
+    char query[ACK_PENDING_MAX + 4096]; /* the thread's: the statement send_query builds */
 };
 
 static size_t slot_of(const char *key)
@@ -413,9 +414,8 @@ static bool drain(struct pg_listen *l, PGconn *pg, uint64_t ep, int64_t *sent_ms
  * beat, the heartbeat that lists the listeners, in one simple query. */
 static bool send_query(struct pg_listen *l, PGconn *pg, bool beat)
 {
-    static char q[ACK_PENDING_MAX + 4096];
     struct dynbuf d;
-    dyn_init_fixed(&d, q, sizeof(q));
+    dyn_init_fixed(&d, l->query, sizeof(l->query));
     int pid = PQbackendPID(pg);
     size_t at = 0;
     while (at < l->npending) {
