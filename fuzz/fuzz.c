@@ -5,8 +5,12 @@
  */
 #include "fuzz.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <string.h>
 #include <strings.h>
 
@@ -30,9 +34,19 @@ static const char *const env[][2] = {
     {"LLM_PROVIDER", "offline"}, /* chat turns run in place: nothing is suspended */
 };
 
+/* Set by fuzz_app: a port for fuzz_server and a private uploads directory. */
+static char port_text[16] = "0";
+static char uploads_dir[64] = "";
+
 static const char *env_get(void *ctx, const char *name)
 {
     (void)ctx;
+    if (strcmp(name, "PORT") == 0)
+        return port_text;
+    if (strcmp(name, "UPLOADS_DIR") == 0)
+        return uploads_dir;
+    if (strcmp(name, "HOST") == 0)
+        return "127.0.0.1";
     for (size_t i = 0; i < sizeof(env) / sizeof(env[0]); i++)
         if (strcmp(env[i][0], name) == 0)
             return env[i][1];
@@ -51,10 +65,35 @@ static void die(const char *what, int rc)
     exit(1);
 }
 
+static void remove_uploads(void)
+{
+    char cmd[128];
+    if (uploads_dir[0] && snprintf(cmd, sizeof(cmd), "rm -rf '%s'", uploads_dir) < (int)sizeof(cmd))
+        (void)system(cmd);
+}
+
+/* A free loopback port, as text. */
+static void pick_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(a);
+    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+        snprintf(port_text, sizeof(port_text), "%d", ntohs(a.sin_port));
+    if (fd >= 0)
+        close(fd);
+}
+
 struct fuzz_app *fuzz_app(void)
 {
     if (started)
         return &fa;
+    snprintf(uploads_dir, sizeof(uploads_dir), "/tmp/todo-fuzz-XXXXXX");
+    if (!mkdtemp(uploads_dir))
+        die("mkdtemp", ERR_IO);
+    atexit(remove_uploads);
+    pick_port();
     struct config_errors errs = {0};
     int rc = config_load(&cfg, env_get, NULL, &errs);
     if (rc != ERR_OK) {
@@ -237,4 +276,13 @@ char *fuzz_rest(struct fuzz_in *in, struct arena *a, size_t *len)
     in->p += in->n;
     in->n = 0;
     return s;
+}
+
+int fuzz_server(void)
+{
+    static struct http_server *srv;
+    struct fuzz_app *f = fuzz_app();
+    if (!srv && http_server_start(&f->app, &srv) != ERR_OK)
+        die("http_server_start", ERR_IO);
+    return (int)strtol(port_text, NULL, 10);
 }

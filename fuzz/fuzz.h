@@ -31,6 +31,11 @@ struct fuzz_app {
  * has tasks 1-3 and FUZZ_OTHER_UID task 4. */
 struct fuzz_app *fuzz_app(void);
 
+/* Starts, on the first call, the real HTTP server (libmicrohttpd) of the fuzz app on a
+ * loopback port, and returns the port: for what needs a connection (multipart uploads go
+ * through libmicrohttpd's post processor). */
+int fuzz_server(void);
+
 /* Every `every` calls: empties the users' data, so that a long run's database stays small,
  * and makes tasks 1-4 again. */
 void fuzz_app_tidy(unsigned every);

@@ -36,6 +36,11 @@ int text_clean(struct arena *a, const char *s, size_t len, const struct text_rul
 const char *text_problem_msg(struct arena *a, enum text_problem p, const struct text_rule *rule);
 const char *text_problem_type(enum text_problem p);
 
+/* True when the len bytes at s are well-formed UTF-8 (RFC 3629: no overlong forms, no
+ * surrogates, nothing past U+10FFFF). For text that did not come through a JSON parser
+ * (a multipart part's file name). */
+bool text_utf8_valid(const char *s, size_t len);
+
 /* The length of s cut to at most max bytes (or its NUL) without splitting a UTF-8 sequence:
  * a cut that would land inside one moves back to its lead byte, so valid UTF-8 stays
  * valid (a JSON writer refuses a split sequence). */

@@ -67,6 +67,11 @@ const char *attach_name_clean(struct arena *a, const char *name, const char **wh
         *why = "A file name may not contain / or \\ (no paths)";
         return NULL;
     }
+    /* A part's name comes as bytes, not through a JSON parser: text_clean needs UTF-8. */
+    if (!text_utf8_valid(name, strlen(name))) {
+        *why = "A file name must be UTF-8";
+        return NULL;
+    }
     const char *out = NULL;
     enum text_problem problem;
     if (text_clean(a, name, strlen(name), &name_rule, &out, &problem) != ERR_OK) {
