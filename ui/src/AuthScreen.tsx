@@ -1,4 +1,5 @@
-// Sign in and create an account. Errors appear next to the form in plain words and the
+// Sign in and create an account; ask for a password reset link, and choose a new password
+// from one (/reset-password?token=…). Errors appear next to the form in plain words and the
 // fields keep what was typed. After an expiry, it says so and offers the same email.
 import { useEffect, useRef, useState } from "preact/hooks";
 import { type Api, ApiError } from "./api";
@@ -11,8 +12,18 @@ interface Props {
   onSignedIn: (s: Session) => void;
 }
 
+type Mode = "signin" | "signup" | "forgot" | "reset";
+
+/** The token of a reset link the page was opened with, or null. */
+function resetToken(): string | null {
+  if (location.pathname !== "/reset-password") return null;
+  return new URLSearchParams(location.search).get("token");
+}
+
 export function AuthScreen({ api, expired, lastEmail, onSignedIn }: Props) {
-  const [mode, setMode] = useState<"signin" | "signup">("signin");
+  const [token] = useState(resetToken);
+  const [mode, setMode] = useState<Mode>(token ? "reset" : "signin");
+  const [notice, setNotice] = useState("");
   const [email, setEmail] = useState(lastEmail);
   const [password, setPassword] = useState("");
   const [name, setName] = useState("");
@@ -31,24 +42,40 @@ export function AuthScreen({ api, expired, lastEmail, onSignedIn }: Props) {
     setBusy(true);
     setError(null);
     try {
+      if (mode === "forgot") {
+        await api.forgotPassword(email.trim());
+        setNotice("If an account uses this address, a link to choose a new password is on its way. It works once, within 30 minutes.");
+        return;
+      }
+      if (mode === "reset") {
+        await api.resetPassword(token ?? "", password);
+        setPassword("");
+        history.replaceState(null, "", "/");
+        setMode("signin");
+        setNotice("Your password is changed. Sign in with the new one.");
+        return;
+      }
       const a = mode === "signin" ? await api.login(email.trim(), password) : await api.signup(email.trim(), password, name.trim());
       setPassword("");
       void api.adoptTimeZone(a);
       onSignedIn({ token: a.token, user: a.user });
     } catch (err) {
-      setError(err instanceof ApiError ? err : new ApiError(0, "Something went wrong. Try again."));
+      if (mode === "reset" && err instanceof ApiError && err.status === 400) setError(new ApiError(400, "This reset link is invalid, used or expired. Ask for a new one."));
+      else setError(err instanceof ApiError ? err : new ApiError(0, "Something went wrong. Try again."));
     } finally {
       setBusy(false);
     }
   };
 
-  const switchTo = (m: "signin" | "signup") => {
+  const switchTo = (m: Mode) => {
     setMode(m);
     setError(null);
+    setNotice("");
   };
 
   const fieldError = (f: string) => error?.fields[f];
-  const title = mode === "signin" ? "Sign in" : "Create your account";
+  const title = { signin: "Sign in", signup: "Create your account", forgot: "Reset your password", reset: "Choose a new password" }[mode];
+  const submitLabel = { signin: "Sign in", signup: "Create account", forgot: "Send the link", reset: "Set the new password" }[mode];
   return (
     <div class="auth-page">
       <header class="auth-brand">
@@ -59,6 +86,11 @@ export function AuthScreen({ api, expired, lastEmail, onSignedIn }: Props) {
         <h1 id="auth-title" tabIndex={-1} ref={heading}>
           {title}
         </h1>
+        {notice && (
+          <p class="notice" role="status">
+            {notice}
+          </p>
+        )}
         {expired && (
           <p class="notice" role="status">
             Your session has expired. Sign in again to carry on: everything you typed is still there.
@@ -71,6 +103,7 @@ export function AuthScreen({ api, expired, lastEmail, onSignedIn }: Props) {
               <input id="auth-name" name="name" autocomplete="name" maxLength={100} value={name} onInput={(e) => setName(e.currentTarget.value)} />
             </div>
           )}
+          {mode !== "reset" && (
           <div class="field">
             <label for="auth-email">Email</label>
             <input
@@ -91,8 +124,10 @@ export function AuthScreen({ api, expired, lastEmail, onSignedIn }: Props) {
               </p>
             )}
           </div>
+          )}
+          {mode !== "forgot" && (
           <div class="field">
-            <label for="auth-password">Password</label>
+            <label for="auth-password">{mode === "reset" ? "New password" : "Password"}</label>
             <input
               id="auth-password"
               name="password"
@@ -100,20 +135,21 @@ export function AuthScreen({ api, expired, lastEmail, onSignedIn }: Props) {
               ref={passwordInput}
               autocomplete={mode === "signin" ? "current-password" : "new-password"}
               required
-              minLength={mode === "signup" ? 8 : undefined}
+              minLength={mode === "signup" || mode === "reset" ? 8 : undefined}
               maxLength={128}
               value={password}
               aria-invalid={fieldError("password") ? true : undefined}
-              aria-describedby={mode === "signup" ? "auth-password-hint" : undefined}
+              aria-describedby={mode === "signup" || mode === "reset" ? "auth-password-hint" : undefined}
               onInput={(e) => setPassword(e.currentTarget.value)}
             />
-            {mode === "signup" && (
+            {(mode === "signup" || mode === "reset") && (
               <p class="hint" id="auth-password-hint">
                 At least 8 characters.
               </p>
             )}
             {fieldError("password") && <p class="field-error">{fieldError("password")}</p>}
           </div>
+          )}
           {error && !Object.keys(error.fields).length && (
             <p class="form-error" role="alert">
               {error.message}
@@ -125,7 +161,7 @@ export function AuthScreen({ api, expired, lastEmail, onSignedIn }: Props) {
             </p>
           )}
           <button type="submit" class="primary wide" disabled={busy}>
-            {busy ? "Please wait…" : mode === "signin" ? "Sign in" : "Create account"}
+            {busy ? "Please wait…" : submitLabel}
           </button>
         </form>
         <p class="switch">
@@ -134,6 +170,10 @@ export function AuthScreen({ api, expired, lastEmail, onSignedIn }: Props) {
               New here?{" "}
               <button type="button" class="link" onClick={() => switchTo("signup")}>
                 Create an account
+              </button>
+              <br />
+              <button type="button" class="link" onClick={() => switchTo("forgot")}>
+                Forgot your password?
               </button>
             </>
           ) : (

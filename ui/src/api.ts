@@ -261,6 +261,16 @@ export class Api {
     }
   }
 
+  /** Asks for a password reset link by email (always accepted: no account enumeration). */
+  async forgotPassword(email: string): Promise<void> {
+    await this.send("POST", "/api/auth/forgot-password", { email });
+  }
+
+  /** Sets a new password with the token of a reset link; every other session ends. */
+  async resetPassword(token: string, password: string): Promise<void> {
+    await this.send("POST", "/api/auth/reset-password", { token, password });
+  }
+
   login(email: string, password: string): Promise<AuthAnswer> {
     return this.json("POST", "/api/auth/login", { email, password });
   }
