@@ -6,6 +6,7 @@
  * documented result shapes must be what the tools return.
  */
 #include "unit.h"
+#include "unit_store.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,64 +20,6 @@
 #include "domain/tools.h"
 #include "domain/users.h"
 #include "store/store.h"
-
-struct fixture {
-    char dir[64];
-    char db_path[128];
-    struct db_url url;
-    struct store *store;
-    struct store_conn *c;
-    struct arena *a;
-    yyjson_mut_doc *doc;
-    struct user alice, bob;
-};
-
-static int setup(void **state)
-{
-    struct fixture *f = calloc(1, sizeof(*f));
-    if (!f)
-        return -1;
-    snprintf(f->dir, sizeof(f->dir), "/tmp/todo-unit-tools-XXXXXX");
-    if (!mkdtemp(f->dir))
-        return -1;
-    snprintf(f->db_path, sizeof(f->db_path), "%s/todo.db", f->dir);
-    char url[160], why[256];
-    snprintf(url, sizeof(url), "sqlite:///%s", f->db_path);
-    if (db_url_parse(url, &f->url, why, sizeof(why)) != ERR_OK)
-        return -1;
-    struct store_options o = {.url = &f->url, .pool_size = 1, .max_overflow = 0};
-    if (store_open(&o, &f->store) != ERR_OK || store_migrate(f->store) != ERR_OK ||
-        store_acquire(f->store, &f->c) != ERR_OK)
-        return -1;
-    f->a = arena_new();
-    yyjson_alc alc;
-    arena_yyjson_alc(f->a, &alc);
-    f->doc = yyjson_mut_doc_new(&alc);
-    if (!f->a || !f->doc ||
-        users_create(f->c, f->a, "alice@example.com", "hash-a", "Alice", &f->alice) != ERR_OK ||
-        users_create(f->c, f->a, "bob@example.com", "hash-b", NULL, &f->bob) != ERR_OK)
-        return -1;
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct fixture *f = *state;
-    store_release(f->c);
-    store_close(f->store);
-    db_url_free(&f->url);
-    arena_free(f->a);
-    static const char *suffixes[] = {"", "-wal", "-shm", "-journal"};
-    for (size_t i = 0; i < ARRAY_LEN(suffixes); i++) {
-        char p[160];
-        snprintf(p, sizeof(p), "%s%s", f->db_path, suffixes[i]);
-        unlink(p);
-    }
-    rmdir(f->dir);
-    free(f);
-    return 0;
-}
 
 /* Runs tool name as uid with the JSON arguments; returns the result or the tool error. */
 static struct tool_out run(struct fixture *f, const char *uid, const char *name, const char *json)
