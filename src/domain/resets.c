@@ -75,6 +75,9 @@ int resets_create(struct store_conn *c, struct arena *a, const char *email, int6
     return ERR_OK;
 }
 
+/* How long a reset waits for every replica to learn of it (as task writes do). */
+#define RESET_AWAIT_MS 250
+
 int resets_use(struct store_conn *c, struct arena *a, const char *token, const char *hash,
                int64_t now, const char **uid)
 {
@@ -86,7 +89,7 @@ int resets_use(struct store_conn *c, struct arena *a, const char *token, const c
         NULL};
     static const struct sql set_pw = {
         "UPDATE users SET hashed_password = $2, session_gen = session_gen + 1, "
-        "updated_at = $3 WHERE id = $1",
+        "tasks_version = tasks_version + 1, updated_at = $3 WHERE id = $1 RETURNING tasks_version",
         NULL};
     static const struct sql drop_pats = {"DELETE FROM access_tokens WHERE user_id = $1", NULL};
     static const struct sql drop_mcp = {"DELETE FROM mcp_sessions WHERE user_id = $1", NULL};
@@ -96,6 +99,7 @@ int resets_use(struct store_conn *c, struct arena *a, const char *token, const c
     char th[HASH_HEX], when[TIME_TEXT_MAX];
     reset_hash(token, th);
     time_format(now, when);
+    int64_t version = 0;
     int rc = store_begin(c);
     if (rc != ERR_OK)
         return rc;
@@ -107,7 +111,11 @@ int resets_use(struct store_conn *c, struct arena *a, const char *token, const c
     const char *id = rc == ERR_OK ? db_cell(&rows, 0, 0) : NULL;
     if (rc == ERR_OK) {
         struct db_param q[] = {P_TEXT(id), P_TEXT(hash), P_TEXT(when)};
-        rc = store_exec(c, &set_pw, q, ARRAY_LEN(q), a, NULL);
+        struct db_rows v;
+        rc = store_exec(c, &set_pw, q, ARRAY_LEN(q), a, &v);
+        if (rc == ERR_OK &&
+            (v.nrows != 1 || parse_int64(db_cell(&v, 0, 0), 0, INT64_MAX, &version) != ERR_OK))
+            rc = ERR_DB;
     }
     struct db_param u[] = {P_TEXT(id)};
     if (rc == ERR_OK)
@@ -122,6 +130,9 @@ int resets_use(struct store_conn *c, struct arena *a, const char *token, const c
         store_rollback(c);
         return rc;
     }
+    /* The version bump tells every replica to read the new generation (users_session_gen);
+     * answer once their listeners have it, so no replica still accepts an old token. */
+    store_version_await(c, id, version, RESET_AWAIT_MS);
     *uid = id;
     return ERR_OK;
 }

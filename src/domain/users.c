@@ -11,12 +11,25 @@
 #include "core/err.h"
 #include "core/timefmt.h"
 #include "core/util.h"
+#include "domain/tasks.h"
 
 /* Ids known to have a row; a lossy cache, so memory stays fixed. */
 #define KNOWN_SLOTS 4096
 
 static char known[KNOWN_SLOTS][USER_ID_MAX + 1];
 static pthread_mutex_t known_mu = PTHREAD_MUTEX_INITIALIZER;
+
+/* Session generations by user, each valid while the user's version (tasks_version) is the
+ * one it was read under: a password reset bumps both in one transaction, so the version,
+ * which PostgreSQL replicas know without a round trip (store_version_peek), says when to
+ * read the generation again. Lossy and fixed in size, like known[]. */
+struct gen_slot {
+    char id[USER_ID_MAX + 1];
+    int64_t version;
+    int64_t gen;
+};
+static struct gen_slot gens[KNOWN_SLOTS];
+static pthread_mutex_t gens_mu = PTHREAD_MUTEX_INITIALIZER;
 
 #define USER_COLS                                                                                  \
     "id, email, name, hashed_password, rfc3339(created_at), timezone, session_gen, "               \
@@ -265,17 +278,39 @@ int users_update(struct store_conn *c, struct arena *a, const char *id, const st
     return ERR_OK;
 }
 
+/* The version is read before the generation: a reset commits both, so a generation read
+ * after a version is at least as new as that version, and a cached pair can only be stricter
+ * than the database, never older. */
 int users_session_gen(struct store_conn *c, struct arena *a, const char *id, int64_t *out)
 {
     static const struct sql q = {"SELECT session_gen FROM users WHERE id = $1", NULL};
+    int64_t version;
+    int rc = tasks_version(c, a, id, &version);
+    if (rc != ERR_OK)
+        return rc;
+    struct gen_slot *g = &gens[known_slot(id)];
+    pthread_mutex_lock(&gens_mu);
+    bool hit = g->version == version && strcmp(g->id, id) == 0;
+    if (hit)
+        *out = g->gen;
+    pthread_mutex_unlock(&gens_mu);
+    if (hit)
+        return ERR_OK;
     struct db_param p[] = {P_TEXT(id)};
     struct db_rows rows;
-    int rc = store_exec(c, &q, p, 1, a, &rows);
+    rc = store_exec(c, &q, p, 1, a, &rows);
     if (rc != ERR_OK)
         return rc;
     if (rows.nrows != 1)
         return ERR_NOTFOUND;
-    return parse_int64(db_cell(&rows, 0, 0), 0, INT64_MAX, out) == ERR_OK ? ERR_OK : ERR_DB;
+    if (parse_int64(db_cell(&rows, 0, 0), 0, INT64_MAX, out) != ERR_OK)
+        return ERR_DB;
+    pthread_mutex_lock(&gens_mu);
+    snprintf(g->id, sizeof(g->id), "%s", id);
+    g->version = version;
+    g->gen = *out;
+    pthread_mutex_unlock(&gens_mu);
+    return ERR_OK;
 }
 
 yyjson_mut_val *user_to_json(yyjson_mut_doc *doc, const struct user *u)

@@ -223,3 +223,40 @@ def test_list_stays_fresh_when_the_notification_connection_is_killed(servers, ba
         expected = sorted([t for t in expected if t != f"u{j}"] + [f"v{j}"])
         assert titles(a) == expected
     assert "notification connection" in a.logs(), "the lost notification connection was not logged"
+
+
+def test_a_password_reset_ends_old_tokens_on_every_replica_at_once(servers, backend):
+    """Each replica caches a user's session generation while the user's version is unchanged
+    (so a signed-in request costs no round trip). A reset through one replica bumps both; the
+    other replica, which had just accepted the old token from its cache, must refuse it as soon
+    as the reset has answered — also with its notification connection killed."""
+    url = backend.pg.fresh_database_url()
+    env = {"RATE_LIMIT_PER_MINUTE": "100000"}
+    a = servers.prepare(database_url=url, env=env).start()
+    b = servers.prepare(database_url=url, env=env).start()
+    for srv in (a, b):
+        assert srv.wait_ready() == 200, srv.tail()
+    assert wait_until(lambda: _listeners(a) == 2, timeout=scaled(10)), "no notification connections"
+    for round_ in range(2):
+        email = f"gen-{round_}-{int(time.time()*1000)}@example.com"
+        r = a.request("POST", "/api/auth/signup", json={"email": email, "password": "password123"})
+        assert r.status_code == 201, r.text
+        old = {"Authorization": f"Bearer {r.json()['token']}"}
+        for _ in range(3):  # warm B's cache with the old token
+            assert b.get("/api/auth/me", headers=old).status_code == 200
+        if round_ == 1:
+            _kill_listeners(b)
+        assert a.request("POST", "/api/auth/forgot-password", json={"email": email}).status_code == 202
+        token = None
+        for _ in range(int(scaled(100))):
+            lines = [ln for ln in a.logs().splitlines() if email in ln and "reset-password?token=" in ln]
+            if lines:
+                token = lines[-1].split("reset-password?token=")[1].split('"')[0]
+                break
+            time.sleep(0.1)
+        assert token, "no reset email in the log"
+        done = a.request("POST", "/api/auth/reset-password",
+                         json={"token": token, "password": "another password 1"})
+        assert done.status_code == 200, done.text
+        assert b.get("/api/auth/me", headers=old).status_code == 401
+        assert a.get("/api/auth/me", headers=old).status_code == 401
