@@ -677,6 +677,10 @@ k8s_topology() {
   local flow_ok=0
   # Ready pods can precede kube-proxy's NodePort rule by a moment (on a busy node, seconds).
   wait_http "$base/health" 30 || log "$name: $base/health not 200 after 30 s"
+  # The frontend's own /health says nothing of its path to the backend's fresh Service, whose
+  # endpoints can also lag a moment (one CI run got 502 on the first sign-up 4 s after install):
+  # wait for /api/health through the frontend too.
+  wait_http "$base/api/health" 30 || log "$name: $base/api/health not 200 after 30 s"
   if bounded 60 python3 "$DEPLOY_TESTS_DIR/api_flow.py" "$base" --state "$dir/flow.json" >"$dir/api-flow.txt" 2>&1; then
     pass "$name: API contract through NodePort $K8S_NODEPORT on 127.0.0.1: $(cat "$dir/api-flow.txt")"
     flow_ok=1
