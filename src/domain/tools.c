@@ -295,6 +295,21 @@ static int64_t read_task_id(yyjson_val *args, struct verrors *errs)
     return id;
 }
 
+/* The prologue of the tools that take only task_id (get, complete, delete): reads it into
+ * *id and returns true, or sets out->error to the problem a model can act on and returns
+ * false (the tool then answers ERR_OK with that error). */
+static bool task_id_arg(const struct tool_env *env, yyjson_val *args, struct tool_out *out,
+                        int64_t *id)
+{
+    struct verrors errs = {0};
+    *id = read_task_id(args, &errs);
+    if (errs.n) {
+        out->error = problems(env->a, &errs);
+        return false;
+    }
+    return true;
+}
+
 /* Maps a storage outcome to the tool's: a missing task is a tool error, as is a computed
  * time out of range; the rest (the database is down …) is a failure to run. */
 static int task_outcome(const struct tool_env *env, int rc, int64_t id, struct tool_out *out)
@@ -356,12 +371,9 @@ static int run_update(const struct tool_env *env, yyjson_val *args, yyjson_mut_d
 static int run_get(const struct tool_env *env, yyjson_val *args, yyjson_mut_doc *doc,
                    struct tool_out *out)
 {
-    struct verrors errs = {0};
-    int64_t id = read_task_id(args, &errs);
-    if (errs.n) {
-        out->error = problems(env->a, &errs);
+    int64_t id;
+    if (!task_id_arg(env, args, out, &id))
         return ERR_OK;
-    }
     struct task t;
     int rc = tasks_get(env->db, env->a, env->uid, id, &t);
     if (rc != ERR_OK)
@@ -373,12 +385,9 @@ static int run_get(const struct tool_env *env, yyjson_val *args, yyjson_mut_doc 
 static int run_complete(const struct tool_env *env, yyjson_val *args, yyjson_mut_doc *doc,
                         struct tool_out *out)
 {
-    struct verrors errs = {0};
-    int64_t id = read_task_id(args, &errs);
-    if (errs.n) {
-        out->error = problems(env->a, &errs);
+    int64_t id;
+    if (!task_id_arg(env, args, out, &id))
         return ERR_OK;
-    }
     struct task t, next;
     bool has_next = false;
     int rc = tasks_complete(env->db, env->a, env->uid, id, 1, &t, &next, &has_next);
@@ -395,12 +404,9 @@ static int run_complete(const struct tool_env *env, yyjson_val *args, yyjson_mut
 static int run_delete(const struct tool_env *env, yyjson_val *args, yyjson_mut_doc *doc,
                       struct tool_out *out)
 {
-    struct verrors errs = {0};
-    int64_t id = read_task_id(args, &errs);
-    if (errs.n) {
-        out->error = problems(env->a, &errs);
+    int64_t id;
+    if (!task_id_arg(env, args, out, &id))
         return ERR_OK;
-    }
     /* The answer names what was deleted: read it first (a delete in between is a 404). */
     struct task t;
     int rc = tasks_get(env->db, env->a, env->uid, id, &t);
