@@ -3,34 +3,19 @@
  * src/domain/{users,tasks}.c): migrations, accounts (case-insensitive unique email), the
  * task lifecycle, isolation between two users on every operation, recurring completion
  * with month-end clamping, listing filters and sorts, tags and statistics, and how
- * store_exec maps SQLite's errors. Each test gets a fresh database file under a mkdtemp
- * directory and two users, Alice and Bob.
+ * store_exec maps SQLite's errors. Each test gets a fresh database file and two users,
+ * Alice and Bob, from the shared fixture (unit_store.h).
  */
 #include "unit.h"
 
-#include <stdio.h>
-#include <stdlib.h>
-#include <unistd.h>
-
-#include "core/err.h"
 #include "core/log.h"
 #include "core/timefmt.h"
-#include "core/util.h"
 #include "core/verror.h"
 #include "domain/tasks.h"
-#include "domain/users.h"
-#include "store/store.h"
+#include "unit_store.h"
 
-struct fixture {
-    char dir[64];
-    char db_path[128];
-    struct db_url url;
-    struct store *store;
-    struct store_conn *c;
-    struct arena *a;
-    struct user alice, bob;
-};
-
+/* A migrated SQLite store opened from url_text (the :memory: test's; the other tests use
+ * unit_store.h's fixture). 0, or -1 with nothing left open. */
 static int open_store(const char *url_text, struct db_url *url, struct store **out)
 {
     char why[256];
@@ -48,51 +33,6 @@ static int open_store(const char *url_text, struct db_url *url, struct store **o
         db_url_free(url);
         return -1;
     }
-    return 0;
-}
-
-static int setup(void **state)
-{
-    struct fixture *f = calloc(1, sizeof(*f));
-    if (!f)
-        return -1;
-    snprintf(f->dir, sizeof(f->dir), "/tmp/todo-unit-store-XXXXXX");
-    if (!mkdtemp(f->dir))
-        return -1;
-    snprintf(f->db_path, sizeof(f->db_path), "%s/todo.db", f->dir);
-    char url[160];
-    snprintf(url, sizeof(url), "sqlite:///%s", f->db_path);
-    if (open_store(url, &f->url, &f->store) != 0)
-        return -1;
-    if (store_acquire(f->store, &f->c) != ERR_OK)
-        return -1;
-    f->a = arena_new();
-    if (!f->a)
-        return -1;
-    if (users_create(f->c, f->a, "Alice@Example.com", "hash-a", "Alice", &f->alice) != ERR_OK ||
-        users_create(f->c, f->a, "bob@example.com", "hash-b", NULL, &f->bob) != ERR_OK)
-        return -1;
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct fixture *f = *state;
-    if (!f)
-        return 0;
-    store_release(f->c);
-    store_close(f->store);
-    db_url_free(&f->url);
-    arena_free(f->a);
-    static const char *suffixes[] = {"", "-wal", "-shm", "-journal"};
-    for (size_t i = 0; i < ARRAY_LEN(suffixes); i++) {
-        char p[160];
-        snprintf(p, sizeof(p), "%s%s", f->db_path, suffixes[i]);
-        unlink(p);
-    }
-    rmdir(f->dir);
-    free(f);
     return 0;
 }
 
@@ -241,7 +181,7 @@ static void test_users(void **state)
     assert_int_equal(al->id[14], '4'); /* UUID version 4 */
     assert_true(strchr("89ab", al->id[19]) != NULL);
     assert_string_not_equal(al->id, f->bob.id);
-    assert_string_equal(al->email, "alice@example.com"); /* stored lower-cased */
+    assert_string_equal(al->email, "alice@example.com");
     assert_string_equal(al->name, "Alice");
     assert_string_equal(al->hashed_password, "hash-a");
     assert_null(f->bob.name);
@@ -261,6 +201,12 @@ static void test_users(void **state)
     assert_int_equal(users_create(f->c, f->a, "alice@EXAMPLE.com", "h", NULL, &u), ERR_CONFLICT);
     assert_int_equal(users_create(f->c, f->a, "bob@example.com", "h", "Bob 2", &u), ERR_CONFLICT);
     assert_string_equal(scalar(f, "SELECT count(*) FROM users", NULL, 0), "2");
+
+    /* An address is stored lower-cased. */
+    assert_int_equal(users_create(f->c, f->a, "Carol@Example.COM", "h", NULL, &u), ERR_OK);
+    assert_string_equal(u.email, "carol@example.com");
+    assert_int_equal(users_by_id(f->c, f->a, u.id, &u), ERR_OK);
+    assert_string_equal(u.email, "carol@example.com");
 
     /* The public view never carries the password hash. */
     yyjson_alc alc;
