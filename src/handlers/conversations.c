@@ -12,8 +12,7 @@
 #include "core/verror.h"
 #include "domain/conversations.h"
 #include "handlers/auth.h"
-
-#define CONV_OFFSET_MAX 1000000000LL
+#include "handlers/paging.h"
 
 /* Reads {conversation_id}; answers 422 and returns false unless it is a canonical id. */
 static bool conversation_id(struct request *req, int64_t *id)
@@ -26,15 +25,6 @@ static bool conversation_id(struct request *req, int64_t *id)
     return false;
 }
 
-/* Reads an integer query argument within [min, max] into *out (left alone when absent). */
-static void query_int(struct request *req, const char *name, int64_t min, int64_t max, int64_t *out,
-                      struct verrors *errs)
-{
-    const char *v = req_query(req, name);
-    if (v && parse_int64(v, min, max, out) != ERR_OK)
-        verr_add(errs, "query", name, "Input should be an integer in range", "int_parsing");
-}
-
 static void reply_not_found(struct request *req, int rc)
 {
     resp_err(req, rc, rc == ERR_NOTFOUND ? "Conversation not found" : NULL);
@@ -45,9 +35,8 @@ void h_conv_list(struct request *req)
     if (!auth_require_path_user(req))
         return;
     struct verrors errs = {0};
-    int64_t limit = CONV_LIST_DEFAULT, offset = 0;
-    query_int(req, "limit", 1, CONV_LIST_MAX, &limit, &errs);
-    query_int(req, "offset", 0, CONV_OFFSET_MAX, &offset, &errs);
+    struct page pg;
+    page_query(req, CONV_LIST_DEFAULT, CONV_LIST_MAX, &pg, &errs);
     if (errs.n) {
         resp_invalid(req, &errs);
         return;
@@ -55,7 +44,8 @@ void h_conv_list(struct request *req)
     struct conversation *list;
     size_t n;
     int64_t total = 0;
-    int rc = conv_list(req->db, req->arena, req->user_id, (int)limit, offset, &list, &n, &total);
+    int rc =
+        conv_list(req->db, req->arena, req->user_id, (int)pg.limit, pg.offset, &list, &n, &total);
     if (rc != ERR_OK) {
         resp_err(req, rc, NULL);
         return;
@@ -65,7 +55,7 @@ void h_conv_list(struct request *req)
     yyjson_mut_doc_set_root(doc, arr);
     for (size_t i = 0; i < n; i++)
         yyjson_mut_arr_append(arr, conv_to_json(doc, &list[i]));
-    resp_header(req, "X-Total-Count", arena_printf(req->arena, "%lld", (long long)total));
+    page_headers(req, &pg, total);
     resp_header(req, "Cache-Control", "no-store");
     resp_json(req, 200, doc);
 }
@@ -77,7 +67,7 @@ void h_conv_get(struct request *req)
         return;
     struct verrors errs = {0};
     int64_t limit = CONV_MESSAGES_MAX;
-    query_int(req, "limit", 1, CONV_MESSAGES_MAX, &limit, &errs);
+    query_int_arg(req, "limit", 1, CONV_MESSAGES_MAX, &limit, &errs);
     if (errs.n) {
         resp_invalid(req, &errs);
         return;

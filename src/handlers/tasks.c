@@ -8,8 +8,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <curl/curl.h>
-
 #include "assistant/offline.h"
 #include "core/err.h"
 #include "core/dynbuf.h"
@@ -20,9 +18,9 @@
 #include "domain/tasks.h"
 #include "handlers/attachments.h"
 #include "handlers/auth.h"
+#include "handlers/paging.h"
 #include "http/respcache.h"
 
-#define LINK_MAX 2048
 /* A listing's cache key: the user id and the filter (at most 20 tags of 50 characters). */
 #define LIST_KEY_MAX 16384
 /* The quick-add text: a title, a description and the shorthands around them. */
@@ -333,69 +331,10 @@ static bool read_filter(struct request *req, struct task_filter *f)
     return rc == ERR_OK;
 }
 
-/* Appends "name=value&" (escaped) for every query argument but limit and offset. */
-static bool link_arg(void *cls, const char *key, const char *value)
-{
-    struct dynbuf *d = cls;
-    if (strcmp(key, "limit") == 0 || strcmp(key, "offset") == 0)
-        return true;
-    char *k = curl_easy_escape(NULL, key, 0);
-    char *v = curl_easy_escape(NULL, value, 0);
-    if (k && v) {
-        dyn_add(d, k);
-        dyn_addc(d, '=');
-        dyn_add(d, v);
-        dyn_addc(d, '&');
-    } else {
-        dyn_fail(d, ERR_NOMEM);
-    }
-    curl_free(k);
-    curl_free(v);
-    return !dyn_err(d);
-}
-
-/* Appends one RFC 8288 link to the listing's page at offset. */
-static void page_link(struct dynbuf *d, struct request *req, const char *query,
-                      const struct task_filter *f, int offset, const char *rel)
-{
-    if (dyn_len(d))
-        dyn_add(d, ", ");
-    dyn_addc(d, '<');
-    dyn_add(d, req->path);
-    dyn_addc(d, '?');
-    dyn_add(d, query);
-    dyn_add(d, "limit=");
-    dyn_add_int(d, f->limit);
-    dyn_add(d, "&offset=");
-    dyn_add_int(d, offset);
-    dyn_add(d, ">; rel=\"");
-    dyn_add(d, rel);
-    dyn_addc(d, '"');
-}
-
-/* Sets X-Total-Count and an RFC 8288 Link header with next/prev pages. A query too long for
- * LINK_MAX gets no Link header (a link that dropped a filter would name another listing). */
+/* The listing's page envelope (handlers/paging.h) for the filter's limit and offset. */
 static void paging_headers(struct request *req, const struct task_filter *f, int64_t total)
 {
-    struct dynbuf count;
-    dyn_init_arena(&count, req->arena, 24);
-    dyn_add_int(&count, total);
-    if (!dyn_err(&count))
-        resp_header(req, "X-Total-Count", dyn_str(&count));
-    bool next = f->offset + f->limit<total, prev = f->offset> 0;
-    if (!next && !prev)
-        return;
-    struct dynbuf query, link;
-    dyn_init_arena(&query, req->arena, LINK_MAX);
-    req_query_each(req, link_arg, &query);
-    dyn_init_arena(&link, req->arena, 2 * LINK_MAX + 256);
-    if (next)
-        page_link(&link, req, dyn_str(&query), f, f->offset + f->limit, "next");
-    if (prev)
-        page_link(&link, req, dyn_str(&query), f, f->offset > f->limit ? f->offset - f->limit : 0,
-                  "prev");
-    if (!dyn_err(&query) && !dyn_err(&link))
-        resp_header(req, "Link", dyn_str(&link));
+    page_headers(req, &(struct page){.limit = f->limit, .offset = f->offset}, total);
 }
 
 /* The cache key of a listing: the user and every filter field (from the domain's table), or

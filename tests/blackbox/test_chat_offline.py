@@ -160,8 +160,14 @@ def test_conversation_history_title_rename_delete(module_server):
     assert convs[1]["title"] == "add renew passport next friday", convs  # the first message
     for c in convs:
         assert set(c) == {"id", "title", "created_at", "updated_at"}, c
-    page = u.get("/api/me/conversations?limit=1&offset=1").json()
-    assert [c["id"] for c in page] == [cid]
+    assert "Link" not in r.headers  # one page
+    r = u.get("/api/me/conversations?limit=1&offset=1")
+    assert [c["id"] for c in r.json()] == [cid]
+    # The page envelope of the task list (handlers/paging.h): the previous page, no next one.
+    assert r.headers["X-Total-Count"] == "2"
+    assert r.headers["Link"] == '</api/me/conversations?limit=1&offset=0>; rel="prev"', r.headers
+    r = u.get("/api/me/conversations?limit=1")
+    assert r.headers["Link"] == '</api/me/conversations?limit=1&offset=1>; rel="next"', r.headers
     r = u.get(f"/api/me/conversations/{cid}")
     assert_status(r, 200)
     conv = r.json()
