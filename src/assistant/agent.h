@@ -142,8 +142,4 @@ yyjson_mut_val *agent_turn_result(const struct agent_turn *t, yyjson_mut_doc *do
 /* The HTTP status of a turn's failure (502, 503, 504). */
 int agent_error_status(int err);
 
-/* The system prompt for a user at time now in zone tz (NULL: UTC), in the arena. */
-const char *agent_system_prompt(const struct config *cfg, struct arena *a, const char *tz,
-                                int64_t now);
-
 #endif
