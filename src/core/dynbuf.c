@@ -87,6 +87,19 @@ int dyn_addn(struct dynbuf *d, const void *p, size_t n)
     return ERR_OK;
 }
 
+char *dyn_room(struct dynbuf *d, size_t n)
+{
+    return grow(d, n) == ERR_OK ? d->s + d->len : NULL;
+}
+
+void dyn_used(struct dynbuf *d, size_t n)
+{
+    if (d->err || !d->s)
+        return;
+    d->len += n;
+    d->s[d->len] = '\0';
+}
+
 int dyn_add(struct dynbuf *d, const char *s)
 {
     return s ? dyn_addn(d, s, strlen(s)) : (d->err ? d->err : ERR_OK);

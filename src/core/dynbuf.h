@@ -75,6 +75,15 @@ int dyn_err(const struct dynbuf *d);
  * that could not make a piece (an escape that ran out of memory). */
 void dyn_fail(struct dynbuf *d, int err);
 
+/* Room for n more bytes of text written in place: a pointer to the end of the text with at
+ * least n bytes (and the NUL) free behind it, or NULL when the builder failed or cannot grow
+ * that far (the failure sticks). For writers that bound a piece first and then write it without
+ * a check per byte (core/json.h); dyn_used then adds what they wrote. */
+char *dyn_room(struct dynbuf *d, size_t n);
+
+/* Adds the n bytes written at dyn_room's pointer to the text (n ≤ the room asked for). */
+void dyn_used(struct dynbuf *d, size_t n);
+
 /* Cuts the text to its first len bytes (no-op when it is shorter); the error stays. */
 void dyn_truncate(struct dynbuf *d, size_t len);
 

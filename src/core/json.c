@@ -1,7 +1,11 @@
-/* Bounded JSON input (see json.h). */
+/* Bounded JSON input, and strings written straight into a builder (see json.h). */
 #include "core/json.h"
 
+#include <stdint.h>
+#include <string.h>
+
 #include "core/err.h"
+#include "core/text.h"
 
 /* Checks depth, key count and duplicate keys; recursion is bounded by JSON_MAX_DEPTH. */
 static bool sane(yyjson_val *v, int depth)
@@ -61,4 +65,97 @@ int json_parse(struct arena *a, const char *text, size_t len, yyjson_doc **out, 
     }
     *out = doc;
     return ERR_OK;
+}
+
+/* 0: copied as is; 1: escaped; 2: a byte of a UTF-8 sequence (checked once per string). */
+/* clang-format off */
+static const unsigned char put_class[256] = {
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+};
+/* clang-format on */
+
+/* SWAR tests on 8 bytes at once: a byte below 0x20, equal to c, or with its high bit set. */
+#define ONES            0x0101010101010101ull
+#define HIGHS           0x8080808080808080ull
+#define HAS_BELOW(x, n) (((x)-ONES * (n)) & ~(x)&HIGHS)
+#define HAS_BYTE(x, c)  HAS_BELOW((x) ^ (ONES * (c)), 1)
+
+char *json_write_str(char *p, const char *s, size_t len)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    const unsigned char *q = (const unsigned char *)s, *end = q + len;
+    bool utf8 = false;
+    *p++ = '"';
+    while (q < end) {
+        if (end - q >= 8) { /* the common case: eight plain ASCII bytes copied at once */
+            uint64_t x;
+            memcpy(&x, q, 8);
+            if (!(HAS_BELOW(x, 0x20) | HAS_BYTE(x, '"') | HAS_BYTE(x, '\\') | (x & HIGHS))) {
+                memcpy(p, q, 8);
+                p += 8;
+                q += 8;
+                continue;
+            }
+        }
+        unsigned char c = *q++;
+        switch (put_class[c]) {
+        case 0:
+            *p++ = (char)c;
+            continue;
+        case 2:
+            utf8 = true;
+            *p++ = (char)c;
+            continue;
+        }
+        *p++ = '\\';
+        switch (c) {
+        case '"':
+        case '\\':
+            *p++ = (char)c;
+            break;
+        case '\b':
+            *p++ = 'b';
+            break;
+        case '\t':
+            *p++ = 't';
+            break;
+        case '\n':
+            *p++ = 'n';
+            break;
+        case '\f':
+            *p++ = 'f';
+            break;
+        case '\r':
+            *p++ = 'r';
+            break;
+        default:
+            *p++ = 'u';
+            *p++ = '0';
+            *p++ = '0';
+            *p++ = hex[c >> 4];
+            *p++ = hex[c & 0xf];
+            break;
+        }
+    }
+    *p++ = '"';
+    return utf8 && !text_utf8_valid(s, len) ? NULL : p;
+}
+
+void json_put_str(struct dynbuf *d, const char *s, size_t len)
+{
+    char *p = dyn_room(d, JSON_STR_BOUND(len));
+    if (!p)
+        return;
+    char *end = json_write_str(p, s, len);
+    if (end)
+        dyn_used(d, (size_t)(end - p));
+    else
+        dyn_fail(d, ERR_INVALID);
 }

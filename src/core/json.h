@@ -1,4 +1,8 @@
 /*
+ * JSON output written straight into a bounded builder (json_put_str), for the hot paths that
+ * would otherwise build a yyjson document only to serialise it (the task list). Its escapes
+ * are yyjson's writer's with no flags, so both give the same bytes.
+ *
  * JSON input, bounded: parsing untrusted text (a request body, an MCP message) into the
  * caller's arena with a nesting and a per-object key limit and no duplicate keys, and
  * string access for code that compares or parses with C string functions. A JSON string
@@ -16,6 +20,7 @@
 #include "yyjson.h"
 
 #include "core/arena.h"
+#include "core/dynbuf.h"
 
 /* Nesting and per-object key limits of every JSON input. */
 #define JSON_MAX_DEPTH 32
@@ -36,5 +41,18 @@ static inline const char *json_cstr(yyjson_val *v)
     const char *s = yyjson_get_str(v);
     return s && !memchr(s, '\0', yyjson_get_len(v)) ? s : NULL;
 }
+
+/* The most bytes json_write_str writes for len bytes of text (every byte a \u00XX escape). */
+#define JSON_STR_BOUND(len) (6 * (size_t)(len) + 2)
+
+/* Writes s (len bytes) at p as a JSON string, quoted and escaped as yyjson writes it with no
+ * flags: '"' and '\\' by a backslash, \b \t \n \f \r short, other control characters as
+ * \u00XX, everything else (UTF-8 included, '/' too) as is. p has room for
+ * JSON_STR_BOUND(len) bytes. Returns the end of what it wrote, or NULL when s is not valid
+ * UTF-8 (yyjson's writer refuses it too). */
+char *json_write_str(char *p, const char *s, size_t len);
+
+/* json_write_str appended to d; text that is not UTF-8 fails the builder (ERR_INVALID). */
+void json_put_str(struct dynbuf *d, const char *s, size_t len);
 
 #endif

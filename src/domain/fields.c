@@ -424,6 +424,122 @@ void field_to_json(const struct field_spec *f, const void *base, yyjson_mut_doc 
     }
 }
 
+/* The longest enum name of f. */
+static size_t longest_name(const struct field_spec *f)
+{
+    size_t m = 0;
+    for (size_t i = 0; f->names && f->names[i]; i++) {
+        size_t n = strlen(f->names[i]);
+        m = n > m ? n : m;
+    }
+    return m;
+}
+
+size_t field_json_bound(const struct field_spec *f, const void *base)
+{
+    size_t value = 5; /* null, true, false */
+    switch (f->kind) {
+    case FK_ID:
+    case FK_INT:
+        value = 20; /* INT64_MIN */
+        break;
+    case FK_UUID:
+    case FK_TEXT: {
+        const char *s = get_str(f, base);
+        value = s ? JSON_STR_BOUND(strlen(s)) : 4;
+        break;
+    }
+    case FK_BOOL:
+        break;
+    case FK_TIME:
+        value = TIME_TEXT_MAX + 1;
+        break;
+    case FK_ENUM:
+        value = JSON_STR_BOUND(longest_name(f)) + 4;
+        break;
+    case FK_TAGS: {
+        const struct field_tags *t = tags_at(f, base);
+        if (t->json && *t->json) {
+            value = strlen(t->json);
+        } else {
+            value = 2;
+            for (size_t i = 0; t->list && i < t->list->n; i++)
+                value += JSON_STR_BOUND(strlen(t->list->v[i])) + 1;
+        }
+        break;
+    }
+    }
+    return value;
+}
+
+/* Writes the n bytes of s at p; returns the end. */
+static char *put(char *p, const char *s, size_t n)
+{
+    memcpy(p, s, n);
+    return p + n;
+}
+
+char *field_write_json(const struct field_spec *f, const void *base, char *p)
+{
+    switch (f->kind) {
+    case FK_ID:
+    case FK_INT: {
+        int64_t v = get_num(f, base);
+        char buf[24], *q = buf + sizeof(buf);
+        uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v; /* INT64_MIN too */
+        do {
+            *--q = (char)('0' + u % 10);
+            u /= 10;
+        } while (u);
+        if (v < 0)
+            *--q = '-';
+        return put(p, q, (size_t)(buf + sizeof(buf) - q));
+    }
+    case FK_UUID:
+    case FK_TEXT: {
+        const char *s = get_str(f, base);
+        return s ? json_write_str(p, s, strlen(s)) : put(p, "null", 4);
+    }
+    case FK_BOOL: {
+        int64_t v = get_num(f, base);
+        return v < 0 ? put(p, "null", 4) : v ? put(p, "true", 4) : put(p, "false", 5);
+    }
+    case FK_TIME: {
+        int64_t t = get_num(f, base);
+        char text[TIME_TEXT_MAX];
+        if (t > 0)
+            time_format(t, text);
+        if (!(t > 0 && text[0]))
+            return put(p, "null", 4);
+        *p++ = '"';
+        p = put(p, text, strnlen(text, TIME_TEXT_MAX - 1));
+        *p++ = '"';
+        return p;
+    }
+    case FK_ENUM: {
+        int64_t i = get_num(f, base);
+        if (i >= 0 && i < (int64_t)name_count(f))
+            return json_write_str(p, f->names[i], strlen(f->names[i]));
+        return put(p, "null", 4);
+    }
+    case FK_TAGS: {
+        const struct field_tags *t = tags_at(f, base);
+        if (t->json && *t->json) /* the stored JSON, as is (yyjson's raw value) */
+            return put(p, t->json, strlen(t->json));
+        *p++ = '[';
+        for (size_t i = 0; p && t->list && i < t->list->n; i++) {
+            if (i)
+                *p++ = ',';
+            p = json_write_str(p, t->list->v[i], strlen(t->list->v[i]));
+        }
+        if (p)
+            *p++ = ']';
+        return p;
+    }
+    }
+    return p;
+}
+
 /* --- the database --- */
 
 /* Reads a decimal integer cell (an optional '-', then digits) without strtoll. */

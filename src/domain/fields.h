@@ -141,6 +141,15 @@ int field_check(const struct field_spec *f, const void *base);
 void field_to_json(const struct field_spec *f, const void *base, yyjson_mut_doc *doc,
                    yyjson_mut_val *obj);
 
+/* The most bytes field_write_json writes for the value of f's member of the record at base. */
+size_t field_json_bound(const struct field_spec *f, const void *base);
+
+/* Writes the value of f's member at p as JSON, the same bytes field_to_json's member gets from
+ * yyjson's writer, without a document (a list is written in one pass; the caller writes the
+ * key). p has room for field_json_bound bytes. Returns the end of what it wrote, or NULL when
+ * a text is not UTF-8. */
+char *field_write_json(const struct field_spec *f, const void *base, char *p);
+
 /* Reads a database cell (text as the store returns it; NULL for SQL NULL) into f's member.
  * Times must be "YYYY-MM-DDTHH:MM:SSZ" (rfc3339()). ERR_OK, or ERR_DB for a value that f
  * does not allow. */

@@ -5,10 +5,12 @@
  * come through a parser, a task's JSON and the JSON Schemas. Used by the REST handlers, the
  * MCP tools and the assistant alike, so all enforce exactly the same rules.
  */
+#include <pthread.h>
 #include <stddef.h>
 #include <string.h>
 
 #include "core/err.h"
+#include "core/json.h"
 #include "core/util.h"
 #include "domain/tasks.h"
 
@@ -189,6 +191,58 @@ yyjson_mut_val *task_to_json(yyjson_mut_doc *doc, const struct task *t)
     for (size_t i = 0; o && i < TASK_NFIELDS; i++)
         field_to_json(&task_fields[i], t, doc, o);
     return o;
+}
+
+/* Each field's key as JSON ("title":), written once from the table. */
+#define TASK_KEY_MAX 160 /* JSON_STR_BOUND of a 24-character name, and the colon */
+static struct {
+    char text[TASK_KEY_MAX];
+    size_t len;
+} task_keys[TASK_NFIELDS];
+static size_t task_keys_len; /* all of them: the fixed part of an object's size */
+static bool task_keys_ok;
+static pthread_once_t task_keys_once = PTHREAD_ONCE_INIT;
+
+static void task_keys_build(void)
+{
+    task_keys_ok = true;
+    for (size_t i = 0; i < TASK_NFIELDS; i++) {
+        struct dynbuf d;
+        dyn_init_fixed(&d, task_keys[i].text, sizeof(task_keys[i].text));
+        json_put_str(&d, task_fields[i].name, strlen(task_fields[i].name));
+        dyn_addc(&d, ':');
+        task_keys_ok = task_keys_ok && !dyn_err(&d);
+        task_keys[i].len = dyn_len(&d);
+        task_keys_len += task_keys[i].len;
+    }
+}
+
+void task_write_json(struct dynbuf *d, const struct task *t)
+{
+    pthread_once(&task_keys_once, task_keys_build);
+    if (!task_keys_ok) { /* a name too long for TASK_KEY_MAX */
+        dyn_fail(d, ERR_TOOBIG);
+        return;
+    }
+    size_t bound = 2 + TASK_NFIELDS + task_keys_len; /* braces, commas, keys */
+    for (size_t i = 0; i < TASK_NFIELDS; i++)
+        bound += field_json_bound(&task_fields[i], t);
+    char *start = dyn_room(d, bound), *p = start;
+    if (!p)
+        return;
+    *p++ = '{';
+    for (size_t i = 0; p && i < TASK_NFIELDS; i++) {
+        if (i)
+            *p++ = ',';
+        memcpy(p, task_keys[i].text, task_keys[i].len);
+        p = field_write_json(&task_fields[i], t, p + task_keys[i].len);
+    }
+    if (!p) {
+        dyn_fail(d, ERR_INVALID);
+        return;
+    }
+    *p++ = '}';
+    dyn_used(d, (size_t)(p - start));
 }
 
 yyjson_mut_val *task_json_schema(yyjson_mut_doc *doc, enum field_schema mode)

@@ -213,6 +213,10 @@ int task_input_check(const struct task_input *in, enum task_input_mode mode);
 /* Appends t as a JSON object to doc and returns it. */
 yyjson_mut_val *task_to_json(yyjson_mut_doc *doc, const struct task *t);
 
+/* Appends t as a JSON object to d in one pass: the bytes task_to_json's object serialises to,
+ * without a document. A failure sticks to d (dyn_err). */
+void task_write_json(struct dynbuf *d, const struct task *t);
+
 /* The JSON Schema of a task (FS_OUTPUT), of a create's input (FS_CREATE) or of a partial
  * update's (FS_PATCH); and of the filter as a tool's arguments (FS_ARGS) or as query
  * parameters (FS_QUERY: an object whose properties are the parameters' schemas). */

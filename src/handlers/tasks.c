@@ -23,6 +23,8 @@
 
 /* A listing's cache key: the user id and the filter (at most 20 tags of 50 characters). */
 #define LIST_KEY_MAX 16384
+/* The largest task list body (a page of TASK_LIST_MAX tasks is at most ~2 MiB). */
+#define TASKS_BODY_MAX (8u * 1024 * 1024)
 /* The quick-add text: a title, a description and the shorthands around them. */
 #define PARSE_TEXT_MAX 2000
 
@@ -55,11 +57,36 @@ static bool task_id(struct request *req, int64_t *id)
     return false;
 }
 
+/* The n tasks as JSON written in one pass into one bounded builder in the arena (no yyjson
+ * document): an array, or the one task alone when as_array is false. NULL when it does not fit. */
+static const char *tasks_json(struct request *req, const struct task *tasks, size_t n,
+                              bool as_array, size_t *len)
+{
+    struct dynbuf d;
+    dyn_init_arena(&d, req->arena, TASKS_BODY_MAX);
+    if (as_array)
+        dyn_addc(&d, '[');
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            dyn_addc(&d, ',');
+        task_write_json(&d, &tasks[i]);
+    }
+    if (as_array)
+        dyn_addc(&d, ']');
+    if (dyn_err(&d))
+        return NULL;
+    *len = dyn_len(&d);
+    return dyn_str(&d);
+}
+
 static void reply_task(struct request *req, int status, const struct task *t)
 {
-    yyjson_mut_doc *doc = req_json_doc(req);
-    yyjson_mut_doc_set_root(doc, task_to_json(doc, t));
-    resp_json(req, status, doc);
+    size_t len;
+    const char *json = tasks_json(req, t, 1, false, &len);
+    if (json)
+        resp_json_text(req, status, json, len);
+    else
+        resp_err(req, ERR_NOMEM, NULL);
 }
 
 /* Parses the body for create or update; answers 400/422 on failure. */
@@ -420,14 +447,7 @@ void h_task_list(struct request *req)
         reply_error(req, rc);
         return;
     }
-    yyjson_mut_doc *doc = req_json_doc(req);
-    yyjson_mut_val *arr = yyjson_mut_arr(doc);
-    yyjson_mut_doc_set_root(doc, arr);
-    for (size_t i = 0; i < n; i++)
-        yyjson_mut_arr_append(arr, task_to_json(doc, &tasks[i]));
-    yyjson_alc alc;
-    arena_yyjson_alc(req->arena, &alc);
-    char *json = yyjson_mut_write_opts(doc, 0, &alc, &len, NULL);
+    const char *json = tasks_json(req, tasks, n, true, &len);
     if (!json) {
         resp_err(req, ERR_NOMEM, NULL);
         return;

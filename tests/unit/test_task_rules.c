@@ -557,6 +557,82 @@ static void test_task_to_json_fallbacks(void **state)
     assert_true(yyjson_is_arr(yyjson_obj_get(o, "tags")));
 }
 
+/* yyjson's bytes for t, or NULL when its writer refuses t. */
+static const char *yyjson_bytes(struct fixture *f, const struct task *t)
+{
+    yyjson_alc alc;
+    arena_yyjson_alc(f->arena, &alc);
+    yyjson_mut_doc *doc = yyjson_mut_doc_new(&alc);
+    assert_non_null(doc);
+    yyjson_mut_doc_set_root(doc, task_to_json(doc, t));
+    return yyjson_mut_write_opts(doc, 0, &alc, NULL, NULL);
+}
+
+/* task_write_json (the list's one-pass writer) gives the very bytes of task_to_json through
+ * yyjson's writer, for every kind of field and every character class a text can hold. */
+static void test_task_write_json_matches_yyjson(void **state)
+{
+    struct fixture *f = *state;
+    char controls[40];
+    size_t n = 0;
+    for (int c = 1; c < 0x20; c++)
+        controls[n++] = (char)c;
+    controls[n++] = '\x7f';
+    controls[n++] = '/';
+    controls[n++] = '\\';
+    controls[n++] = '"';
+    controls[n] = '\0';
+    struct field_list list = {{"home", "caf\xc3\xa9 \"x\"", "\xf0\x9f\x98\x80\n"}, 3};
+    const struct task tasks[] = {
+        {.id = 7, .user_id = "u", .title = "t", .recurrence_interval = 1, .created_at = 1},
+        {.id = INT64_MAX,
+         .user_id = "6f1c0d4e-1111-4222-8333-944445555666",
+         .title = controls,
+         .description = "line 1\r\nline 2\ttab \xe2\x80\xa8 \xe6\x97\xa5\xe6\x9c\xac",
+         .completed = true,
+         .completed_at = 1767323045,
+         .priority = PRIO_LOW,
+         .tags = {"[\"a\",\"b\"]", NULL},
+         .due_at = 253402300799, /* 9999-12-31T23:59:59Z */
+         .remind_at = -5,
+         .recurrence = REC_YEARLY,
+         .recurrence_interval = 1000,
+         .created_at = 1767225600,
+         .updated_at = 1767323045},
+        {.id = 1,
+         .user_id = "u",
+         .title = "",
+         .description = "",
+         .priority = (enum task_priority)7,
+         .tags = {NULL, &list},
+         .recurrence = (enum task_recurrence) - 1,
+         .recurrence_interval = -3,
+         .created_at = 1767225600,
+         .updated_at = 1767225600},
+    };
+    for (size_t i = 0; i < sizeof(tasks) / sizeof(tasks[0]); i++) {
+        struct dynbuf d;
+        dyn_init_arena(&d, f->arena, 1 << 16);
+        task_write_json(&d, &tasks[i]);
+        assert_int_equal(dyn_err(&d), ERR_OK);
+        const char *want = yyjson_bytes(f, &tasks[i]);
+        assert_non_null(want);
+        assert_string_equal(dyn_str(&d), want);
+    }
+    /* Text that is not UTF-8: yyjson's writer refuses it, and so does the builder. */
+    struct task bad = tasks[0];
+    bad.title = "bad \xc3(";
+    assert_null(yyjson_bytes(f, &bad));
+    struct dynbuf d;
+    dyn_init_arena(&d, f->arena, 1 << 16);
+    task_write_json(&d, &bad);
+    assert_int_not_equal(dyn_err(&d), ERR_OK);
+    /* A builder too small fails cleanly. */
+    dyn_init_arena(&d, f->arena, 16);
+    task_write_json(&d, &tasks[1]);
+    assert_int_equal(dyn_err(&d), ERR_TOOBIG);
+}
+
 static void test_filter_defaults(void **state)
 {
     (void)state;
@@ -598,6 +674,7 @@ int main(void)
         T(test_task_to_json_shape),
         T(test_task_to_json_bytes),
         T(test_task_to_json_fallbacks),
+        T(test_task_write_json_matches_yyjson),
         cmocka_unit_test(test_filter_defaults),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
