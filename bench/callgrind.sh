@@ -4,9 +4,12 @@
 # up make bench's 50 tasks, then counts only the requests measured (callgrind_control -z
 # before, -d after) and prints instructions per request for:
 #   cached   GET /api/me/tasks?limit=50 with the token (the bench's request, served from cache)
-#   miss     the same 50 tasks with a due_before that changes per request (never cached)
+#   miss     the same 50 tasks with a due_before that changes per request (a new key each time)
+#   uncached the same 50 tasks with overdue=false, which is never cached (make bench's row)
 #   create   POST /api/me/tasks
-# Bounded: CALLGRIND_REQUESTS (500) requests per kind.
+# Bounded: CALLGRIND_REQUESTS (500) requests per kind. With DATABASE_URL set (e.g. from
+# scripts/pg-test-server url), the server runs on PostgreSQL: the counts are this process's
+# instructions only, not the database server's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${TODO_BIN:-build/todo}
@@ -36,7 +39,7 @@ def call(method, path, body=None, token=None):
     assert r.status < 300, (method, path, r.status, data[:200])
     return data
 token = json.loads(call("POST", "/api/auth/signup",
-                        {"email": "bench@example.com", "password": "bench-password"}))["token"]
+                        {"email": f"bench-{pid}@example.com", "password": "bench-password"}))["token"]
 def task(i):
     return {"title": f"Task number {i}", "description": "A benchmark task with a description",
             "priority": "high", "tags": ["bench", f"t{i}"], "due_at": "2026-12-01"}
@@ -69,5 +72,6 @@ measure("cached", lambda i: call("GET", "/api/me/tasks?limit=50", token=token))
 measure("miss", lambda i: call("GET", "/api/me/tasks?limit=50&due_before=" +
                                (datetime(2027, 1, 1, tzinfo=timezone.utc) + timedelta(seconds=i))
                                .strftime("%Y-%m-%dT%H:%M:%SZ"), token=token))
+measure("uncached", lambda i: call("GET", "/api/me/tasks?limit=50&overdue=false", token=token))
 measure("create", lambda i: call("POST", "/api/me/tasks", task(100 + i), token))
 PY

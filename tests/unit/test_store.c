@@ -747,6 +747,28 @@ static void test_list_sort_and_pages(void **state)
     EXPECT_LIST(f, &f->alice, &flt, 4, "Alpha");
     flt.offset = 10;
     EXPECT_LIST(f, &f->alice, &flt, 4);
+
+    /* The total is the listing's on every page: the last page knows it without a count(*),
+     * the others and an empty page past the end count (tasks_list). */
+    for (int limit = 1; limit <= 5; limit++) {
+        for (int offset = 0; offset <= 6; offset++) {
+            for (int pending = 0; pending <= 1; pending++) {
+                task_filter_defaults(&flt);
+                flt.limit = limit;
+                flt.offset = offset;
+                flt.status = pending ? STATUS_PENDING : STATUS_ALL;
+                int64_t want = pending ? 3 : 4; /* seed_list completes one of alice's four */
+                struct task *list;
+                size_t n = 99;
+                int64_t total = -1;
+                assert_int_equal(tasks_list(f->c, f->a, f->alice.id, &flt, &list, &n, &total),
+                                 ERR_OK);
+                assert_int_equal(total, want);
+                int64_t left = want - offset > 0 ? want - offset : 0;
+                assert_int_equal(n, left < limit ? left : limit);
+            }
+        }
+    }
 }
 
 static void test_tags_and_stats(void **state)
