@@ -13,6 +13,7 @@ import "./paging.mjs";
 import "./split.mjs";
 import "./assistant.mjs";
 import "./events.mjs";
+import "./notifications.mjs";
 import "./budget.mjs";
 
 after(closeBrowser);

@@ -10,6 +10,9 @@ import { changesTasks, type Conversation, deleteConversation, describeTool, list
 interface Props {
   api: Api;
   open: boolean;
+  /** A drawer over the page (phones, tablets): the panel is a modal dialog that keeps Tab
+   * inside (the parent makes the rest of the page inert and handles Esc). */
+  modal: boolean;
   onClose: () => void;
   onTasksChanged: () => void;
   onOpenTask: (id: number) => void;
@@ -27,7 +30,27 @@ interface Message {
 const SUGGESTIONS = ["Add buy milk tomorrow at 5pm", "What's due today?", "Show my high priority tasks", "What's overdue?"];
 const DRAFT_KEY = "todo.draft.chat";
 
-export function Assistant({ api, open, onClose, onTasksChanged, onOpenTask, onAvailability }: Props) {
+/** Keeps Tab and Shift+Tab inside the element whose keydown this is (a modal dialog). */
+function trapTab(e: KeyboardEvent) {
+  if (e.key !== "Tab") return;
+  const box = e.currentTarget as HTMLElement;
+  const all = [...box.querySelectorAll<HTMLElement>("a[href], button, input, select, textarea, [tabindex]")].filter(
+    (el) => !(el as HTMLButtonElement).disabled && el.tabIndex >= 0 && el.getClientRects().length > 0,
+  );
+  if (!all.length) return;
+  const first = all[0];
+  const last = all[all.length - 1];
+  const at = document.activeElement;
+  if (e.shiftKey && (at === first || !box.contains(at))) {
+    e.preventDefault();
+    last.focus();
+  } else if (!e.shiftKey && (at === last || !box.contains(at))) {
+    e.preventDefault();
+    first.focus();
+  }
+}
+
+export function Assistant({ api, open, modal, onClose, onTasksChanged, onOpenTask, onAvailability }: Props) {
   const [available, setAvailable] = useState<boolean | null>(null);
   const [conversations, setConversations] = useState<Conversation[]>([]);
   const [current, setCurrent] = useState<number | null>(null);
@@ -188,149 +211,157 @@ export function Assistant({ api, open, onClose, onTasksChanged, onOpenTask, onAv
   if (available === false) return null;
   return (
     <aside id="assistant" class={open ? "assistant open" : "assistant"} aria-labelledby="assistant-heading">
-      <div class="assistant-head">
-        <h2 id="assistant-heading">Assistant</h2>
-        <button type="button" aria-expanded={historyOpen} aria-controls="conversations" onClick={() => setHistoryOpen((o) => !o)}>
-          History
-        </button>
-        <button type="button" onClick={newConversation}>
-          New chat
-        </button>
-        <button type="button" class="icon close-drawer" aria-label="Close the assistant" onClick={onClose}>
-          ×
-        </button>
-      </div>
-      {historyOpen && (
-        <nav id="conversations" class="conversations" aria-label="Conversations">
-          {conversations.length === 0 ? (
-            <p class="hint">No conversations yet.</p>
-          ) : (
-            <ul>
-              {conversations.map((c) => (
-                <li key={c.id} class={c.id === current ? "current" : ""}>
-                  {renaming === c.id ? (
-                    <form
-                      onSubmit={(e) => {
-                        e.preventDefault();
-                        void rename(c.id);
-                      }}
-                    >
-                      <label class="sr-only" for={`rename-${c.id}`}>
-                        New name
-                      </label>
-                      <input id={`rename-${c.id}`} value={renameText} maxLength={200} onInput={(e) => setRenameText(e.currentTarget.value)} />
-                      <button type="submit">Save</button>
-                    </form>
-                  ) : (
-                    <>
-                      <button type="button" class="conv-title" aria-current={c.id === current ? "true" : undefined} onClick={() => void openConversation(c.id)}>
-                        {c.title || `Conversation ${c.id}`}
-                      </button>
-                      <button
-                        type="button"
-                        class="link"
-                        onClick={() => {
-                          setRenaming(c.id);
-                          setRenameText(c.title ?? "");
+      <div
+        class="assistant-body"
+        role={modal ? "dialog" : undefined}
+        aria-modal={modal ? "true" : undefined}
+        aria-labelledby={modal ? "assistant-heading" : undefined}
+        onKeyDown={modal ? trapTab : undefined}
+      >
+        <div class="assistant-head">
+          <h2 id="assistant-heading">Assistant</h2>
+          <button type="button" aria-expanded={historyOpen} aria-controls="conversations" onClick={() => setHistoryOpen((o) => !o)}>
+            History
+          </button>
+          <button type="button" onClick={newConversation}>
+            New chat
+          </button>
+          <button type="button" class="icon close-drawer" aria-label="Close the assistant" onClick={onClose}>
+            ×
+          </button>
+        </div>
+        {historyOpen && (
+          <nav id="conversations" class="conversations" aria-label="Conversations">
+            {conversations.length === 0 ? (
+              <p class="hint">No conversations yet.</p>
+            ) : (
+              <ul>
+                {conversations.map((c) => (
+                  <li key={c.id} class={c.id === current ? "current" : ""}>
+                    {renaming === c.id ? (
+                      <form
+                        onSubmit={(e) => {
+                          e.preventDefault();
+                          void rename(c.id);
                         }}
-                        aria-label={`Rename “${c.title || `Conversation ${c.id}`}”`}
                       >
-                        Rename
-                      </button>
-                      <button type="button" class="link" onClick={() => void remove(c.id)} aria-label={`Delete “${c.title || `Conversation ${c.id}`}”`}>
-                        Delete
-                      </button>
-                    </>
-                  )}
-                </li>
-              ))}
-            </ul>
-          )}
-        </nav>
-      )}
-      {panelError && (
-        <p class="form-error" role="alert">
-          {panelError}
-        </p>
-      )}
-      <div class="messages" ref={scroller}>
-        {messages.length === 0 && (
-          <div class="suggestions">
-            <p>Ask me to add, find, change or complete tasks. For example:</p>
-            <ul>
-              {SUGGESTIONS.map((s) => (
-                <li key={s}>
-                  <button type="button" class="suggestion" onClick={() => void send(s)} disabled={busy}>
-                    {s}
-                  </button>
-                </li>
-              ))}
-            </ul>
-          </div>
-        )}
-        {messages.map((m, i) => (
-          <div key={i} class={`msg ${m.role}`}>
-            <span class="sr-only">{m.role === "user" ? "You:" : "Assistant:"}</span>
-            {m.text && <p class="msg-text">{m.text}</p>}
-            {m.pending && !m.text && <p class="msg-text typing">Thinking…</p>}
-            {m.tools.length > 0 && (
-              <ul class="chips" aria-label="What the assistant did">
-                {m.tools.map((c) => {
-                  const d = describeTool(c);
-                  return (
-                    <li key={c.id}>
-                      {d.taskId !== null && !c.is_error ? (
-                        <button type="button" class="chip" onClick={() => onOpenTask(d.taskId as number)}>
-                          {d.text}
+                        <label class="sr-only" for={`rename-${c.id}`}>
+                          New name
+                        </label>
+                        <input id={`rename-${c.id}`} value={renameText} maxLength={200} onInput={(e) => setRenameText(e.currentTarget.value)} />
+                        <button type="submit">Save</button>
+                      </form>
+                    ) : (
+                      <>
+                        <button type="button" class="conv-title" aria-current={c.id === current ? "true" : undefined} onClick={() => void openConversation(c.id)}>
+                          {c.title || `Conversation ${c.id}`}
                         </button>
-                      ) : (
-                        <span class={c.is_error ? "chip error" : "chip"}>{d.text}</span>
-                      )}
-                    </li>
-                  );
-                })}
+                        <button
+                          type="button"
+                          class="link"
+                          onClick={() => {
+                            setRenaming(c.id);
+                            setRenameText(c.title ?? "");
+                          }}
+                          aria-label={`Rename “${c.title || `Conversation ${c.id}`}”`}
+                        >
+                          Rename
+                        </button>
+                        <button type="button" class="link" onClick={() => void remove(c.id)} aria-label={`Delete “${c.title || `Conversation ${c.id}`}”`}>
+                          Delete
+                        </button>
+                      </>
+                    )}
+                  </li>
+                ))}
               </ul>
             )}
-            {m.error && (
-              <p class="msg-error">
-                {m.error}
-              </p>
-            )}
-          </div>
-        ))}
-      </div>
-      <div class="sr-only" aria-live="polite" aria-atomic="true">
-        {announce}
-      </div>
-      <form
-        class="composer"
-        onSubmit={(e) => {
-          e.preventDefault();
-          void send(input);
-        }}
-      >
-        <label for="chat-input" class="sr-only">
-          Message the assistant
-        </label>
-        <textarea
-          id="chat-input"
-          ref={inputRef}
-          rows={2}
-          maxLength={4000}
-          placeholder="Message the assistant (Enter to send)"
-          value={input}
-          onInput={(e) => setInput(e.currentTarget.value)}
-          onKeyDown={(e) => {
-            if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
-              e.preventDefault();
-              void send(input);
-            }
+          </nav>
+        )}
+        {panelError && (
+          <p class="form-error" role="alert">
+            {panelError}
+          </p>
+        )}
+        <div class="messages" ref={scroller}>
+          {messages.length === 0 && (
+            <div class="suggestions">
+              <p>Ask me to add, find, change or complete tasks. For example:</p>
+              <ul>
+                {SUGGESTIONS.map((s) => (
+                  <li key={s}>
+                    <button type="button" class="suggestion" onClick={() => void send(s)} disabled={busy}>
+                      {s}
+                    </button>
+                  </li>
+                ))}
+              </ul>
+            </div>
+          )}
+          {messages.map((m, i) => (
+            <div key={i} class={`msg ${m.role}`}>
+              <span class="sr-only">{m.role === "user" ? "You:" : "Assistant:"}</span>
+              {m.text && <p class="msg-text">{m.text}</p>}
+              {m.pending && !m.text && <p class="msg-text typing">Thinking…</p>}
+              {m.tools.length > 0 && (
+                <ul class="chips" aria-label="What the assistant did">
+                  {m.tools.map((c) => {
+                    const d = describeTool(c);
+                    return (
+                      <li key={c.id}>
+                        {d.taskId !== null && !c.is_error ? (
+                          <button type="button" class="chip" onClick={() => onOpenTask(d.taskId as number)}>
+                            {d.text}
+                          </button>
+                        ) : (
+                          <span class={c.is_error ? "chip error" : "chip"}>{d.text}</span>
+                        )}
+                      </li>
+                    );
+                  })}
+                </ul>
+              )}
+              {m.error && (
+                <p class="msg-error">
+                  {m.error}
+                </p>
+              )}
+            </div>
+          ))}
+        </div>
+        <div class="sr-only" aria-live="polite" aria-atomic="true">
+          {announce}
+        </div>
+        <form
+          class="composer"
+          onSubmit={(e) => {
+            e.preventDefault();
+            void send(input);
           }}
-        />
-        <button type="submit" class="primary" disabled={busy || !input.trim()}>
-          Send
-        </button>
-      </form>
+        >
+          <label for="chat-input" class="sr-only">
+            Message the assistant
+          </label>
+          <textarea
+            id="chat-input"
+            ref={inputRef}
+            rows={2}
+            maxLength={4000}
+            placeholder="Message the assistant (Enter to send)"
+            value={input}
+            onInput={(e) => setInput(e.currentTarget.value)}
+            onKeyDown={(e) => {
+              if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
+                e.preventDefault();
+                void send(input);
+              }
+            }}
+          />
+          <button type="submit" class="primary" disabled={busy || !input.trim()}>
+            Send
+          </button>
+        </form>
+      </div>
     </aside>
   );
 }

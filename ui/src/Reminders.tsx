@@ -13,9 +13,11 @@ interface Props {
   incoming: AppNotification[];
   onOpen: (id: number) => void;
   onDone: (t: Task) => void;
+  /** A banner marked its notification read. */
+  onRead: () => void;
 }
 
-export function Reminders({ api, incoming, onOpen, onDone }: Props) {
+export function Reminders({ api, incoming, onOpen, onDone, onRead }: Props) {
   const [due, setDue] = useState<AppNotification[]>([]);
   const [permission, setPermission] = useState<NotificationPermission | "unsupported">(() => (typeof Notification === "function" ? Notification.permission : "unsupported"));
   const seen = useRef(new Set<number>());
@@ -38,7 +40,7 @@ export function Reminders({ api, incoming, onOpen, onDone }: Props) {
 
   const dismiss = (n: AppNotification) => {
     setDue((d) => d.filter((x) => x.id !== n.id));
-    api.markNotification(n.id, true).catch((e: unknown) => {
+    api.markNotification(n.id, true).then(onRead, (e: unknown) => {
       if (!(e instanceof ApiError)) throw e;
     });
   };
@@ -59,31 +61,33 @@ export function Reminders({ api, incoming, onOpen, onDone }: Props) {
     <section class="reminders" aria-label="Reminders">
       <ul>
         {due.map((n) => (
-          <li key={n.id} class="reminder" role="alert">
-            <span class="reminder-text">
-              <strong>Reminder:</strong> {n.title}
-            </span>
-            <span class="reminder-actions">
-              {n.task_id !== null && (
-                <button
-                  type="button"
-                  onClick={() => {
-                    if (n.task_id !== null) onOpen(n.task_id);
-                    dismiss(n);
-                  }}
-                >
-                  Open
+          <li key={n.id}>
+            <div class="reminder" role="alert">
+              <span class="reminder-text">
+                <strong>Reminder:</strong> {n.title}
+              </span>
+              <span class="reminder-actions">
+                {n.task_id !== null && (
+                  <button
+                    type="button"
+                    onClick={() => {
+                      if (n.task_id !== null) onOpen(n.task_id);
+                      dismiss(n);
+                    }}
+                  >
+                    Open
+                  </button>
+                )}
+                {n.task_id !== null && (
+                  <button type="button" onClick={() => done(n)}>
+                    Mark done
+                  </button>
+                )}
+                <button type="button" onClick={() => dismiss(n)}>
+                  Dismiss
                 </button>
-              )}
-              {n.task_id !== null && (
-                <button type="button" onClick={() => done(n)}>
-                  Mark done
-                </button>
-              )}
-              <button type="button" onClick={() => dismiss(n)}>
-                Dismiss
-              </button>
-            </span>
+              </span>
+            </div>
           </li>
         ))}
       </ul>

@@ -9,6 +9,7 @@ import { Assistant } from "./Assistant";
 import { Editor } from "./Editor";
 import { type AppNotification, listenEvents } from "./events";
 import { DEFAULT_FILTERS, type Filters, loadFilters, narrowed, PAGE_SIZE, saveFilters, SORTS, type Status, toQuery } from "./filters";
+import { Notifications } from "./Notifications";
 import { QuickAdd } from "./QuickAdd";
 import { Reminders } from "./Reminders";
 import { tellTabs } from "./session";
@@ -18,6 +19,9 @@ import { type Toast, Toasts } from "./Toasts";
 
 const POLL_MS = 5000;
 const SEARCH_DELAY_MS = 250;
+
+/** Where the assistant stops being a drawer and sits beside the list (styles.css). */
+const WIDE = "(min-width: 1100px)";
 
 interface Props {
   api: Api;
@@ -70,8 +74,36 @@ export function TasksApp({ api, user, hidden, tabChange, onSignOut }: Props) {
   const openEditor = useCallback((task: Task | null, draft?: TaskInput) => setEditor({ task, draft, n: ++editorSeq.current }), []);
   const [toasts, setToasts] = useState<Toast[]>([]);
   const [assistantOpen, setAssistantOpen] = useState(false);
+  // Below 1100 px the assistant is a drawer over the page: a modal dialog while it is open
+  // (the rest of the page inert and hidden from assistive technology, Tab kept inside, Esc
+  // closes it and focus goes back to the button that opened it). Wider, it is a side panel.
+  const [drawer, setDrawer] = useState(() => !window.matchMedia(WIDE).matches);
+  const opener = useRef<HTMLElement | null>(null);
+  const restoreFocus = useRef(false);
   const [assistantAvailable, setAssistantAvailable] = useState(false);
   const [filtersOpen, setFiltersOpen] = useState(false);
+
+  useEffect(() => {
+    const mq = window.matchMedia(WIDE);
+    const on = () => setDrawer(!mq.matches);
+    mq.addEventListener("change", on);
+    return () => mq.removeEventListener("change", on);
+  }, []);
+
+  const openAssistant = useCallback((from: HTMLElement | null) => {
+    opener.current = from;
+    setAssistantOpen(true);
+  }, []);
+  /** Closes the assistant; focus returns to its opener once the page is no longer inert. */
+  const closeAssistant = useCallback(() => {
+    restoreFocus.current = true;
+    setAssistantOpen(false);
+  }, []);
+  useEffect(() => {
+    if (assistantOpen || !restoreFocus.current) return;
+    restoreFocus.current = false;
+    (opener.current?.isConnected ? opener.current : document.querySelector<HTMLElement>(".assistant-toggle"))?.focus();
+  }, [assistantOpen]);
   const [now, setNow] = useState(() => new Date());
   const [announce, setAnnounce] = useState("");
 
@@ -153,12 +185,18 @@ export function TasksApp({ api, user, hidden, tabChange, onSignOut }: Props) {
   const loadRef = useRef(load);
   loadRef.current = load;
   const [incoming, setIncoming] = useState<AppNotification[]>([]);
+  // Moves whenever the unread notifications may have changed (Notifications reads it again).
+  const [notifVersion, setNotifVersion] = useState(0);
+  const bumpNotifications = useCallback(() => setNotifVersion((v) => v + 1), []);
   useEffect(() => {
     // The stream opens with the current version, which the first load has just read: only a
     // version that moves (a change, or one missed while reconnecting) calls for a load.
     let known: number | null = null;
     return listenEvents(api, {
-      onReminder: (n) => setIncoming((x) => [...x.slice(-49), n]),
+      onReminder: (n) => {
+        setIncoming((x) => [...x.slice(-49), n]);
+        bumpNotifications();
+      },
       onTasks: (v) => {
         if (known !== null && v !== known) void loadRef.current();
         known = v;
@@ -323,15 +361,12 @@ export function TasksApp({ api, user, hidden, tabChange, onSignOut }: Props) {
     const onKey = (e: KeyboardEvent) => {
       if (hidden || editorOpen.current || e.defaultPrevented || e.ctrlKey || e.metaKey || e.altKey) return;
       if (e.key === "Escape") {
-        if (assistantOpen) {
-          setAssistantOpen(false);
-          document.querySelector<HTMLButtonElement>(".assistant-toggle")?.focus();
-        }
+        if (assistantOpen) closeAssistant();
         else if (isTyping(e.target)) (e.target as HTMLElement).blur();
         return;
       }
       if (isTyping(e.target)) return;
-      const inAssistant = e.target instanceof HTMLElement && e.target.closest(".assistant");
+      const inAssistant = e.target instanceof HTMLElement && e.target.closest(".assistant, .notif");
       if (inAssistant) return;
       const rows = tasksRef.current;
       switch (e.key) {
@@ -373,7 +408,7 @@ export function TasksApp({ api, user, hidden, tabChange, onSignOut }: Props) {
     };
     document.addEventListener("keydown", onKey);
     return () => document.removeEventListener("keydown", onKey);
-  }, [hidden, toggle, assistantOpen, setSelected, openEditor]);
+  }, [hidden, toggle, assistantOpen, closeAssistant, setSelected, openEditor]);
 
   const statusButton = (label: string, count: number | undefined, active: boolean, apply: Partial<Filters>, cls = "") => (
     <li>
@@ -389,13 +424,16 @@ export function TasksApp({ api, user, hidden, tabChange, onSignOut }: Props) {
   const pages = Math.max(1, Math.ceil(total / PAGE_SIZE));
   const onlyStatus = !narrowed(filters);
   const statusLabel: Record<Status, string> = { all: "All", pending: "To do", completed: "Done" };
+  const modal = assistantOpen && assistantAvailable && drawer;
+  // What a modal drawer puts behind it.
+  const behind = { inert: modal, "aria-hidden": modal ? ("true" as const) : undefined };
 
   return (
     <div class={["shell", assistantAvailable ? "with-assistant" : "", assistantOpen ? "assistant-open" : ""].filter(Boolean).join(" ")} hidden={hidden} inert={hidden}>
-      <a class="skip-link" href="#tasks-heading">
+      <a class="skip-link" href="#tasks-heading" {...behind}>
         Skip to tasks
       </a>
-      <header class="topbar">
+      <header class="topbar" {...behind}>
         <div class="brand">
           <span class="logo" aria-hidden="true" />
           <span class="brand-name">todo</span>
@@ -410,10 +448,11 @@ export function TasksApp({ api, user, hidden, tabChange, onSignOut }: Props) {
         </nav>
         <div class="top-actions">
           {assistantAvailable && (
-            <button type="button" class="assistant-toggle" aria-expanded={assistantOpen} aria-controls="assistant" onClick={() => setAssistantOpen((o) => !o)}>
+            <button type="button" class="assistant-toggle" aria-expanded={assistantOpen} aria-controls="assistant" onClick={(e) => (assistantOpen ? closeAssistant() : openAssistant(e.currentTarget))}>
               Assistant
             </button>
           )}
+          <Notifications api={api} version={notifVersion} onOpenTask={(id) => void openTask(id)} />
           <span class="who" title={user.email}>
             {user.name || user.email}
           </span>
@@ -423,7 +462,7 @@ export function TasksApp({ api, user, hidden, tabChange, onSignOut }: Props) {
         </div>
       </header>
       <div class="layout">
-        <main class="tasks-pane" aria-labelledby="tasks-heading">
+        <main class="tasks-pane" aria-labelledby="tasks-heading" {...behind}>
           <h1 id="tasks-heading" class="sr-only" tabIndex={-1}>
             Tasks
           </h1>
@@ -576,13 +615,14 @@ export function TasksApp({ api, user, hidden, tabChange, onSignOut }: Props) {
         <Assistant
           api={api}
           open={assistantOpen}
-          onClose={() => {
-            setAssistantOpen(false);
-            document.querySelector<HTMLButtonElement>(".assistant-toggle")?.focus();
-          }} onTasksChanged={() => void load(true)} onOpenTask={(id) => void openTask(id)} onAvailability={setAssistantAvailable} />
+          modal={modal}
+          onClose={closeAssistant}
+          onTasksChanged={() => void load(true)} onOpenTask={(id) => void openTask(id)} onAvailability={setAssistantAvailable} />
       </div>
-      <Reminders api={api} incoming={incoming} onOpen={(id) => void openTask(id)} onDone={(t) => void toggle(t)} />
-      <Toasts toasts={toasts} onClose={(id) => setToasts((ts) => ts.filter((t) => t.id !== id))} />
+      <div class="overlays" {...behind}>
+        <Reminders api={api} incoming={incoming} onOpen={(id) => void openTask(id)} onDone={(t) => void toggle(t)} onRead={bumpNotifications} />
+        <Toasts toasts={toasts} onClose={(id) => setToasts((ts) => ts.filter((t) => t.id !== id))} />
+      </div>
       <div class="sr-only" aria-live="polite">
         {announce}
       </div>

@@ -50,7 +50,7 @@ function ToastItem({ toast, onClose }: { toast: Toast; onClose: () => void }) {
 
 export function Toasts({ toasts, onClose }: { toasts: Toast[]; onClose: (id: number) => void }) {
   return (
-    <section class="toasts" aria-label="Notifications">
+    <section class="toasts" aria-label="Messages">
       <ul aria-live="polite" aria-relevant="additions text">
         {toasts.map((t) => (
           <ToastItem key={t.id} toast={t} onClose={() => onClose(t.id)} />

@@ -197,6 +197,18 @@ function queryString(q: ListQuery): string {
   return p.toString();
 }
 
+/** A notification: a reminder that fired (GET /api/{user_id}/notifications, the event stream). */
+export interface AppNotification {
+  id: number;
+  kind: "reminder";
+  task_id: number | null;
+  title: string;
+  remind_at: string | null;
+  created_at: string;
+  read_at: string | null;
+  read: boolean;
+}
+
 export interface ApiOptions {
   token: () => string | null;
   /** Called when an authenticated call gets 401: the token expired or was revoked. */
@@ -314,6 +326,22 @@ export class Api {
 
   tags(): Promise<TagCount[]> {
     return this.json("GET", "/api/me/tags");
+  }
+
+  /** The user's notifications, newest first: a page of at most limit, older than the id
+   * before when given; only the unread ones when unread is set. */
+  notifications(q: { unread?: boolean; before?: number; limit?: number } = {}): Promise<AppNotification[]> {
+    const p = new URLSearchParams();
+    if (q.unread) p.set("unread", "true");
+    if (q.before) p.set("before", String(q.before));
+    if (q.limit) p.set("limit", String(q.limit));
+    const qs = p.toString();
+    return this.json("GET", `/api/me/notifications${qs ? `?${qs}` : ""}`);
+  }
+
+  /** Marks every notification read; resolves with how many changed. */
+  async readAllNotifications(): Promise<number> {
+    return (await this.json<{ updated: number }>("POST", "/api/me/notifications/read-all")).updated;
   }
 
   /** Marks a reminder's notification read (dismissed, opened or done in this or another tab). */

@@ -3,19 +3,9 @@
 // changes them. Read with fetch rather than EventSource, which cannot send the Authorization
 // header. The stream reconnects by itself (after the server's `retry`, 3 s) until stopped, and
 // stops for good when the session ends (401: the app returns to sign-in).
-import { type Api, ApiError } from "./api";
+import { type Api, ApiError, type AppNotification } from "./api";
 
-/** A reminder that fired (the server's notification). */
-export interface AppNotification {
-  id: number;
-  kind: "reminder";
-  task_id: number | null;
-  title: string;
-  remind_at: string | null;
-  created_at: string;
-  read_at: string | null;
-  read: boolean;
-}
+export type { AppNotification };
 
 export interface EventHandlers {
   /** A reminder fired. */
