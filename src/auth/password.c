@@ -13,6 +13,29 @@ static sem_t slots;
 static pthread_once_t slots_once = PTHREAD_ONCE_INIT;
 static char dummy_hash[PASSWORD_HASH_MAX];
 static pthread_once_t dummy_once = PTHREAD_ONCE_INIT;
+/* The cost of new hashes: written once at start (password_set_memory), then only read. */
+static unsigned long long hash_ops = 5;
+static size_t hash_mem = (size_t)PASSWORD_MEMORY_MIB_MIN << 20;
+
+/* OWASP's Argon2id pairs of equal defence: memory (MiB) and passes. */
+static const struct {
+    int mib;
+    unsigned long long ops;
+} owasp_pairs[] = {{46, 1}, {19, 2}, {12, 3}, {9, 4}, {PASSWORD_MEMORY_MIB_MIN, 5}};
+
+void password_set_memory(int mib)
+{
+    if (mib < PASSWORD_MEMORY_MIB_MIN)
+        mib = PASSWORD_MEMORY_MIB_MIN;
+    /* The passes of the largest pair whose memory this reaches. */
+    for (size_t i = 0; i < sizeof(owasp_pairs) / sizeof(owasp_pairs[0]); i++) {
+        if (mib >= owasp_pairs[i].mib) {
+            hash_ops = owasp_pairs[i].ops;
+            break;
+        }
+    }
+    hash_mem = (size_t)mib << 20;
+}
 
 static void slots_init(void)
 {
@@ -41,8 +64,8 @@ int password_hash(const char *pw, char out[PASSWORD_HASH_MAX])
 {
     if (slot_take() != ERR_OK)
         return ERR_UNAVAILABLE;
-    int rc = crypto_pwhash_str(out, pw, strlen(pw), crypto_pwhash_OPSLIMIT_INTERACTIVE,
-                               crypto_pwhash_MEMLIMIT_INTERACTIVE);
+    int rc = crypto_pwhash_str_alg(out, pw, strlen(pw), hash_ops, hash_mem,
+                                   crypto_pwhash_ALG_ARGON2ID13);
     slot_give();
     return rc == 0 ? ERR_OK : ERR_NOMEM;
 }
@@ -54,8 +77,8 @@ static void dummy_init(void)
     char pw[33];
     randombytes_buf(rnd, sizeof(rnd));
     sodium_bin2hex(pw, sizeof(pw), rnd, sizeof(rnd));
-    if (crypto_pwhash_str(dummy_hash, pw, strlen(pw), crypto_pwhash_OPSLIMIT_INTERACTIVE,
-                          crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0)
+    if (crypto_pwhash_str_alg(dummy_hash, pw, strlen(pw), hash_ops, hash_mem,
+                              crypto_pwhash_ALG_ARGON2ID13) != 0)
         dummy_hash[0] = '\0';
 }
 
@@ -70,4 +93,9 @@ int password_verify(const char *hash, const char *pw)
     int rc = hash[0] ? crypto_pwhash_str_verify(hash, pw, strlen(pw)) : -1;
     slot_give();
     return rc == 0 && hash != dummy_hash ? ERR_OK : ERR_AUTH;
+}
+
+bool password_needs_rehash(const char *hash)
+{
+    return !hash || crypto_pwhash_str_needs_rehash(hash, hash_ops, hash_mem) != 0;
 }

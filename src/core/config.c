@@ -485,6 +485,11 @@ static const struct cfg_def defs[] = {
          "tokens we issue; Better Auth's EdDSA/ES256/RS256 tokens are verified through its "
          "JWKS"),
     INT("JWT_EXPIRATION_DAYS", 7, 1, 365, jwt_expiration_days, "lifetime of the tokens we issue"),
+    INT("PASSWORD_HASH_MEMORY_MIB", 7, 7, 1024, password_memory_mib,
+        "Argon2id's memory per password hash; the passes follow OWASP's pairs of equal "
+        "defence (7 MiB × 5, 9 × 4, 12 × 3, 19 × 2, 46 × 1), and a login replaces a hash made "
+        "with other settings. At most two hashes run at once: the process's peak is up to "
+        "twice this above its usual size"),
     URL("BETTER_AUTH_URL", NULL, better_auth_url,
         "when set, also accept tokens signed by Better Auth's keys at "
         "`$BETTER_AUTH_URL/api/auth/jwks`"),
@@ -506,6 +511,9 @@ static const struct cfg_def defs[] = {
      "proxies whose `X-Forwarded-For` names the client (comma-separated IPs, or `*` for any "
      "peer: the chart's default, where the API is only reached through the web role or the "
      "ingress)"},
+    INT("LIST_CACHE_MIB", 8, 0, 1024, list_cache_mib,
+        "task list bodies the process keeps, at most (validated per user, so never stale; "
+        "a 50-task page is about 19 KB); 0: no cache"),
     INT("SHUTDOWN_TIMEOUT_SECONDS", 20, 0, 3600, shutdown_timeout_s,
         "how long SIGTERM waits for in-flight requests"),
     INT("MAX_BODY_BYTES", 1048576, 1024, 67108864, max_body_bytes, "larger bodies get 413"),

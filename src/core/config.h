@@ -50,6 +50,8 @@ struct config {
     enum secret_source secret_source;
     int jwt_algorithm; /* index: HS256 is the only one */
     int jwt_expiration_days;
+    int password_memory_mib; /* Argon2id's memory per password hash (auth/password.h) */
+    int list_cache_mib;      /* the task list's response cache, at most (http/respcache.h) */
     enum log_level log_level;
     char cors_origins[CONFIG_MAX_CORS_ORIGINS][CONFIG_ORIGIN_MAX];
     size_t n_cors_origins;

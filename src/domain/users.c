@@ -129,6 +129,14 @@ static int find_one(struct store_conn *c, struct arena *a, const struct sql *q, 
     return ERR_OK;
 }
 
+int users_rehash(struct store_conn *c, const char *id, const char *old_hash, const char *new_hash)
+{
+    static const struct sql q = {
+        "UPDATE users SET hashed_password = $3 WHERE id = $1 AND hashed_password = $2", NULL};
+    struct db_param p[] = {P_TEXT(id), P_TEXT(old_hash), P_TEXT(new_hash)};
+    return store_exec(c, &q, p, ARRAY_LEN(p), NULL, NULL);
+}
+
 int users_by_email(struct store_conn *c, struct arena *a, const char *email, struct user *out)
 {
     static const struct sql q = {"SELECT " USER_COLS " FROM users WHERE lower(email) = lower($1)",

@@ -68,6 +68,11 @@ void users_forget(const char *id);
 int users_update(struct store_conn *c, struct arena *a, const char *id, const struct user_patch *p,
                  struct user *out);
 
+/* Replaces the user's password hash with new_hash if it is still old_hash (a new hash of
+ * the same password, with the current parameters: sessions stay valid). ERR_OK also when
+ * the hash changed meanwhile (a reset won the race), which leaves it as it is. */
+int users_rehash(struct store_conn *c, const char *id, const char *old_hash, const char *new_hash);
+
 /* The user's session generation (see struct user). ERR_NOTFOUND when the user is gone. */
 int users_session_gen(struct store_conn *c, struct arena *a, const char *id, int64_t *out);
 

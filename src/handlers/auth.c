@@ -225,6 +225,12 @@ void h_login(struct request *req)
         resp_err(req, ERR_AUTH, LOGIN_FAILED);
         return;
     }
+    /* A hash made with other parameters (PASSWORD_HASH_MEMORY_MIB changed) is replaced
+     * while the password is at hand; the login succeeds whether or not that works. */
+    char fresh[PASSWORD_HASH_MAX];
+    if (password_needs_rehash(hash) && password_hash(password, fresh) == ERR_OK &&
+        users_rehash(db, u.id, hash, fresh) != ERR_OK)
+        log_warn("login: could not store the password's new hash");
     reply_session(req, 200, &u);
 }
 

@@ -19,6 +19,7 @@ struct entry {
 
 static struct entry slots[RESPCACHE_SLOTS];
 static size_t bytes_used;
+static size_t budget = 8u << 20; /* under mu */
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 
 static void entry_clear(struct entry *e)
@@ -68,7 +69,7 @@ void respcache_put(const char *key, int64_t version, const char *body, size_t le
     pthread_mutex_lock(&mu);
     struct entry *e = &slots[h % RESPCACHE_SLOTS];
     entry_clear(e);
-    if (bytes_used + len > RESPCACHE_BYTES_MAX) {
+    if (bytes_used + len > budget) {
         pthread_mutex_unlock(&mu);
         free(k);
         free(b);
@@ -76,6 +77,13 @@ void respcache_put(const char *key, int64_t version, const char *body, size_t le
     }
     *e = (struct entry){h, k, version, total, b, len};
     bytes_used += len;
+    pthread_mutex_unlock(&mu);
+}
+
+void respcache_set_budget(size_t bytes)
+{
+    pthread_mutex_lock(&mu);
+    budget = bytes;
     pthread_mutex_unlock(&mu);
 }
 

@@ -1,0 +1,110 @@
+"""The process's memory (issue 15's footprint): what a password hash costs, and that a login
+replaces a hash made with other settings (PASSWORD_HASH_MEMORY_MIB). Speed and memory targets
+live in `make bench`; the bounds here are loose enough for a loaded machine and catch a
+regression by a multiple (a 64 MiB hash was 80 MB of peak RSS)."""
+
+from __future__ import annotations
+
+import os
+import re
+
+import requests
+
+from api_helpers import (  # noqa: F401  (fixtures are used by name)
+    PASSWORD, anon_request, assert_status, signup, sql_on, unique_email,
+)
+from helpers import scaled
+
+METRICS_TOKEN = "footprint-metrics-token-0123456789"
+
+ASAN = os.environ.get("TODO_ASAN") == "1"
+
+
+def _stored_hash(srv, user_id: str) -> str:
+    rows = sql_on(srv, f"SELECT hashed_password FROM users WHERE id = '{user_id}'")
+    assert len(rows) == 1, rows
+    return rows[0][0]
+
+
+def _status_kb(pid: int, field: str) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise AssertionError(f"no {field} in /proc/{pid}/status")
+
+
+def _login(srv, email: str, password: str = PASSWORD):
+    return anon_request(srv, "POST", "/api/auth/login", json={"email": email, "password": password})
+
+
+def test_password_hash_memory_is_a_setting_and_a_login_rehashes(servers):
+    first = servers.start(env={"PASSWORD_HASH_MEMORY_MIB": "9"})
+    user = signup(first, email=unique_email("rehash"))
+    # OWASP's pair for 9 MiB is 4 passes; libsodium writes the memory in KiB.
+    assert "$argon2id$v=19$m=9216,t=4,p=1$" in _stored_hash(first, user.id)
+    first.stop()
+
+    second = servers.start(database_url=first.env["DATABASE_URL"])  # the default: 7 MiB
+    assert_status(_login(second, user.email, "not the password"), 401)
+    assert "m=9216,t=4" in _stored_hash(second, user.id), "a failed login must not rehash"
+    r = _login(second, user.email)
+    assert_status(r, 200)
+    new_hash = _stored_hash(second, user.id)
+    assert "$argon2id$v=19$m=7168,t=5,p=1$" in new_hash, new_hash
+    # The new hash verifies, and sessions made before it stay valid (same password).
+    assert_status(_login(second, user.email), 200)
+    assert _stored_hash(second, user.id) == new_hash, "a current hash is not replaced again"
+    me = anon_request(second, "GET", "/api/auth/me", headers={"Authorization": f"Bearer {user.token}"})
+    assert_status(me, 200)
+
+
+def test_password_hash_memory_is_bounded(servers):
+    """PASSWORD_HASH_MEMORY_MIB out of range is a config error naming the setting."""
+    for bad in ("6", "1025", "lots"):
+        srv = servers.prepare(env={"PASSWORD_HASH_MEMORY_MIB": bad}).start()
+        code = srv.wait_exit(30)
+        assert code not in (None, 0), f"PASSWORD_HASH_MEMORY_MIB={bad} must refuse to start"
+        assert "PASSWORD_HASH_MEMORY_MIB" in srv.logs(), srv.tail()
+
+
+def test_peak_memory_of_sign_ups_and_logins_stays_small(servers):
+    srv = servers.start()
+    pid = srv.proc.pid
+    before = _status_kb(pid, "VmRSS")
+    for i in range(3):
+        u = signup(srv, email=unique_email(f"footprint{i}"))
+        assert_status(_login(srv, u.email), 200)
+    growth_mb = (_status_kb(pid, "VmHWM") - before) / 1024
+    # One hash at a time here: 7 MiB (7.3 MB) of Argon2id plus the requests' own memory.
+    assert growth_mb < 16, f"sign-ups and logins raised the peak RSS by {growth_mb:.1f} MB"
+    if not ASAN:  # the sanitizer's shadow memory and quarantine are not the server's
+        peak_mb = _status_kb(pid, "VmHWM") / 1024
+        assert peak_mb < 40, f"peak RSS {peak_mb:.1f} MB"
+
+
+def _cache_hits(srv) -> float:
+    r = requests.get(srv.url("/metrics"), headers={"Authorization": f"Bearer {METRICS_TOKEN}"},
+                     timeout=scaled(10))
+    assert_status(r, 200)
+    m = re.search(r'^todo_list_cache_total\{result="hit"\} ([0-9.e+]+)$', r.text, re.M)
+    return float(m.group(1)) if m else 0.0
+
+
+def test_list_cache_budget_is_a_setting(servers):
+    """LIST_CACHE_MIB bounds the list cache; 0 turns it off and lists stay correct."""
+    for budget, cached in (("0", False), ("1", True)):
+        srv = servers.start(env={"LIST_CACHE_MIB": budget, "METRICS_TOKEN": METRICS_TOKEN})
+        u = signup(srv, email=unique_email("cache"))
+        u.create(title="first")
+        before = _cache_hits(srv)
+        lists = [u.list() for _ in range(3)]
+        for r in lists:
+            assert_status(r, 200)
+            assert [t["title"] for t in r.json()] == ["first"]
+        u.create(title="second")
+        r = u.list()
+        assert_status(r, 200)
+        assert sorted(t["title"] for t in r.json()) == ["first", "second"]
+        hits = _cache_hits(srv) - before
+        assert (hits >= 2) if cached else (hits == 0), f"LIST_CACHE_MIB={budget}: {hits} hits"
