@@ -239,6 +239,13 @@ static enum MHD_Result queue(struct http_server *srv, struct request *req)
         MHD_add_response_header(r, req->resp_headers[i][0], req->resp_headers[i][1]);
     if (atomic_load(&srv->app->draining))
         MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+    /* The answer is made: its database connection goes back now, not once the response has
+     * been sent (on_completed). Until then this worker thread serves other connections, and
+     * on SQLite the connection is the thread's own: the next request would be refused. */
+    if (req->db) {
+        store_release(req->db);
+        req->db = NULL;
+    }
     enum MHD_Result ret = MHD_queue_response(req->conn, (unsigned)req->status, r);
     MHD_destroy_response(r);
     req->queued = true;
