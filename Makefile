@@ -43,7 +43,7 @@ ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
 
 objs = $(patsubst %.c,$(1)/%.o,$(2))
 
-.PHONY: all build asan run test unit unit-asan blackbox blackbox-asan deploy-test k8s-test deps test-deps \
+.PHONY: all build asan run test unit unit-asan blackbox blackbox-asan drills deploy-test k8s-test deps test-deps \
         format format-check image bench minikube-deploy clean venv test-prep test-image print-test-layers
 
 all: build
@@ -116,6 +116,14 @@ blackbox: $(BUILD)/todo venv
 	TODO_BIN=$(CURDIR)/$(BUILD)/todo TODO_BACKENDS=$(BACKENDS) TODO_BACKEND_FREE=$(BACKEND_FREE) \
 	$(VENV)/bin/pytest -q --durations=10 tests/blackbox
 
+# The fault drills (tests/blackbox/drills, docs/robustness.md "Fault drills"): kill -9 under
+# writes, a stopped database, a replica's SIGTERM behind the web role, hung and trickling model
+# providers, slowloris and 10,000 idle connections. Release build only (they measure latency
+# and load), both backends in one process; `make blackbox` leaves them out (norecursedirs).
+drills: $(BUILD)/todo venv
+	TODO_BIN=$(CURDIR)/$(BUILD)/todo TODO_BACKENDS=$(BACKENDS) \
+	$(VENV)/bin/pytest -q --durations=20 tests/blackbox/drills
+
 blackbox-asan: $(ASANDIR)/todo venv
 	TODO_BIN=$(CURDIR)/$(ASANDIR)/todo TODO_ASAN=1 TODO_BACKENDS=$(BACKENDS) TODO_BACKEND_FREE=$(BACKEND_FREE) \
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
@@ -178,6 +186,7 @@ blackbox-sqlite  prep     30  blackbox BACKENDS=sqlite
 docs             prep     40  docs-test
 unit             prep     50  unit
 unit-asan        prep     50  unit-asan
+drills           prep     60  drills
 endef
 export TEST_LAYERS
 LAYERS ?=

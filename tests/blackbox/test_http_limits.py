@@ -20,7 +20,7 @@ from helpers import RawHttpConnection, IncompleteResponse, scaled
 
 HEAD_TIMEOUT = 10  # HTTP_HEAD_TIMEOUT_S
 PER_IP = 64  # HTTP_PER_IP_CONN_LIMIT
-TOTAL = 2048  # HTTP_CONN_LIMIT
+TOTAL = 2048  # trickling connections opened (the old HTTP_CONN_LIMIT; it is 16384 now)
 QUERY_ARGS_MAX = 64  # HTTP_QUERY_ARGS_MAX
 LOGIN = "/api/auth/login"
 
