@@ -4,7 +4,8 @@
 # docs/performance.md keeps:
 #   - saturation (wrk -t2 -c64, BENCH_SECONDS each): every row of SCENARIOS below;
 #   - a fixed rate (oha -q BENCH_RATE): create and the cached list, p50/p99;
-#   - peak RSS (VmHWM), start-to-ready (exec to the first /ready 200), the image's size;
+#   - peak RSS (VmHWM) and RSS (VmRSS) after the loads, start-to-ready (exec to the first
+#     /ready 200, timed by the process that execs the server), the image's size;
 #   - how cost grows: the uncached list page at 10, 1,000 and 100,000 tasks of one user and
 #     with 10,000 users (rows inserted in SQL), median of sequential requests.
 # Every wrk/oha answer must be 2xx (anything else fails the bench). Installs what it lacks:
@@ -270,6 +271,7 @@ NGINX
     figures=$(oha_run -z "${secs}s" -q "$rate_q" -c 16 -H "Authorization: Bearer $token" "$list")
     record "$be" "fixed rate $rate_q/s: list 50 (cached)" "$figures"
     record "$be" "peak RSS (MB)" "$(awk '/VmHWM/ {printf "%.1f", $2/1024}' "/proc/$tpid/status")"
+    record "$be" "RSS at the end of the run (MB)" "$(awk '/VmRSS/ {printf "%.1f", $2/1024}' "/proc/$tpid/status")"
 
     if [ "$scale" != 0 ]; then
         # How cost grows: one user's uncached page (limit=50) as the table grows, then with
