@@ -21,10 +21,14 @@ struct headguard_slot {
     struct headguard_slot *next_free;
 };
 
+/* Slots are handed out from the free list, else the next never-used one: the table's pages
+ * are touched only as far as connections have reached (the limit is 16,384; a process
+ * usually sees tens), and the reaper walks only those. */
 struct headguard {
     struct bgthread bg;
     pthread_mutex_t mu; /* the slot table */
     unsigned n;
+    unsigned used; /* slots[0..used) have been handed out at least once */
     struct headguard_slot *free_list;
     struct headguard_slot slots[]; /* n of them */
 };
@@ -35,7 +39,7 @@ static void *reaper(void *arg)
     while (bgthread_sleep(&g->bg, REAP_INTERVAL_MS)) {
         int64_t now = now_mono_ms();
         pthread_mutex_lock(&g->mu);
-        for (unsigned i = 0; i < g->n; i++) {
+        for (unsigned i = 0; i < g->used; i++) {
             struct headguard_slot *s = &g->slots[i];
             int64_t until = atomic_load(&s->until);
             if (s->fd < 0 || until == 0 || now < until)
@@ -55,11 +59,6 @@ int headguard_start(unsigned max_conns, struct headguard **out)
     if (!g)
         return ERR_NOMEM;
     g->n = max_conns;
-    for (unsigned i = max_conns; i-- > 0;) {
-        g->slots[i].fd = -1;
-        g->slots[i].next_free = g->free_list;
-        g->free_list = &g->slots[i];
-    }
     pthread_mutex_init(&g->mu, NULL);
     if (bgthread_start(&g->bg, reaper, g) != ERR_OK) {
         pthread_mutex_destroy(&g->mu);
@@ -83,8 +82,11 @@ struct headguard_slot *headguard_opened(struct headguard *g, int fd)
 {
     pthread_mutex_lock(&g->mu);
     struct headguard_slot *s = g->free_list;
-    if (s) {
+    if (s)
         g->free_list = s->next_free;
+    else if (g->used < g->n)
+        s = &g->slots[g->used++];
+    if (s) {
         s->fd = fd;
         atomic_store(&s->until, now_mono_ms() + HTTP_HEAD_TIMEOUT_S * 1000);
     }
