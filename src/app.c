@@ -88,10 +88,12 @@ static void store_stop(struct app *app)
 
 /* ---- the engine: the I/O loop and httpc on it ----------------------------------------- */
 
-/* Connections httpc opens to one host at most. An API behind this process (the web role's
- * API_URL) closes connections from one address beyond HTTP_PER_IP_CONN_LIMIT, and all of
- * this process's come from one: stay below it; further transfers wait for a connection. */
-#define HTTPC_HOST_CONNS (HTTP_PER_IP_CONN_LIMIT * 3 / 4)
+/* Connections httpc opens to one host at most; further transfers wait for one. All of this
+ * process's come from one address, and an API (the web role's API_URL, an agent's
+ * MCP_SERVER_URL) that does not list it in FORWARDED_ALLOW_IPS closes connections from one
+ * address beyond MAX_CONNECTIONS_PER_IP (default 64): stay below that default. The web
+ * role's event streams have connections of their own (web/proxy.c). */
+#define HTTPC_HOST_CONNS 48
 
 static int engine_start(struct app *app)
 {

@@ -514,6 +514,10 @@ static const struct cfg_def defs[] = {
     INT("LIST_CACHE_MIB", 8, 0, 1024, list_cache_mib,
         "task list bodies the process keeps, at most (validated per user, so never stale; "
         "a 50-task page is about 19 KB); 0: no cache"),
+    INT("MAX_CONNECTIONS_PER_IP", 64, 0, 16384, max_conns_per_ip,
+        "connections one client address may hold open (beyond them a new one is closed at "
+        "once; 0: no limit); the addresses in `FORWARDED_ALLOW_IPS` are exempt, as a proxy "
+        "carries many clients' connections (the web role in front of the API, an ingress)"),
     INT("SHUTDOWN_TIMEOUT_SECONDS", 20, 0, 3600, shutdown_timeout_s,
         "how long SIGTERM waits for in-flight requests"),
     INT("MAX_BODY_BYTES", 1048576, 1024, 67108864, max_body_bytes, "larger bodies get 413"),

@@ -27,6 +27,7 @@
 #include "core/util.h"
 #include "http/cors.h"
 #include "http/headguard.h"
+#include "http/peerlimit.h"
 #include "http/request.h"
 #include "http/router.h"
 #include "store/store.h"
@@ -36,6 +37,14 @@ struct http_server {
     struct app *app;
     atomic_int inflight;
     struct headguard *guard;
+    struct peerlimit *peers; /* MAX_CONNECTIONS_PER_IP, or NULL: not counted */
+};
+
+/* What the server keeps per connection (libmicrohttpd's socket context; malloc'd by
+ * on_connection at the start, freed at the close). */
+struct conn_ctx {
+    struct headguard_slot *slot; /* the head deadline's, or NULL */
+    bool counted;                /* by peerlimit_opened: to be uncounted at the close */
 };
 
 /* The head guard's slot of a connection (see on_connection). */
@@ -43,20 +52,53 @@ static struct headguard_slot *guard_slot(struct MHD_Connection *conn)
 {
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-    return ci ? ci->socket_context : NULL;
+    const struct conn_ctx *c = ci ? ci->socket_context : NULL;
+    return c ? c->slot : NULL;
 }
 
-/* Tracks each connection's request-head deadline (headguard.h). */
+static const struct sockaddr *client_addr(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    return ci ? ci->client_addr : NULL;
+}
+
+/* The accept policy: an address already holding MAX_CONNECTIONS_PER_IP connections is
+ * refused before libmicrohttpd sets a connection up (peerlimit.h). */
+static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen)
+{
+    (void)addrlen;
+    struct http_server *srv = cls;
+    return peerlimit_admit(srv->peers, addr) ? MHD_YES : MHD_NO;
+}
+
+/* Tracks each connection's request-head deadline (headguard.h) and its address's count
+ * (peerlimit.h); a connection over its address's limit, or one that cannot be tracked, is
+ * shut down at once (libmicrohttpd then closes it as a peer that left). */
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
                           enum MHD_ConnectionNotificationCode toe)
 {
     struct http_server *srv = cls;
+    struct conn_ctx *c = *socket_context;
     if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
         const union MHD_ConnectionInfo *ci =
             MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-        *socket_context = ci ? headguard_opened(srv->guard, ci->connect_fd) : NULL;
-    } else {
-        headguard_closed(srv->guard, *socket_context);
+        int fd = ci ? ci->connect_fd : -1;
+        c = calloc(1, sizeof(*c));
+        bool ok = c != NULL;
+        if (c) {
+            c->counted = true;
+            ok = peerlimit_opened(srv->peers, client_addr(conn));
+            c->slot = fd >= 0 ? headguard_opened(srv->guard, fd) : NULL;
+        }
+        *socket_context = c;
+        if (!ok && fd >= 0)
+            shutdown(fd, SHUT_RDWR);
+    } else if (c) {
+        headguard_closed(srv->guard, c->slot);
+        if (c->counted)
+            peerlimit_closed(srv->peers, client_addr(conn));
+        free(c);
         *socket_context = NULL;
     }
 }
@@ -516,7 +558,12 @@ int http_server_start(struct app *app, struct http_server **out)
     if (!srv)
         return ERR_NOMEM;
     srv->app = app;
+    if (peerlimit_new(cfg, HTTP_CONN_LIMIT, &srv->peers) != ERR_OK) {
+        free(srv);
+        return ERR_NOMEM;
+    }
     if (headguard_start(HTTP_CONN_LIMIT, &srv->guard) != ERR_OK) {
+        peerlimit_free(srv->peers);
         free(srv);
         return ERR_NOMEM;
     }
@@ -524,6 +571,7 @@ int http_server_start(struct app *app, struct http_server **out)
     int fd = listen_socket(cfg->host, cfg->port, &family);
     if (fd < 0) {
         headguard_stop(srv->guard);
+        peerlimit_free(srv->peers);
         free(srv);
         return ERR_IO;
     }
@@ -533,19 +581,20 @@ int http_server_start(struct app *app, struct http_server **out)
     if (family == AF_INET6)
         flags |= MHD_USE_IPv6;
     srv->daemon = MHD_start_daemon(
-        flags, (uint16_t)cfg->port, NULL, NULL, on_access, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
-        NULL, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd, MHD_OPTION_THREAD_POOL_SIZE,
-        (unsigned)cfg->workers, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_CONN_TIMEOUT_S,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_CONN_LIMIT, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-        (unsigned)HTTP_PER_IP_CONN_LIMIT, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)HTTP_CONN_MEMORY_LIMIT, MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
-        MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL, MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_END);
+        flags, (uint16_t)cfg->port, srv->peers ? on_accept : NULL, srv, on_access, srv,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->workers, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)HTTP_CONN_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_CONN_LIMIT,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_MEMORY_LIMIT,
+        MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL, MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
+        srv, MHD_OPTION_END);
     if (!srv->daemon) {
         /* Not closed here: some of libmicrohttpd's failure paths close it already, and the
          * process exits after this failure anyway. */
         log_error("cannot start the HTTP server on %s:%d", cfg->host, cfg->port);
         headguard_stop(srv->guard);
+        peerlimit_free(srv->peers);
         free(srv);
         return ERR_IO;
     }
@@ -571,5 +620,6 @@ void http_server_stop(struct http_server *srv)
         return;
     MHD_stop_daemon(srv->daemon);
     headguard_stop(srv->guard); /* after the daemon: no connection is left to notify */
+    peerlimit_free(srv->peers);
     free(srv);
 }

@@ -12,12 +12,11 @@
 #include "app.h"
 
 /* Connection limits handed to libmicrohttpd (see also HTTP_HEAD_TIMEOUT_S, headguard.h).
- * Behind a proxy, all of the proxy's connections come from one address. */
+ * Connections per client address: MAX_CONNECTIONS_PER_IP (http/peerlimit.h). */
 #define HTTP_CONN_TIMEOUT_S 30 /* idle time */
 /* Total connections: 10,000 idle ones leave room for everyone else (an idle or slow one is
  * cut by HTTP_HEAD_TIMEOUT_S); each costs ~4.6 KiB while open. */
-#define HTTP_CONN_LIMIT        16384
-#define HTTP_PER_IP_CONN_LIMIT 64
+#define HTTP_CONN_LIMIT 16384
 /* libmicrohttpd zero-fills this pool for every request: keep it to what headers need. */
 #define HTTP_CONN_MEMORY_LIMIT (16 * 1024)
 #define HTTP_LISTEN_BACKLOG    1024

@@ -10,6 +10,14 @@
  * records the 502/503/504 the request then answers). When the client goes away the
  * stream's closed hook cancels the transfer.
  *
+ * Connections. Ordinary requests share a pool of PROXY_POOL_CONNS connections to the upstream
+ * (the engine's httpc, io/httpc.h: transfers beyond it wait for a connection). Long-lived
+ * event streams (a GET for text/event-stream, or of an .../events path) would hold a pool
+ * connection each for as long as a browser tab stays open, and enough tabs would leave
+ * none for anything else; so they run on an engine of their own — a second I/O loop and
+ * httpc, started here, with their own connections — at most PROXY_MAX_STREAMS at once
+ * (one more is answered 503 with Retry-After, which EventSource clients retry).
+ *
  * Ownership. The proxy's per-request state lives in the stream's data area, so the stream's
  * references (core/shared.h) keep it: the request's and the body reader's (http/stream.h),
  * and the transfer's, taken before the transfer is queued and dropped by on_done. The
@@ -34,24 +42,29 @@
 #include "http/server.h"
 #include "http/stream.h"
 #include "io/httpc.h"
+#include "io/loop.h"
 
 /* Longest API_URL accepted. */
 #define PROXY_MAX_BASE_URL 2048
 
-#define DETAIL_502  "Bad gateway: API unavailable"
-#define DETAIL_503  "Service unavailable: the proxy is shutting down"
-#define DETAIL_504  "Gateway timeout: the API did not answer in time"
-#define DETAIL_BUSY "Service unavailable: too many proxied requests"
+#define DETAIL_502     "Bad gateway: API unavailable"
+#define DETAIL_503     "Service unavailable: the proxy is shutting down"
+#define DETAIL_504     "Gateway timeout: the API did not answer in time"
+#define DETAIL_BUSY    "Service unavailable: too many proxied requests"
+#define DETAIL_STREAMS "Service unavailable: too many open event streams"
 
 /* The proxy of the process: set by proxy_start, read by every request. */
 static struct {
-    pthread_mutex_t mu; /* guards base, httpc and started */
-    char *base;         /* API_URL without a trailing slash */
-    char *agent;        /* AGENT_URL without a trailing slash, or NULL: the chat goes to base */
-    struct httpc *httpc;
+    pthread_mutex_t mu;  /* guards base, httpc and started */
+    char *base;          /* API_URL without a trailing slash */
+    char *agent;         /* AGENT_URL without a trailing slash, or NULL: the chat goes to base */
+    struct httpc *httpc; /* the engine's: ordinary requests */
+    struct loop *stream_loop; /* the event streams' own loop and engine (see above) */
+    struct httpc *stream_httpc;
     bool started;
     atomic_bool running; /* h_proxy forwards */
     atomic_int live;     /* transfers queued and not yet ended */
+    atomic_int streams;  /* of which event streams */
 } px = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
 /* One proxied request: the data area of its stream. */
@@ -61,6 +74,7 @@ struct pxreq {
     atomic_int fail_status; /* 502/503/504 when the transfer ended before any headers */
     atomic_bool client_gone;
     atomic_bool keep_transfer; /* the answer reads no body: let the transfer end by itself */
+    bool event_stream;         /* counted in px.streams */
 };
 
 /* ---- the stream's hooks (HTTP worker threads) ----------------------------------------- */
@@ -127,6 +141,8 @@ static void px_on_done(void *ctx, const struct httpc_result *res)
         log_fields(LOG_WARNING, "proxy: upstream transfer failed", f, ARRAY_LEN(f));
     }
     stream_end(s, res->err == ERR_OK);
+    if (p->event_stream)
+        atomic_fetch_sub(&px.streams, 1);
     atomic_fetch_sub(&px.live, 1);
     stream_release(s); /* the transfer's reference */
 }
@@ -199,16 +215,43 @@ static bool agent_path(const char *path)
            (slash[sizeof(conv) - 1] == '\0' || slash[sizeof(conv) - 1] == '/');
 }
 
+/* True for a request that opens a long-lived event stream: a GET that accepts
+ * text/event-stream (EventSource, an MCP client's GET stream) or of a path ending in
+ * /events (the per-user event stream, whatever the client's Accept). */
+static bool event_stream_request(struct request *req)
+{
+    if (req->method != HTTP_GET)
+        return false;
+    const char *accept = req_header(req, "Accept");
+    if (accept && strcasestr(accept, "text/event-stream"))
+        return true;
+    size_t len = strlen(req->path);
+    static const char tail[] = "/events";
+    return len >= sizeof(tail) - 1 && strcmp(req->path + len - (sizeof(tail) - 1), tail) == 0;
+}
+
+/* Takes one of the n places of counter, or answers 503 (Retry-After: 1) with detail. */
+static bool take_place(struct request *req, atomic_int *counter, int n, const char *detail)
+{
+    if (atomic_fetch_add(counter, 1) < n)
+        return true;
+    atomic_fetch_sub(counter, 1);
+    resp_header(req, "Retry-After", "1");
+    resp_error(req, 503, detail);
+    return false;
+}
+
 void h_proxy(struct request *req)
 {
     if (!atomic_load(&px.running)) {
         resp_error(req, 503, DETAIL_503);
         return;
     }
-    if (atomic_fetch_add(&px.live, 1) >= PROXY_MAX_TRANSFERS) {
+    if (!take_place(req, &px.live, PROXY_MAX_TRANSFERS, DETAIL_BUSY))
+        return;
+    bool event_stream = event_stream_request(req);
+    if (event_stream && !take_place(req, &px.streams, PROXY_MAX_STREAMS, DETAIL_STREAMS)) {
         atomic_fetch_sub(&px.live, 1);
-        resp_header(req, "Retry-After", "1");
-        resp_error(req, 503, DETAIL_BUSY);
         return;
     }
     bool with_body = req->method == HTTP_POST || req->method == HTTP_PUT ||
@@ -227,6 +270,7 @@ void h_proxy(struct request *req)
     if (rc == ERR_OK) {
         struct pxreq *p = stream_data(s);
         snprintf(p->request_id, sizeof(p->request_id), "%s", req->request_id);
+        p->event_stream = event_stream;
         struct httpc_request rq = {
             .method = req->method_name,
             .url = url,
@@ -245,7 +289,7 @@ void h_proxy(struct request *req)
             .on_done = px_on_done,
             .ctx = stream_ref(s), /* the transfer's reference, dropped by px_on_done */
         };
-        rc = httpc_request(px.httpc, &rq, &x);
+        rc = httpc_request(event_stream ? px.stream_httpc : px.httpc, &rq, &x);
         if (rc == ERR_OK) {
             atomic_store(&p->xfer, x);
         } else {
@@ -254,6 +298,8 @@ void h_proxy(struct request *req)
         }
     }
     if (rc != ERR_OK) {
+        if (event_stream)
+            atomic_fetch_sub(&px.streams, 1);
         atomic_fetch_sub(&px.live, 1);
         stream_release(s); /* the request's own reference keeps it until the end */
         if (rc == ERR_TOOBIG)
@@ -288,18 +334,38 @@ static char *base_of(const char *url, int *rc)
     return b;
 }
 
+/* Ends the event streams' engine (every transfer aborted, the loop joined) and frees it. */
+static void stream_engine_stop(struct loop *loop, struct httpc *httpc)
+{
+    if (httpc)
+        httpc_quiesce(httpc);
+    if (loop)
+        loop_stop(loop);
+    httpc_free(httpc);
+    loop_free(loop);
+}
+
 int proxy_start(const struct config *cfg, struct httpc *httpc)
 {
     int rc = ERR_OK;
     char *base = base_of(cfg->api_url, &rc);
     char *agent = base && cfg->agent_url ? base_of(cfg->agent_url, &rc) : NULL;
+    struct loop *sloop = NULL;
+    struct httpc *shttpc = NULL;
+    if (rc == ERR_OK)
+        rc = loop_start(&sloop);
+    if (rc == ERR_OK)
+        rc = httpc_new(sloop, PROXY_MAX_STREAMS, &shttpc);
     if (rc != ERR_OK) {
+        stream_engine_stop(sloop, shttpc);
         free(base);
+        free(agent);
         return rc;
     }
     pthread_mutex_lock(&px.mu);
     if (px.started) {
         pthread_mutex_unlock(&px.mu);
+        stream_engine_stop(sloop, shttpc);
         free(base);
         free(agent);
         return ERR_INVALID;
@@ -307,6 +373,8 @@ int proxy_start(const struct config *cfg, struct httpc *httpc)
     px.base = base;
     px.agent = agent;
     px.httpc = httpc;
+    px.stream_loop = sloop;
+    px.stream_httpc = shttpc;
     px.started = true;
     pthread_mutex_unlock(&px.mu);
     atomic_store(&px.running, true);
@@ -317,17 +385,32 @@ int proxy_start(const struct config *cfg, struct httpc *httpc)
 void proxy_quiesce(void)
 {
     atomic_store(&px.running, false);
+    /* The event streams end now (their clients reconnect elsewhere): their transfers are
+     * aborted, which ends the streams, and the loop joined. */
+    pthread_mutex_lock(&px.mu);
+    struct httpc *h = px.stream_httpc;
+    struct loop *l = px.stream_loop;
+    pthread_mutex_unlock(&px.mu);
+    if (h)
+        httpc_quiesce(h);
+    if (l)
+        loop_stop(l);
 }
 
 void proxy_stop(void)
 {
     atomic_store(&px.running, false);
     pthread_mutex_lock(&px.mu);
+    struct httpc *h = px.stream_httpc;
+    struct loop *l = px.stream_loop;
     free(px.base);
     free(px.agent);
     px.base = NULL;
     px.agent = NULL;
     px.httpc = NULL;
+    px.stream_httpc = NULL;
+    px.stream_loop = NULL;
     px.started = false;
     pthread_mutex_unlock(&px.mu);
+    stream_engine_stop(l, h); /* again after proxy_quiesce: both calls are safe twice */
 }

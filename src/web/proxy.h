@@ -18,6 +18,10 @@ struct httpc;
 
 /* Concurrent proxied requests; one more is answered 503. */
 #define PROXY_MAX_TRANSFERS 512
+/* Concurrent proxied event streams (of PROXY_MAX_TRANSFERS), each on a connection of its
+ * own beside the ordinary requests' pool (app.c's HTTPC_HOST_CONNS); one more is answered
+ * 503 with Retry-After. */
+#define PROXY_MAX_STREAMS 256
 /* Upstream bytes buffered per request before the upstream is paused (backpressure). */
 #define PROXY_BUFFER_MAX (256 * 1024)
 /* Time allowed for the upstream's response headers (then 504). */

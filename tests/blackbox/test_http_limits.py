@@ -1,7 +1,8 @@
 """HTTP framing and connection limits (issue 7): request smuggling shapes are refused with 400
 and a closed connection; long query strings are served or refused with 414 at once; a client
 that trickles its request head is cut off after the head deadline; one address holds at most
-HTTP_PER_IP_CONN_LIMIT connections, so a few trickling addresses cannot starve a normal client.
+MAX_CONNECTIONS_PER_IP connections (the trusted proxies of FORWARDED_ALLOW_IPS exempt), so a few
+trickling addresses cannot starve a normal client.
 
 Loopback only: 127.0.0.2, 127.0.0.3 … are all local addresses on Linux. Every wait is bounded.
 """
@@ -19,7 +20,7 @@ import pytest
 from helpers import RawHttpConnection, IncompleteResponse, scaled
 
 HEAD_TIMEOUT = 10  # HTTP_HEAD_TIMEOUT_S
-PER_IP = 64  # HTTP_PER_IP_CONN_LIMIT
+PER_IP = 64  # MAX_CONNECTIONS_PER_IP's default
 TOTAL = 2048  # trickling connections opened (the old HTTP_CONN_LIMIT; it is 16384 now)
 QUERY_ARGS_MAX = 64  # HTTP_QUERY_ARGS_MAX
 LOGIN = "/api/auth/login"
@@ -190,6 +191,34 @@ def test_per_address_connection_cap(server):
         assert open_now >= PER_IP // 2, f"only {open_now} connections were accepted"
     finally:
         for s in socks:
+            s.close()
+
+
+def test_trusted_proxies_are_exempt_from_the_per_address_cap(servers):
+    """MAX_CONNECTIONS_PER_IP caps a client address, not a proxy that carries many clients:
+    an address in FORWARDED_ALLOW_IPS keeps every connection it opens (and each is served),
+    another address is held to the cap."""
+    cap, opened = 8, 24
+    srv = servers.start(env={"MAX_CONNECTIONS_PER_IP": str(cap),
+                             "FORWARDED_ALLOW_IPS": "127.0.0.7"})
+    proxy = [_open_trickler(srv.port, "127.0.0.7") for _ in range(opened)]
+    client = [_open_trickler(srv.port, "127.0.0.9") for _ in range(opened)]
+    try:
+        # Wait (bounded) until the server has refused what it refuses.
+        until = time.monotonic() + scaled(5)
+        while time.monotonic() < until and sum(_alive(s) for s in client) > cap:
+            time.sleep(0.05)
+        held = sum(_alive(s) for s in client)
+        assert cap // 2 <= held <= cap, f"{held} connections held by one client address"
+        assert all(_alive(s) for s in proxy), "the trusted proxy's connections were closed"
+        for s in proxy:
+            s.setblocking(True)
+            s.settimeout(scaled(10))
+            s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        answers = [s.recv(64) for s in proxy]
+        assert all(a.startswith(b"HTTP/1.1 200") for a in answers), answers[:3]
+    finally:
+        for s in proxy + client:
             s.close()
 
 

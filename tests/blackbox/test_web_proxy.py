@@ -445,6 +445,95 @@ def test_concurrent_proxied_requests(wired):
     assert all(code == 200 and got == want for code, got, want in results)
 
 
+def _proxy_user(web_api) -> tuple[str, dict]:
+    """Signs a user up through the web role; returns (user id, auth headers)."""
+    body = {"email": f"cap-{time.time_ns()}@example.com", "password": "correct horse 1"}
+    r = web_api.request("POST", "/api/auth/signup", json=body)
+    assert r.status_code == 201, r.text
+    return r.json()["user"]["id"], {"Authorization": f"Bearer {r.json()['token']}"}
+
+
+def test_a_hundred_keep_alive_clients_through_the_web_role_all_get_2xx(wired, web_api, api):
+    """Regression (`make bench`'s proxied row had non-2xx answers and socket errors): 100
+    keep-alive clients from 127.0.0.1 (FORWARDED_ALLOW_IPS' default: a trusted proxy, exempt
+    from MAX_CONNECTIONS_PER_IP) hold their connections to the web role at once, which holds
+    its pool of connections to the API from one address; every answer must be a 2xx — no
+    connection closed by the per-address cap of either process, no 502."""
+    uid, auth = _proxy_user(web_api)
+    for i in range(3):
+        r = web_api.request("POST", f"/api/{uid}/tasks", headers=auth, json={"title": f"t{i}"})
+        assert r.status_code == 201, r.text
+    clients, rounds = 100, 4
+    together = threading.Barrier(clients, timeout=scaled(60))
+    statuses, errors = [], []
+
+    def client():
+        try:
+            with requests.Session() as s:
+                for n in range(rounds):
+                    r = s.get(web_api.url(f"/api/{uid}/tasks"), headers=auth, timeout=scaled(30))
+                    statuses.append(r.status_code)
+                    if n == 0:
+                        together.wait()  # every client holds its connection open here
+        except Exception as e:  # reported below
+            errors.append(repr(e)[:200])
+            together.abort()
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=scaled(120))
+    bad = [c for c in statuses if not 200 <= c < 300]
+    assert not errors, f"{len(errors)} clients failed, e.g. {errors[:3]}"
+    assert len(statuses) == clients * rounds and not bad, \
+        f"{len(statuses)} answers, non-2xx: {bad[:10]}\n{web_api.tail()}"
+
+
+def test_open_event_streams_do_not_starve_other_proxied_requests(wired, web_api, api):
+    """60 open event streams through the web role (more than its pool of connections to the
+    API for ordinary requests; 15 for each of 4 users, under the API's 16 per user) are all
+    answered, and a plain list through the same web role still answers promptly. Before, each
+    stream held one of the 48 pooled connections and the rest waited."""
+    users = [_proxy_user(web_api) for _ in range(4)]
+    streams = []
+    try:
+        for uid, auth in users:
+            for _ in range(15):
+                s = socket.create_connection(("127.0.0.1", web_api.port), timeout=scaled(10))
+                s.sendall(f"GET /api/{uid}/events HTTP/1.1\r\nHost: x\r\n"
+                          f"Accept: text/event-stream\r\n"
+                          f"Authorization: {auth['Authorization']}\r\n\r\n".encode())
+                streams.append(s)
+        deadline = time.monotonic() + scaled(15)
+        heads = []
+        for s in streams:
+            data = b""
+            while b"\r\n\r\n" not in data and time.monotonic() < deadline:
+                s.settimeout(max(0.05, deadline - time.monotonic()))
+                try:
+                    chunk = s.recv(4096)
+                except (socket.timeout, TimeoutError):
+                    break
+                if not chunk:
+                    break
+                data += chunk
+            heads.append(data.split(b"\r\n", 1)[0])
+        answered = [h for h in heads if h.startswith(b"HTTP/1.1 200")]
+        assert len(answered) == len(streams), \
+            f"{len(answered)} of {len(streams)} streams answered: {sorted(set(heads))[:5]}"
+        uid, auth = users[0]
+        for _ in range(3):
+            t0 = time.monotonic()
+            r = web_api.get(f"/api/{uid}/tasks", headers=auth, timeout=scaled(30))
+            took = time.monotonic() - t0
+            assert r.status_code == 200, r.text
+            assert took < scaled(2), f"a list took {took:.1f}s with {len(streams)} streams open"
+    finally:
+        for s in streams:
+            s.close()
+
+
 def test_client_disconnect_mid_stream_does_not_hurt_the_web_process(wired):
     # Streams that stay open (the connection is suspended between events).
     for _ in range(8):

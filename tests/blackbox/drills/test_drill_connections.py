@@ -25,7 +25,7 @@ from drill_load import ms, percentile, record
 from helpers import RawHttpConnection, scaled, wait_until
 
 IDLE = 10_000
-IDLE_PER_ADDR = 60        # under HTTP_PER_IP_CONN_LIMIT (64)
+IDLE_PER_ADDR = 60        # under MAX_CONNECTIONS_PER_IP (64)
 SLOW_ADDRS = 8            # slowloris addresses, each trying past the per-address cap
 SLOW_PER_ADDR = 80
 PER_IP = 64
