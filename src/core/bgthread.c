@@ -6,13 +6,27 @@
 #include "core/err.h"
 #include "core/util.h"
 
+/* The bgthread the calling thread runs, or NULL. */
+static _Thread_local struct bgthread *current;
+
+/* Every bgthread starts here: it remembers itself for bgthread_stop_requested. */
+static void *trampoline(void *p)
+{
+    struct bgthread *t = p;
+    current = t;
+    return t->fn(t->arg);
+}
+
 int bgthread_start(struct bgthread *t, void *(*fn)(void *), void *arg)
 {
     t->stop = false;
     t->kicked = false;
+    atomic_store(&t->stopping, false);
+    t->fn = fn;
+    t->arg = arg;
     pthread_mutex_init(&t->mu, NULL);
     pthread_cond_init(&t->cv, NULL);
-    if (pthread_create(&t->thread, NULL, fn, arg) != 0) {
+    if (pthread_create(&t->thread, NULL, trampoline, t) != 0) {
         pthread_mutex_destroy(&t->mu);
         pthread_cond_destroy(&t->cv);
         return ERR_NOMEM;
@@ -22,6 +36,7 @@ int bgthread_start(struct bgthread *t, void *(*fn)(void *), void *arg)
 
 void bgthread_stop(struct bgthread *t)
 {
+    atomic_store(&t->stopping, true);
     pthread_mutex_lock(&t->mu);
     t->stop = true;
     pthread_cond_signal(&t->cv);
@@ -55,4 +70,14 @@ void bgthread_kick(struct bgthread *t)
     t->kicked = true;
     pthread_cond_signal(&t->cv);
     pthread_mutex_unlock(&t->mu);
+}
+
+bool bgthread_on_thread(void)
+{
+    return current != NULL;
+}
+
+bool bgthread_stop_requested(void)
+{
+    return current && atomic_load(&current->stopping);
 }

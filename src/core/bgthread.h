@@ -8,6 +8,7 @@
 #define TODO_BGTHREAD_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -17,6 +18,9 @@ struct bgthread {
     pthread_cond_t cv;
     bool stop;
     bool kicked;
+    atomic_bool stopping; /* bgthread_stop was called: read by bgthread_stop_requested */
+    void *(*fn)(void *);
+    void *arg;
 };
 
 /* Starts fn(arg) on a new thread. Returns ERR_OK or ERR_NOMEM (t is then unusable). */
@@ -31,5 +35,15 @@ bool bgthread_sleep(struct bgthread *t, int64_t ms);
 
 /* Wakes the thread's current or next bgthread_sleep early; returns at once. */
 void bgthread_kick(struct bgthread *t);
+
+/* True on a thread started by bgthread_start. */
+bool bgthread_on_thread(void);
+
+/* True when the calling thread was started by bgthread_start and has been asked to stop.
+ * A long wait made on such a thread (a database connect or statement, store/postgres.c)
+ * checks it every BGTHREAD_STOP_POLL_MS and gives up, so stopping a background thread
+ * never waits out a deadline of the call it happens to be in. */
+bool bgthread_stop_requested(void);
+#define BGTHREAD_STOP_POLL_MS 50
 
 #endif

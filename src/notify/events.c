@@ -252,7 +252,8 @@ static void hub_round(struct events *ev)
         goto out;
     const char *json = uids_json(a, &sn);
     struct store_conn *c = NULL;
-    if (!json || store_acquire(ev->store, &c) != ERR_OK)
+    /* Not once shutdown has begun (its waits would give up at once anyway). */
+    if (!json || bgthread_stop_requested() || store_acquire(ev->store, &c) != ERR_OK)
         goto out;
     const char **uids = NULL;
     int64_t *versions = NULL;

@@ -51,6 +51,8 @@ static void mail_reminder(struct scheduler *s, struct arena *a, const struct cla
 static void round_once(struct scheduler *s)
 {
     for (int b = 0; b < SCHEDULER_MAX_BATCHES; b++) {
+        if (bgthread_stop_requested()) /* no claim once shutdown has begun */
+            return;
         struct arena *a = arena_new();
         struct store_conn *c = NULL;
         if (!a || store_acquire(s->store, &c) != ERR_OK) {
@@ -69,8 +71,9 @@ static void round_once(struct scheduler *s)
             s->stats.errors++;
         pthread_mutex_unlock(&s->mu);
         if (rc != ERR_OK) {
-            log_fields(LOG_WARNING, "reminders: claim failed",
-                       (struct log_field[]){LF_S("error", err_str(rc))}, 1);
+            if (!bgthread_stop_requested()) /* a claim cut short by shutdown is expected */
+                log_fields(LOG_WARNING, "reminders: claim failed",
+                           (struct log_field[]){LF_S("error", err_str(rc))}, 1);
             arena_free(a);
             return;
         }

@@ -22,6 +22,7 @@
 
 #include <libpq-fe.h>
 
+#include "core/bgthread.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "core/metrics.h"
@@ -108,20 +109,38 @@ static int give_up(struct pg_conn *c, const char *why)
     return ERR_UNAVAILABLE;
 }
 
-/* Waits until c's socket is ready for events. Gives up (ERR_UNAVAILABLE) at the deadline or
- * as soon as the watch declares the database down; a wait running longer than
+/* Gives up on c because its background thread is stopping: quietly (the process is
+ * shutting down), otherwise as give_up. */
+static int give_up_stopping(struct pg_conn *c)
+{
+    if (!c->probe && PQstatus(c->pg) == CONNECTION_OK)
+        pg_guard_cancel(c->pg);
+    c->broken = true;
+    c->gave_up = true;
+    return ERR_UNAVAILABLE;
+}
+
+/* Waits until c's socket is ready for events. Gives up (ERR_UNAVAILABLE) at the deadline,
+ * as soon as the watch declares the database down, or, on a background thread
+ * (core/bgthread.h: the reminder scheduler, the events hub, the watch itself), within
+ * BGTHREAD_STOP_POLL_MS of that thread being asked to stop; a wait running longer than
  * PG_KICK_AFTER_MS since start_ms asks the watch to check the database. */
 static int wait_io(struct pg_conn *c, short events, int64_t start_ms, int64_t deadline_ms)
 {
     struct pg_guard *g = c->probe ? NULL : store_of(c)->guard;
     bool kicked = false;
+    bool bg = bgthread_on_thread();
     for (;;) {
         int64_t now = now_mono_ms();
         if (now >= deadline_ms)
             return give_up(c, "no answer before the deadline");
         if (g && pg_guard_down(g))
             return give_up(c, "the database does not answer");
+        if (bg && bgthread_stop_requested())
+            return give_up_stopping(c);
         int64_t slice = deadline_ms - now;
+        if (bg && slice > BGTHREAD_STOP_POLL_MS)
+            slice = BGTHREAD_STOP_POLL_MS;
         if (g && !kicked) {
             if (now - start_ms >= PG_KICK_AFTER_MS) {
                 pg_guard_kick(g);
@@ -174,7 +193,7 @@ static int flush_out(struct pg_conn *c, int64_t start_ms, int64_t deadline_ms)
 static int pg_connect(struct pg_conn *c, int64_t deadline_ms)
 {
     struct pg_store *s = store_of(c);
-    if (!c->probe && pg_guard_down(s->guard))
+    if ((!c->probe && pg_guard_down(s->guard)) || bgthread_stop_requested())
         return ERR_UNAVAILABLE;
     const char *keys[] = {"connect_timeout",
                           "application_name",
@@ -198,7 +217,7 @@ static int pg_connect(struct pg_conn *c, int64_t deadline_ms)
            st != PGRES_POLLING_FAILED) {
         int rc = wait_io(c, st == PGRES_POLLING_WRITING ? POLLOUT : POLLIN, start, deadline_ms);
         if (rc != ERR_OK) {
-            if (!c->probe)
+            if (!c->probe && !bgthread_stop_requested())
                 log_warn("postgres: connect timed out");
             return rc;
         }
@@ -242,7 +261,7 @@ static int pg_acquire_deadline(struct pg_store *s, int64_t deadline_ms, struct p
     int64_t waited_since = 0;
     pthread_mutex_lock(&s->mu);
     for (;;) {
-        if (pg_guard_down(s->guard)) {
+        if (pg_guard_down(s->guard) || bgthread_stop_requested()) {
             pthread_mutex_unlock(&s->mu);
             return ERR_UNAVAILABLE;
         }

@@ -154,11 +154,9 @@ step_stack() {
   check "backend /health stays 200 while PostgreSQL is down" test "$(http_code "$be/health")" = 200
   bounded 30 podman start "$STACK-postgres" >/dev/null 2>&1
   if wait_http "$be/ready" 30; then pass "backend /ready 200 again after PostgreSQL is back"; else fail "backend /ready did not recover"; fi
-  # Let the background reconnects after the restart settle before the graceful-stop check
-  # below: a reminder claim or event poll still connecting when SIGTERM comes holds the exit
-  # until its database deadline (seen as a 4.3 s stop; reported as a defect, not hidden: the
-  # stop check still wants < 2 s once the backend is settled).
-  sleep 5
+  # No settling: the graceful-stop check below comes right after the restart, when the
+  # backend's background threads (reminder claims, event polls, the database watch) may be
+  # reconnecting; their database waits end when shutdown begins (4.3 s and 10 s stops before).
 
   # Graceful stop of both roles.
   local name
