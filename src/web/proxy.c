@@ -197,6 +197,17 @@ static void proxy_resume(struct request *req)
     resp_custom(req, up->status, r);
 }
 
+/* True for /api/{user_id}/chat. */
+static bool chat_path(const char *path)
+{
+    static const char api[] = "/api/";
+    if (strncmp(path, api, sizeof(api) - 1) != 0)
+        return false;
+    const char *seg = path + sizeof(api) - 1;
+    const char *slash = strchr(seg, '/');
+    return slash && slash != seg && strcmp(slash, "/chat") == 0;
+}
+
 /* True for the agent role's routes: /api/{user_id}/chat and /api/{user_id}/conversations,
  * with anything under the latter (seed 003's ai-agent serves them). */
 static bool agent_path(const char *path)
@@ -208,7 +219,7 @@ static bool agent_path(const char *path)
     const char *slash = strchr(seg, '/');
     if (!slash || slash == seg)
         return false;
-    if (strcmp(slash, "/chat") == 0)
+    if (chat_path(path))
         return true;
     static const char conv[] = "/conversations";
     return strncmp(slash, conv, sizeof(conv) - 1) == 0 &&
@@ -281,7 +292,10 @@ void h_proxy(struct request *req)
             /* API_URL is the operator's own service (e.g. http://todo-backend:8000). */
             .flags = HTTPC_ALLOW_HTTP,
             .connect_timeout_ms = PROXY_CONNECT_TIMEOUT_S * 1000,
-            .header_timeout_ms = PROXY_HEADER_TIMEOUT_S * 1000,
+            .header_timeout_ms =
+                (req->method == HTTP_POST && chat_path(req->path) ? PROXY_CHAT_HEADER_TIMEOUT_S
+                                                                  : PROXY_HEADER_TIMEOUT_S) *
+                1000,
             .idle_timeout_ms = PROXY_IDLE_TIMEOUT_S * 1000,
             .max_body = HTTPC_UNLIMITED,
             .on_headers = px_on_headers,

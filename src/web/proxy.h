@@ -26,6 +26,11 @@ struct httpc;
 #define PROXY_BUFFER_MAX (256 * 1024)
 /* Time allowed for the upstream's response headers (then 504). */
 #define PROXY_HEADER_TIMEOUT_S 30
+/* The same for a chat turn (POST /api/{user_id}/chat): a turn that is not streamed answers
+ * only once the model has, after tool calls perhaps, each model call allowed up to
+ * LLM_TIMEOUT_SECONDS (at most 600) by the API. Chat clients wait that long (the OpenAI SDKs'
+ * default request timeout is 600 s); the API bounds the turn itself. */
+#define PROXY_CHAT_HEADER_TIMEOUT_S 600
 /* Time a streaming body may stay silent before the transfer is ended; no total limit. */
 #define PROXY_IDLE_TIMEOUT_S 300
 /* Time allowed to open a TCP connection to the upstream (then 504). */

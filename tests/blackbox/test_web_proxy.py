@@ -596,12 +596,33 @@ def test_sigterm_with_open_streams_and_waiting_requests_exits_cleanly(wired, sta
     waiting.close()
 
 
-def test_upstream_header_timeout_is_504(wired):
+def test_upstream_header_timeout_is_504_but_a_slow_chat_turn_is_waited_for(wired):
     """Waits out the 30 s header timeout (PROXY_HEADER_TIMEOUT_S): always run, since the
-    layers of `make test` run side by side, 30 s of waiting costs no core."""
+    layers of `make test` run side by side, 30 s of waiting costs no core. Meanwhile a chat
+    turn (POST /api/{user_id}/chat, not streamed) whose slow model answers after 34 s gets its
+    answer, not 504: chat clients wait minutes for a model (PROXY_CHAT_HEADER_TIMEOUT_S)."""
+    chat = {}
+
+    def slow_chat():
+        t0 = time.monotonic()
+        try:
+            chat["r"] = wired.request("POST", f"{FX}/chat?delay=34", json={"message": "hi"},
+                                      timeout=scaled(90))
+        except requests.RequestException as e:
+            chat["r"] = e
+        chat["took"] = time.monotonic() - t0
+
+    chatter = threading.Thread(target=slow_chat)
+    chatter.start()
     t0 = time.monotonic()
     r = wired.get(f"{FX}/slow-headers?delay=60", timeout=scaled(60))
     took = time.monotonic() - t0
+    chatter.join(timeout=scaled(90))
     assert r.status_code == 504, r.text
     assert r.headers["Content-Type"].startswith("application/json")
     assert 29 <= took <= 30 + scaled(10), took
+    got = chat.get("r")
+    assert isinstance(got, requests.Response), f"the chat turn failed: {got!r}"
+    assert got.status_code == 200 and got.json() == {"slow": True}, \
+        f"{got.status_code} {got.text[:200]!r} after {chat['took']:.1f} s"
+    assert chat["took"] >= 33, chat["took"]
