@@ -542,30 +542,15 @@ char *field_write_json(const struct field_spec *f, const void *base, char *p)
 
 /* --- the database --- */
 
-/* Reads a decimal integer cell (an optional '-', then digits) without strtoll. */
-static bool cell_int(const char *s, int64_t *out)
+int field_from_row(const struct field_spec *f, const struct db_rows *r, size_t row, size_t col,
+                   void *base)
 {
-    if (!s || !*s)
-        return false;
-    bool neg = *s == '-';
-    s += neg;
-    uint64_t v = 0;
-    size_t n = 0;
-    for (; *s >= '0' && *s <= '9' && n < 19; s++, n++)
-        v = v * 10 + (uint64_t)(*s - '0');
-    if (*s || n == 0)
-        return false;
-    *out = neg ? -(int64_t)v : (int64_t)v;
-    return true;
-}
-
-int field_from_cell(const struct field_spec *f, const char *cell, void *base)
-{
+    const char *cell = db_cell(r, row, col);
     int64_t v = 0;
     switch (f->kind) {
     case FK_ID:
     case FK_INT:
-        if (!cell_int(cell, &v))
+        if (!db_int(r, row, col, &v))
             return ERR_DB;
         set_num(f, base, v);
         return ERR_OK;
@@ -573,8 +558,11 @@ int field_from_cell(const struct field_spec *f, const char *cell, void *base)
     case FK_TEXT:
         set_str(f, base, cell);
         return ERR_OK;
-    case FK_BOOL:
-        set_num(f, base, cell && (cell[0] == 't' || cell[0] == '1'));
+    case FK_BOOL: /* SQLite's 0/1 integer, PostgreSQL's "t"/"f" */
+        if (db_int(r, row, col, &v))
+            set_num(f, base, v != 0);
+        else
+            set_num(f, base, cell && (cell[0] == 't' || cell[0] == '1'));
         return ERR_OK;
     case FK_TIME:
         if (cell && time_parse(cell, DATE_ONLY_REJECT, &v) != ERR_OK)

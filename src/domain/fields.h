@@ -150,10 +150,11 @@ size_t field_json_bound(const struct field_spec *f, const void *base);
  * a text is not UTF-8. */
 char *field_write_json(const struct field_spec *f, const void *base, char *p);
 
-/* Reads a database cell (text as the store returns it; NULL for SQL NULL) into f's member.
- * Times must be "YYYY-MM-DDTHH:MM:SSZ" (rfc3339()). ERR_OK, or ERR_DB for a value that f
- * does not allow. */
-int field_from_cell(const struct field_spec *f, const char *cell, void *base);
+/* Reads cell (row, col) of a result into f's member: ids, integers and flags as the numbers
+ * the store read (db_int), texts as they are, times from "YYYY-MM-DDTHH:MM:SSZ" (rfc3339()).
+ * ERR_OK, or ERR_DB for a value that f does not allow. */
+int field_from_row(const struct field_spec *f, const struct db_rows *r, size_t row, size_t col,
+                   void *base);
 
 /* f's member as a bound parameter; times and lists are written into the arena. */
 struct db_param field_param(const struct field_spec *f, const void *base, struct arena *a);

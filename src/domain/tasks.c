@@ -26,7 +26,7 @@
 /* --- the statements built once from the table --- */
 
 /* The columns of struct task in table order, per dialect: "t.id, t.user_id, …". Times read
- * as "YYYY-MM-DDTHH:MM:SSZ", which field_from_cell turns into Unix seconds: PostgreSQL
+ * as "YYYY-MM-DDTHH:MM:SSZ", which field_from_row turns into Unix seconds: PostgreSQL
  * formats its TIMESTAMPTZ with rfc3339() (migrations.c); SQLite stores that text already, so
  * it reads the column itself (its rfc3339() is the identity, and calling it cost 5% of a
  * list). */
@@ -78,13 +78,14 @@ static void sql_init(void)
     pthread_once(&sql_once, build_sql);
 }
 
-/* Maps row i of a SELECT of select_cols into t. ERR_DB when a cell breaks the model. */
+/* Maps row i of a SELECT of select_cols (and maybe more columns after them) into t. ERR_DB
+ * when a cell breaks the model. */
 static int row_to_task(const struct db_rows *r, size_t i, struct task *t)
 {
-    if (r->ncols != TASK_NFIELDS)
+    if (r->ncols < TASK_NFIELDS)
         return ERR_DB;
     for (size_t k = 0; k < TASK_NFIELDS; k++) {
-        if (field_from_cell(&task_fields[k], db_cell(r, i, k), t) != ERR_OK) {
+        if (field_from_row(&task_fields[k], r, i, k, t) != ERR_OK) {
             log_error("tasks: column %s holds a value the model refuses", task_fields[k].name);
             return ERR_DB;
         }
@@ -792,11 +793,13 @@ static int count_tasks(struct store_conn *c, struct arena *a, struct sqlq *q, co
 }
 
 /*
- * One statement for most pages: the page is read with one row more than the limit, and when
- * that row is not there the page is the listing's last, so the total is the offset plus the
- * rows read, and no count(*) is run (on PostgreSQL a round trip less). Only a page with more
- * tasks behind it, or an empty page past the first, counts. The count and the page were two
- * statements outside a transaction before too, so neither way are they one snapshot.
+ * One statement per page. The page is read with one row more than the limit: when that row is
+ * not there, the page is the listing's last and its total is the offset plus the rows read.
+ * Otherwise the total is counted. On PostgreSQL the count rides in the same statement, as an
+ * uncorrelated sub-query computed once (a round trip costs more than counting a last page's
+ * rows); SQLite, in the process, runs the count(*) only when the page does not tell. An empty
+ * page past the end counts on its own. The count and the page were two statements outside a
+ * transaction before, so they were never one snapshot on either backend.
  */
 int tasks_list(struct store_conn *c, struct arena *a, const char *uid, const struct task_filter *f,
                struct task **out, size_t *n, int64_t *total)
@@ -811,6 +814,7 @@ int tasks_list(struct store_conn *c, struct arena *a, const char *uid, const str
     sql_init();
     q_init(q, a);
     build_where(q, a, uid, f);
+    size_t where_len = dyn_len(&q->sql);
     dyn_add(&q->sql, order_by(f));
     q_clause(q, " LIMIT $?", P_INT(f->limit + 1));
     q_clause(q, " OFFSET $?", P_INT(f->offset));
@@ -820,9 +824,14 @@ int tasks_list(struct store_conn *c, struct arena *a, const char *uid, const str
     const char *texts[DIALECTS];
     for (int k = 0; k < DIALECTS; k++) {
         struct dynbuf d;
-        dyn_init_arena(&d, a, TASK_COLS_MAX + TASK_SQL_MAX);
+        dyn_init_arena(&d, a, TASK_COLS_MAX + 2 * TASK_SQL_MAX);
         dyn_add(&d, "SELECT ");
         dyn_add(&d, select_cols[k]);
+        if (k == DIALECT_PG) { /* the same WHERE, its parameters bound once */
+            dyn_add(&d, ", (SELECT count(*) FROM tasks t");
+            dyn_addn(&d, tail, where_len);
+            dyn_addc(&d, ')');
+        }
         dyn_add(&d, " FROM tasks t");
         dyn_add(&d, tail);
         if (dyn_err(&d))
@@ -847,6 +856,8 @@ int tasks_list(struct store_conn *c, struct arena *a, const char *uid, const str
         *total = (int64_t)f->offset + (int64_t)*n;
         return ERR_OK;
     }
+    if (*n > 0 && rows.ncols > TASK_NFIELDS) /* PostgreSQL's count, in the statement */
+        return db_int(&rows, 0, TASK_NFIELDS, total) && *total >= 0 ? ERR_OK : ERR_DB;
     return count_tasks(c, a, q, uid, f, total);
 }
 

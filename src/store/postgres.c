@@ -476,6 +476,13 @@ static int prepare(struct pg_conn *c, const char *sql, int64_t start_ms, int64_t
     return ERR_OK;
 }
 
+/* PostgreSQL's integer types (pg_type.h): their cells are read as numbers too. */
+#define PG_INT8_OID 20
+#define PG_INT2_OID 21
+#define PG_INT4_OID 23
+
+/* Copies the result into the arena: the cells' texts in one allocation per row, and integer
+ * columns as numbers (db_int) read here once. */
 static int copy_rows(PGresult *r, struct arena *a, struct db_rows *out)
 {
     size_t nrows = (size_t)PQntuples(r), ncols = (size_t)PQnfields(r);
@@ -483,20 +490,38 @@ static int copy_rows(PGresult *r, struct arena *a, struct db_rows *out)
         return ERR_TOOBIG;
     out->nrows = nrows;
     out->ncols = ncols;
-    out->cells = arena_alloc(a, (nrows * ncols + 1) * sizeof(char *));
-    if (!out->cells)
+    size_t cells = nrows * ncols;
+    out->cells = arena_alloc(a, (cells + 1) * sizeof(char *));
+    out->nums = arena_alloc(a, (cells + 1) * sizeof(int64_t));
+    out->isnum = arena_alloc(a, cells + 1);
+    if (!out->cells || !out->nums || !out->isnum)
         return ERR_NOMEM;
+    bool intcol[64] = {false}; /* columns past 64 stay text */
+    for (size_t j = 0; j < ncols && j < 64; j++) {
+        Oid t = PQftype(r, (int)j);
+        intcol[j] = t == PG_INT8_OID || t == PG_INT4_OID || t == PG_INT2_OID;
+    }
     for (size_t i = 0; i < nrows; i++) {
+        size_t bytes = 0;
+        for (size_t j = 0; j < ncols; j++)
+            bytes += (size_t)PQgetlength(r, (int)i, (int)j) + 1;
+        char *p = arena_alloc(a, bytes);
+        if (!p)
+            return ERR_NOMEM;
         for (size_t j = 0; j < ncols; j++) {
-            char **cell = &out->cells[i * ncols + j];
+            size_t k = i * ncols + j;
+            out->isnum[k] = 0;
             if (PQgetisnull(r, (int)i, (int)j)) {
-                *cell = NULL;
+                out->cells[k] = NULL;
                 continue;
             }
-            *cell = arena_strndup(a, PQgetvalue(r, (int)i, (int)j),
-                                  (size_t)PQgetlength(r, (int)i, (int)j));
-            if (!*cell)
-                return ERR_NOMEM;
+            size_t len = (size_t)PQgetlength(r, (int)i, (int)j);
+            memcpy(p, PQgetvalue(r, (int)i, (int)j), len);
+            p[len] = '\0';
+            out->cells[k] = p;
+            p += len + 1;
+            if (j < 64 && intcol[j])
+                out->isnum[k] = db_parse_int(out->cells[k], &out->nums[k]);
         }
     }
     return ERR_OK;

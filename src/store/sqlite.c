@@ -265,31 +265,90 @@ static int bind_params(sqlite3_stmt *st, const struct stmt_cache_entry *e, const
     return ERR_OK;
 }
 
-/* Copies the current row into the growing cell array. */
+/* Writes v's decimal text at p (room for 21 bytes) and returns the bytes written, NUL too. */
+static size_t int_text(int64_t v, char *p)
+{
+    char buf[24], *q = buf + sizeof(buf);
+    *--q = '\0';
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v; /* INT64_MIN too */
+    do {
+        *--q = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        *--q = '-';
+    size_t n = (size_t)(buf + sizeof(buf) - q);
+    memcpy(p, q, n);
+    return n;
+}
+
+/* Grows the result's cell arrays (text, number, is-a-number) to hold one more row. */
+static int reserve_row(struct arena *a, struct db_rows *out, size_t *cap)
+{
+    size_t ncols = out->ncols, used = out->nrows * ncols;
+    if (used + ncols <= *cap)
+        return ERR_OK;
+    size_t ncap = *cap ? *cap * 2 : ncols * 16;
+    char **cells = arena_alloc(a, ncap * sizeof(char *));
+    int64_t *nums = arena_alloc(a, ncap * sizeof(int64_t));
+    unsigned char *isnum = arena_alloc(a, ncap);
+    if (!cells || !nums || !isnum)
+        return ERR_NOMEM;
+    if (used) {
+        memcpy(cells, out->cells, used * sizeof(char *));
+        memcpy(nums, out->nums, used * sizeof(int64_t));
+        memcpy(isnum, out->isnum, used);
+    }
+    out->cells = cells;
+    out->nums = nums;
+    out->isnum = isnum;
+    *cap = ncap;
+    return ERR_OK;
+}
+
+/* Copies the current row into the growing cell arrays: integers as numbers (and their text,
+ * formatted here rather than by SQLite), every cell's text in one allocation per row. */
 static int copy_row(sqlite3_stmt *st, struct arena *a, struct db_rows *out, size_t *cap)
 {
-    size_t ncols = out->ncols;
-    if ((out->nrows + 1) * ncols > *cap) {
-        size_t ncap = *cap ? *cap * 2 : ncols * 16;
-        char **cells = arena_alloc(a, ncap * sizeof(char *));
-        if (!cells)
-            return ERR_NOMEM;
-        if (out->cells)
-            memcpy(cells, out->cells, out->nrows * ncols * sizeof(char *));
-        out->cells = cells;
-        *cap = ncap;
-    }
-    char **row = out->cells + out->nrows * ncols;
-    for (size_t i = 0; i < ncols; i++) {
-        if (sqlite3_column_type(st, (int)i) == SQLITE_NULL) {
-            row[i] = NULL;
+    int rc = reserve_row(a, out, cap);
+    if (rc != ERR_OK)
+        return rc;
+    size_t ncols = out->ncols, base = out->nrows * ncols, bytes = 0;
+    char **row = out->cells + base;
+    int64_t *nums = out->nums + base;
+    unsigned char *isnum = out->isnum + base;
+    for (size_t i = 0; i < ncols; i++) { /* what each cell needs; texts stay SQLite's for now */
+        int type = sqlite3_column_type(st, (int)i);
+        isnum[i] = type == SQLITE_INTEGER;
+        row[i] = NULL;
+        if (type == SQLITE_NULL)
+            continue;
+        if (isnum[i]) {
+            nums[i] = sqlite3_column_int64(st, (int)i);
+            bytes += 21;
             continue;
         }
         const unsigned char *t = sqlite3_column_text(st, (int)i);
-        int len = sqlite3_column_bytes(st, (int)i);
-        row[i] = arena_strndup(a, t ? (const char *)t : "", (size_t)len);
-        if (!row[i])
-            return ERR_NOMEM;
+        size_t len = (size_t)sqlite3_column_bytes(st, (int)i);
+        row[i] = t ? (char *)t : (char *)"";
+        nums[i] = (int64_t)len;
+        bytes += len + 1;
+    }
+    char *p = arena_alloc(a, bytes ? bytes : 1);
+    if (!p)
+        return ERR_NOMEM;
+    for (size_t i = 0; i < ncols; i++) {
+        if (isnum[i]) {
+            row[i] = p;
+            p += int_text(nums[i], p);
+        } else if (row[i]) {
+            size_t len = (size_t)nums[i];
+            memcpy(p, row[i], len);
+            p[len] = '\0';
+            row[i] = p;
+            nums[i] = 0;
+            p += len + 1;
+        }
     }
     out->nrows++;
     return ERR_OK;

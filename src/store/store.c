@@ -15,6 +15,22 @@
 #include "store/backend.h"
 #include "store/migrations.h"
 
+bool db_parse_int(const char *s, int64_t *out)
+{
+    if (!s || !*s)
+        return false;
+    bool neg = *s == '-';
+    s += neg;
+    uint64_t v = 0;
+    size_t n = 0;
+    for (; *s >= '0' && *s <= '9' && n < 19; s++, n++)
+        v = v * 10 + (uint64_t)(*s - '0');
+    if (*s || n == 0 || v > (uint64_t)INT64_MAX)
+        return false;
+    *out = neg ? -(int64_t)v : (int64_t)v;
+    return true;
+}
+
 int store_open(const struct store_options *o, struct store **out)
 {
     return o->url->kind == DB_SQLITE ? sqlite_store_open(o, out) : pg_store_open(o, out);

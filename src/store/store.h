@@ -2,8 +2,9 @@
  * The store interface: the one way domain modules reach the database. Two backends
  * implement it (sqlite.c, postgres.c). Domain code writes each statement once per
  * dialect (struct sql), binds typed parameters with $1..$N placeholders in both, and
- * gets rows back as text copied into the request's arena. Connections are checked out per
- * request and cache their prepared statements, so the hot path never parses SQL twice.
+ * gets rows back copied into the request's arena: text, and integers also as numbers. Connections
+ * are checked out per request and cache their prepared statements, so the hot path never parses SQL
+ * twice.
  */
 #ifndef TODO_STORE_H
 #define TODO_STORE_H
@@ -47,18 +48,38 @@ static inline struct db_param p_text(const char *v)
 #define P_BOOL(v) ((struct db_param){.type = DBP_BOOL, .i = (v) ? 1 : 0})
 #define P_NULL    ((struct db_param){.type = DBP_NULL})
 
-/* A result: nrows × ncols cells in row-major order, NULL for SQL NULL, in the arena. */
+/* A result: nrows × ncols cells in row-major order, NULL for SQL NULL, in the arena. Every
+ * cell has its text; a cell the backend holds as an integer (SQLite's INTEGER, PostgreSQL's
+ * int2/int4/int8) is also read as a number (db_int), so nobody formats it and parses it back. */
 struct db_rows {
     size_t nrows;
     size_t ncols;
     char **cells;
-    int64_t changes; /* rows changed by an INSERT/UPDATE/DELETE */
+    int64_t *nums;        /* per cell: its value where isnum[cell] (both NULL when none) */
+    unsigned char *isnum; /* per cell: 1 when the backend gave an integer */
+    int64_t changes;      /* rows changed by an INSERT/UPDATE/DELETE */
 };
 
 /* Cell (row, col) of a result. */
 static inline const char *db_cell(const struct db_rows *r, size_t row, size_t col)
 {
     return r->cells[row * r->ncols + col];
+}
+
+/* Reads s as a decimal integer (an optional '-', then 1-19 digits, nothing else). */
+bool db_parse_int(const char *s, int64_t *out);
+
+/* Cell (row, col) as an integer: true with *out when it holds one — the backend's number when
+ * it typed the cell as an integer, else its text read by db_parse_int; false for NULL or
+ * text that is no integer. */
+static inline bool db_int(const struct db_rows *r, size_t row, size_t col, int64_t *out)
+{
+    size_t k = row * r->ncols + col;
+    if (r->isnum && r->isnum[k]) {
+        *out = r->nums[k];
+        return true;
+    }
+    return db_parse_int(r->cells[k], out);
 }
 
 /* Options that decide how a store opens. */

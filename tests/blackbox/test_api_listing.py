@@ -256,6 +256,21 @@ def test_offset_and_total_count(user):
     assert r.json() == [] and _total(r) == 7
 
 
+def test_total_count_on_every_page_with_and_without_filters(user):
+    # The last page knows its total from its rows, the others count (in the page's own
+    # statement on PostgreSQL): both must give the filtered total on every page.
+    ids = [user.create(title=f"p{i}", tags=["even"] if i % 2 == 0 else ["odd"])["id"]
+           for i in range(5)][::-1]
+    even = [i for n, i in enumerate(ids[::-1]) if n % 2 == 0][::-1]
+    for query, want in (({}, ids), ({"tag": "EVEN"}, even),
+                        ({"tag": "even", "overdue": "false"}, even)):
+        for limit in range(1, 7):
+            for offset in range(0, 8):
+                r = user.list(limit=limit, offset=offset, **query)
+                assert [t["id"] for t in r.json()] == want[offset:offset + limit], (query, limit, offset)
+                assert _total(r) == len(want), (query, limit, offset)
+
+
 def test_total_count_is_the_filtered_total(user):
     for i in range(6):
         user.create(title=f"t{i}", priority="high" if i % 2 else "low", completed=i < 2)
