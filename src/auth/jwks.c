@@ -419,10 +419,18 @@ int jwks_new(struct httpc *httpc, const char *url, struct jwks **out)
         jwks_free(k);
         return ERR_NOMEM;
     }
-    /* A failure is logged inside; the set starts empty and verify tries again later. */
-    refetch(k);
+    /* In the background: a failure is logged there, and verify tries again later. */
+    refresh_if_stale(k);
     *out = k;
     return ERR_OK;
+}
+
+void jwks_settle(struct jwks *k)
+{
+    pthread_mutex_lock(&k->fetch_lock);
+    while (k->fetching) /* ends: every fetch ends within its deadlines */
+        pthread_cond_wait(&k->fetch_cv, &k->fetch_lock);
+    pthread_mutex_unlock(&k->fetch_lock);
 }
 
 void jwks_free(struct jwks *k)

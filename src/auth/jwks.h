@@ -40,13 +40,18 @@
 struct jwks;
 struct httpc;
 
-/* Creates a set for url, fetched through httpc (which must outlive the set), and fetches it
- * once, waiting for the answer. url must be https, or http only for loopback hosts
- * (127.0.0.0/8, ::1, localhost), and carry no user name or password: anything else is
- * ERR_INVALID. A failed first fetch is logged and is not an error: the set starts empty and
- * verify fetches again later. Returns ERR_OK, ERR_INVALID or ERR_NOMEM. url is copied; the
- * caller frees *out with jwks_free. Not on the I/O loop's thread. */
+/* Creates a set for url, fetched through httpc (which must outlive the set), and starts its
+ * first fetch in the background: a start does not wait for the provider, and a verify that
+ * comes before the keys waits for that fetch as for any other. url must be https, or http
+ * only for loopback hosts (127.0.0.0/8, ::1, localhost), and carry no user name or password:
+ * anything else is ERR_INVALID. A failed first fetch is logged and is not an error: the set
+ * stays empty and verify fetches again later. Returns ERR_OK, ERR_INVALID or ERR_NOMEM. url
+ * is copied; the caller frees *out with jwks_free. Not on the I/O loop's thread. */
 int jwks_new(struct httpc *httpc, const char *url, struct jwks **out);
+
+/* Waits until no fetch of k is under way (each ends within its deadlines): after jwks_new,
+ * the first fetch has been applied or has failed. Not on the I/O loop's thread. */
+void jwks_settle(struct jwks *k);
 
 /* Creates an empty set with no URL, filled only by jwks_load_json and never fetched (for a
  * JWKS given in configuration, and for tests). Returns ERR_OK or ERR_NOMEM; the caller frees

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 
 import requests
 
@@ -108,3 +109,22 @@ def test_list_cache_budget_is_a_setting(servers):
         assert sorted(t["title"] for t in r.json()) == ["first", "second"]
         hits = _cache_hits(srv) - before
         assert (hits >= 2) if cached else (hits == 0), f"LIST_CACHE_MIB={budget}: {hits} hits"
+
+
+def test_start_does_not_wait_for_the_jwks(servers):
+    """With BETTER_AUTH_URL set, the first JWKS fetch runs in the background: a provider that
+    accepts the connection and never answers (the fetch fails only at its 5 s deadline) does
+    not hold /ready back, and tokens we issue work meanwhile."""
+    hang = socket.socket()
+    hang.bind(("127.0.0.1", 0))
+    hang.listen(16)  # the kernel accepts; nobody ever reads or answers
+    try:
+        url = f"http://127.0.0.1:{hang.getsockname()[1]}"
+        srv = servers.start(env={"BETTER_AUTH_URL": url})
+        assert srv.wait_ready() == 200, srv.tail()
+        assert "jwks fetch failed" not in srv.logs(), "ready only after the JWKS fetch gave up"
+        user = signup(srv, email=unique_email("jwks-hang"))
+        me = anon_request(srv, "GET", "/api/auth/me", headers={"Authorization": f"Bearer {user.token}"})
+        assert_status(me, 200)
+    finally:
+        hang.close()

@@ -781,6 +781,7 @@ static void test_fetch_and_refetch(void **state)
 
     struct jwks *k = NULL;
     assert_int_equal(jwks_new(httpc, url, &k), ERR_OK);
+    jwks_settle(k);
     assert_int_equal(atomic_load(&s.requests), 1);
     assert_int_equal(jwks_count(k), 1);
     assert_int_equal(sign_verify(k, ed1, "EdDSA", "ed1"), ERR_OK);
@@ -828,6 +829,7 @@ static void test_stale_set_refreshes_in_the_background(void **state)
     server_url(&s, url, sizeof(url));
     struct jwks *k = NULL;
     assert_int_equal(jwks_new(httpc, url, &k), ERR_OK);
+    jwks_settle(k);
     assert_int_equal(jwks_count(k), 1);
     jwks_set_refetch_interval_ms(k, 0);
     jwks_set_max_age_ms(k, 0);
@@ -856,6 +858,7 @@ static void expect_fetch_refused(int status, const char *body, bool no_length)
     server_url(&s, url, sizeof(url));
     struct jwks *k = NULL;
     assert_int_equal(jwks_new(httpc, url, &k), ERR_OK);
+    jwks_settle(k);
     assert_int_equal(atomic_load(&s.requests), 1);
     assert_int_equal(jwks_count(k), 0);
     assert_int_equal(sign_verify(k, ed1, "EdDSA", "ed1"), ERR_UNAVAILABLE);
@@ -888,6 +891,7 @@ static void test_fetch_failures(void **state)
     /* Nothing listening: the set starts empty and verify says unavailable. */
     struct jwks *k = NULL;
     assert_int_equal(jwks_new(httpc, "http://127.0.0.1:1/api/auth/jwks", &k), ERR_OK);
+    jwks_settle(k);
     assert_int_equal(jwks_count(k), 0);
     assert_int_equal(sign_verify(k, ed1, "EdDSA", "ed1"), ERR_UNAVAILABLE);
     jwks_free(k);
