@@ -186,7 +186,7 @@ blackbox-sqlite  prep     30  blackbox BACKENDS=sqlite
 docs             prep     40  docs-test
 unit             prep     50  unit
 unit-asan        prep     50  unit-asan
-drills           prep     60  drills
+drills           prep     30  drills
 endef
 export TEST_LAYERS
 LAYERS ?=
