@@ -512,7 +512,7 @@ char *field_write_json(const struct field_spec *f, const void *base, char *p)
         if (!(t > 0 && text[0]))
             return put(p, "null", 4);
         *p++ = '"';
-        p = put(p, text, strnlen(text, TIME_TEXT_MAX - 1));
+        p = put(p, text, TIME_TEXT_MAX - 1); /* as yyjson_mut_obj_add_strncpy did */
         *p++ = '"';
         return p;
     }

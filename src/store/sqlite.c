@@ -318,18 +318,22 @@ static int copy_row(sqlite3_stmt *st, struct arena *a, struct db_rows *out, size
     int64_t *nums = out->nums + base;
     unsigned char *isnum = out->isnum + base;
     for (size_t i = 0; i < ncols; i++) { /* what each cell needs; texts stay SQLite's for now */
-        int type = sqlite3_column_type(st, (int)i);
+        /* One call into the statement per cell: its value, then the value's own accessors.
+         * The value is "unprotected" (no mutex); a connection is only ever used by the thread
+         * that checked it out (SQLITE_OPEN_NOMUTEX), so nothing else can touch it meanwhile. */
+        sqlite3_value *v = sqlite3_column_value(st, (int)i);
+        int type = sqlite3_value_type(v);
         isnum[i] = type == SQLITE_INTEGER;
         row[i] = NULL;
         if (type == SQLITE_NULL)
             continue;
         if (isnum[i]) {
-            nums[i] = sqlite3_column_int64(st, (int)i);
+            nums[i] = sqlite3_value_int64(v);
             bytes += 21;
             continue;
         }
-        const unsigned char *t = sqlite3_column_text(st, (int)i);
-        size_t len = (size_t)sqlite3_column_bytes(st, (int)i);
+        const unsigned char *t = sqlite3_value_text(v);
+        size_t len = (size_t)sqlite3_value_bytes(v);
         row[i] = t ? (char *)t : (char *)"";
         nums[i] = (int64_t)len;
         bytes += len + 1;
