@@ -21,8 +21,8 @@ from helpers import scaled, wait_until
 
 HANGING = 24
 TRICKLING = 24
-LLM_TIMEOUT_S = 8         # the hung chats end (504) after this
-TRICKLE_CHUNKS = 32       # 7 characters every TRICKLE_DELAY_S: ~8 s per answer
+LLM_TIMEOUT_S = 12        # the hung chats end (504) after this: longer than any measurement
+TRICKLE_CHUNKS = 48       # 7 characters every TRICKLE_DELAY_S: ~12 s per answer
 TRICKLE_DELAY_S = 0.25
 REQUESTS = 400            # per measurement, over MEASURE_THREADS connections
 MEASURE_THREADS = 2
