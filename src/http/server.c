@@ -329,6 +329,9 @@ static bool route_request(struct app *app, struct request *req)
         resp_error(req, 415, "Content-Type must be application/json");
         return true;
     }
+    /* A streamed body's pieces gave the connection back (on_access): take one again. */
+    if (req->streamed_body && !req_db(req))
+        return true; /* answered 503 */
     req->route->fn(req);
     if (!req->responded && req->resume)
         return false; /* suspended; answered when resumed */
@@ -424,6 +427,12 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
             req->route->fn(req);
             req->chunk = NULL;
             req->chunk_len = 0;
+            /* Until the next piece this worker serves other connections: the request holds
+             * no database connection meanwhile (on SQLite it is the thread's own). */
+            if (req->db) {
+                store_release(req->db);
+                req->db = NULL;
+            }
         }
         *upload_data_size = 0;
         return MHD_YES;

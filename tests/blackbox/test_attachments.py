@@ -231,3 +231,43 @@ def test_account_deletion_removes_the_files(srv):
     from api_helpers import PASSWORD
     assert_status(u.request("DELETE", "/api/me", json={"password": PASSWORD}), 204)
     assert not any(f.endswith(a["sha256"]) for f in files_of(srv))
+
+
+def test_a_slow_upload_holds_no_database_connection(servers):
+    """While a client sends its file slowly, the worker thread serves other requests between
+    the pieces: the upload holds no database connection meanwhile (on SQLite the connection
+    is the thread's own, and another request on the thread was refused 503). One worker, so
+    the other request is served by the same thread."""
+    srv = servers.start(env={"WORKERS": "1", "UPLOAD_MAX_BYTES": str(MAX)})
+    u = fresh_user(srv, "slowup")
+    t = u.create(title="t")
+    content = b"slow file " * 100
+    body = (b"--XX\r\nContent-Disposition: form-data; name=\"file\"; filename=\"slow.txt\"\r\n"
+            b"Content-Type: text/plain\r\n\r\n" + content + b"\r\n--XX--\r\n")
+    half = len(body) // 2
+    s = socket.create_connection(("127.0.0.1", srv.port), timeout=scaled(10))
+    try:
+        s.sendall(f"POST /api/me/tasks/{t['id']}/attachments HTTP/1.1\r\nHost: x\r\n"
+                  f"Authorization: Bearer {u.token}\r\n"
+                  f"Content-Type: multipart/form-data; boundary=XX\r\n"
+                  f"Content-Length: {len(body)}\r\n\r\n".encode() + body[:half])
+        time.sleep(scaled(0.3))  # the first piece is read and handed to the upload
+        for _ in range(3):
+            r = u.get("/api/me/tasks")
+            assert r.status_code == 200, f"a request beside a slow upload: {r.status_code} {r.text}"
+        s.sendall(body[half:])
+        s.settimeout(scaled(10))
+        answer = b""
+        for _ in range(1000):
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            answer += chunk
+            if b"\r\n\r\n" in answer and answer.rstrip().endswith(b"}"):
+                break
+    finally:
+        s.close()
+    assert answer.startswith(b"HTTP/1.1 201"), answer[:300]
+    r = u.get(f"/api/me/tasks/{t['id']}/attachments")
+    assert_status(r, 200)
+    assert [a["name"] for a in r.json()] == ["slow.txt"], r.json()
