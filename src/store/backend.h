@@ -42,15 +42,26 @@ struct store_conn {
 int sqlite_store_open(const struct store_options *o, struct store **out);
 int pg_store_open(const struct store_options *o, struct store **out);
 
-/* A fixed-size statement cache keyed by SQL text, shared by both backends. */
+/* A fixed-size statement cache keyed by SQL text, shared by both backends: sets of
+ * STMT_CACHE_WAYS entries, the least recently used of a set evicted. (Direct-mapped, two
+ * statements that shared a slot evicted each other on every use: on PostgreSQL a DEALLOCATE
+ * and a PREPARE, two round trips each time; the session check's two reads did after each write.) */
 #define STMT_CACHE_SLOTS 128
+#define STMT_CACHE_WAYS  4
 
 struct stmt_cache_entry {
     uint64_t hash;
+    uint64_t used;   /* the connection's tick at its last use (least recently used goes first) */
     const char *sql; /* owned copy */
     void *handle;    /* sqlite3_stmt*, or a prepared-statement name for PostgreSQL */
     int nparams;
     int index[STORE_MAX_PARAMS]; /* SQLite: bind index of $i+1 */
 };
+
+/* The entry for sql (hash h) in cache: the one holding it (*hit true), else the one to fill — a
+ * free entry of its set, or the set's least recently used (whose statement the caller
+ * releases first). Marks it used at ++*tick. */
+struct stmt_cache_entry *stmt_cache_find(struct stmt_cache_entry *cache, uint64_t h,
+                                         const char *sql, uint64_t *tick, bool *hit);
 
 #endif

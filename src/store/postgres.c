@@ -45,6 +45,7 @@ struct pg_conn {
     bool probe;           /* the watch's own connection: never consults the watch */
     int next_stmt;
     struct stmt_cache_entry cache[STMT_CACHE_SLOTS];
+    uint64_t stmt_tick; /* the statement cache's clock */
 };
 
 struct pg_store {
@@ -426,15 +427,16 @@ static int simple_query(struct pg_conn *c, const char *sql, int64_t start_ms, in
     return rc;
 }
 
-/* Finds the statement in the cache or prepares it on the server. The statement a slot held
- * before is DEALLOCATEd first, so a connection holds at most STMT_CACHE_SLOTS prepared
- * statements however many shapes the list queries take. */
+/* Finds the statement in the cache or prepares it on the server. The statement an entry held
+ * before (its set's least recently used) is DEALLOCATEd first, so a connection holds at most
+ * STMT_CACHE_SLOTS prepared statements however many shapes the list queries take. */
 static int prepare(struct pg_conn *c, const char *sql, int64_t start_ms, int64_t deadline_ms,
                    struct stmt_cache_entry **out)
 {
     uint64_t h = hash_str(sql);
-    struct stmt_cache_entry *e = &c->cache[h % STMT_CACHE_SLOTS];
-    if (e->handle && e->hash == h && strcmp(e->sql, sql) == 0) {
+    bool hit;
+    struct stmt_cache_entry *e = stmt_cache_find(c->cache, h, sql, &c->stmt_tick, &hit);
+    if (hit) {
         *out = e;
         return ERR_OK;
     }
@@ -448,6 +450,7 @@ static int prepare(struct pg_conn *c, const char *sql, int64_t start_ms, int64_t
         free((char *)e->sql);
         free(e->handle);
         memset(e, 0, sizeof(*e));
+        e->used = c->stmt_tick; /* still the newest of its set */
     }
     char name[32];
     snprintf(name, sizeof(name), "s%d", c->next_stmt++);

@@ -43,6 +43,7 @@ struct sqlite_conn {
     bool writing; /* holds the store's write lock (until its transaction ends) */
     struct sqlite_conn *next_all;
     struct stmt_cache_entry cache[STMT_CACHE_SLOTS];
+    uint64_t stmt_tick; /* the statement cache's clock */
 };
 
 struct sqlite_store {
@@ -205,9 +206,9 @@ static int map_error(sqlite3 *db, int rc)
 static int get_stmt(struct sqlite_conn *c, const char *sql, struct stmt_cache_entry **out)
 {
     uint64_t h = hash_str(sql);
-    size_t slot = h % STMT_CACHE_SLOTS;
-    struct stmt_cache_entry *e = &c->cache[slot];
-    if (e->handle && e->hash == h && strcmp(e->sql, sql) == 0) {
+    bool hit;
+    struct stmt_cache_entry *e = stmt_cache_find(c->cache, h, sql, &c->stmt_tick, &hit);
+    if (hit) {
         *out = e;
         return ERR_OK;
     }

@@ -15,6 +15,28 @@
 #include "store/backend.h"
 #include "store/migrations.h"
 
+struct stmt_cache_entry *stmt_cache_find(struct stmt_cache_entry *cache, uint64_t h,
+                                         const char *sql, uint64_t *tick, bool *hit)
+{
+    _Static_assert(STMT_CACHE_SLOTS % STMT_CACHE_WAYS == 0, "whole sets");
+    struct stmt_cache_entry *set =
+        cache + (h % (STMT_CACHE_SLOTS / STMT_CACHE_WAYS)) * STMT_CACHE_WAYS;
+    struct stmt_cache_entry *victim = set;
+    *hit = false;
+    for (size_t i = 0; i < STMT_CACHE_WAYS; i++) {
+        struct stmt_cache_entry *e = &set[i];
+        if (e->handle && e->hash == h && strcmp(e->sql, sql) == 0) {
+            victim = e;
+            *hit = true;
+            break;
+        }
+        if (victim->handle && (!e->handle || e->used < victim->used))
+            victim = e;
+    }
+    victim->used = ++*tick;
+    return victim;
+}
+
 bool db_parse_int(const char *s, int64_t *out)
 {
     if (!s || !*s)
