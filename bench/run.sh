@@ -4,8 +4,8 @@
 # docs/performance.md keeps:
 #   - saturation (wrk -t2 -c64, BENCH_SECONDS each): every row of SCENARIOS below;
 #   - a fixed rate (oha -q BENCH_RATE): create and the cached list, p50/p99;
-#   - peak RSS (VmHWM) and RSS (VmRSS) after the loads, start-to-ready (exec to the first
-#     /ready 200, timed by the process that execs the server), the image's size;
+#   - RSS (VmRSS) when ready, peak RSS (VmHWM) and RSS after the loads, start-to-ready (exec
+#     to the first /ready 200, timed by the process that execs the server), the image's size;
 #   - how cost grows: the uncached list page at 10, 1,000 and 100,000 tasks of one user and
 #     with 10,000 users (rows inserted in SQL), median of sequential requests.
 # Every wrk/oha answer must be 2xx (anything else fails the bench). Installs what it lacks:
@@ -185,6 +185,7 @@ bench_backend() {
     start_todo "$be" "$url" > "$work/ready-$be"
     local tport=$port tpid=$pid
     record "$be" "start to ready (ms)" "$(cat "$work/ready-$be")"
+    record "$be" "RSS when ready (MB)" "$(awk '/VmRSS/ {printf "%.1f", $2/1024}' "/proc/$tpid/status")"
     local token writer
     token=$(signup "bench-$be"); writer=$(signup "writer-$be")
     for i in $(seq 50); do
