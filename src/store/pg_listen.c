@@ -54,6 +54,11 @@ struct pg_listen {
     char *url;
     pthread_t thread;
     int stop_fd; /* eventfd: readable when the thread must stop */
+    /* The thread's end (see pg_listen_stop): end_mu guards ended and orphaned. */
+    pthread_mutex_t end_mu;
+    pthread_cond_t end_cv;
+    bool ended;    /* the thread has finished its work */
+    bool orphaned; /* pg_listen_stop gave up waiting: the thread frees l itself */
     /* Odd while not listening; each change of state increments it. Written by the thread. */
     atomic_uint_fast64_t epoch;
     atomic_bool trusted; /* listening for PG_LISTEN_TRUST_AFTER_MS in this epoch */
@@ -487,6 +492,33 @@ static void serve(struct pg_listen *l, PGconn *pg, bool *stop)
     set_listening(l, -1);
 }
 
+/* Frees l and everything it holds (the thread has finished with it). */
+static void listen_free(struct pg_listen *l)
+{
+    if (l->stop_fd >= 0)
+        close(l->stop_fd);
+    for (size_t i = 0; i < LOCK_STRIPES; i++)
+        pthread_mutex_destroy(&l->mu[i]);
+    pthread_cond_destroy(&l->cv);
+    pthread_mutex_destroy(&l->end_mu);
+    pthread_cond_destroy(&l->end_cv);
+    free(l->url);
+    free(l);
+}
+
+/* The thread's last step: tells pg_listen_stop it has ended, or, when that stopped
+ * waiting (orphaned), frees l itself. */
+static void listen_end(struct pg_listen *l)
+{
+    pthread_mutex_lock(&l->end_mu);
+    l->ended = true;
+    bool orphan = l->orphaned;
+    pthread_cond_signal(&l->end_cv);
+    pthread_mutex_unlock(&l->end_mu);
+    if (orphan)
+        listen_free(l);
+}
+
 static void *listen_thread(void *arg)
 {
     struct pg_listen *l = arg;
@@ -522,6 +554,7 @@ static void *listen_thread(void *arg)
         PQsetnonblocking(pg, 1);
         PQfinish(pg);
     }
+    listen_end(l);
     return NULL;
 }
 
@@ -539,14 +572,10 @@ int pg_listen_start(const char *url, struct pg_listen **out)
     for (size_t i = 0; i < LOCK_STRIPES; i++)
         pthread_mutex_init(&l->mu[i], NULL);
     pthread_cond_init(&l->cv, NULL);
+    pthread_mutex_init(&l->end_mu, NULL);
+    pthread_cond_init(&l->end_cv, NULL);
     if (!l->url || l->stop_fd < 0 || pthread_create(&l->thread, NULL, listen_thread, l) != 0) {
-        if (l->stop_fd >= 0)
-            close(l->stop_fd);
-        for (size_t i = 0; i < LOCK_STRIPES; i++)
-            pthread_mutex_destroy(&l->mu[i]);
-        pthread_cond_destroy(&l->cv);
-        free(l->url);
-        free(l);
+        listen_free(l);
         return ERR_NOMEM;
     }
     *out = l;
@@ -559,11 +588,24 @@ void pg_listen_stop(struct pg_listen *l)
         return;
     uint64_t one = 1;
     (void)!write(l->stop_fd, &one, sizeof(one));
+    /* Every wait of the thread watches stop_fd, but libpq resolves the host name inside
+     * PQconnectStartParams/PQconnectPoll with a blocking getaddrinfo, which a resolver that
+     * does not answer (a container network's DNS while PostgreSQL restarts) holds for 5 s
+     * and more: wait PG_LISTEN_STOP_WAIT_MS, then leave the thread to end (and free l) by
+     * itself rather than hold the process's exit. */
+    struct timespec until;
+    timespec_after_ms(&until, PG_LISTEN_STOP_WAIT_MS);
+    pthread_mutex_lock(&l->end_mu);
+    while (!l->ended && pthread_cond_timedwait(&l->end_cv, &l->end_mu, &until) == 0)
+        ;
+    bool ended = l->ended;
+    l->orphaned = !ended;
+    pthread_mutex_unlock(&l->end_mu);
+    if (!ended) {
+        log_warn("postgres: the notification thread is still connecting; not waiting for it");
+        pthread_detach(l->thread);
+        return;
+    }
     pthread_join(l->thread, NULL);
-    close(l->stop_fd);
-    for (size_t i = 0; i < LOCK_STRIPES; i++)
-        pthread_mutex_destroy(&l->mu[i]);
-    pthread_cond_destroy(&l->cv);
-    free(l->url);
-    free(l);
+    listen_free(l);
 }

@@ -41,6 +41,7 @@
 #define PG_LISTEN_HEARTBEAT_MS         1000
 #define PG_LISTEN_HEARTBEAT_TIMEOUT_MS 3000
 #define PG_LISTEN_RETRY_MS             250  /* between reconnection attempts */
+#define PG_LISTEN_STOP_WAIT_MS         200  /* pg_listen_stop waits this long for the thread */
 #define PG_LISTEN_QUIET_MS             5000 /* failing this long at start is worth a warning */
 #define PG_LISTEN_TRUST_AFTER_MS       2500 /* > 2 heartbeats: every replica knows us */
 #define PG_LISTEN_SLOTS                4096
@@ -54,7 +55,9 @@ struct pg_listen;
  * caller owns *out (pg_listen_stop). */
 int pg_listen_start(const char *url, struct pg_listen **out);
 
-/* Stops and joins the thread, closes its connection and frees l. */
+/* Stops the thread, which closes its connection, and frees l: joined within
+ * PG_LISTEN_STOP_WAIT_MS, or else (stuck in libpq's blocking host name lookup) detached, to
+ * free l itself when the lookup returns. */
 void pg_listen_stop(struct pg_listen *l);
 
 /* See store_version_peek, store_version_put and store_version_await in store.h. */
