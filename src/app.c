@@ -318,11 +318,16 @@ static void drain(struct app *app)
     }
 }
 
-/* Readiness turns 503, the listener closes, in-flight requests finish. */
+/* Readiness turns 503, the listener closes, in-flight requests finish; then requests on
+ * the keep-alive connections still open are refused unexecuted (the later modules' quiesce,
+ * e.g. the mail drain, can take seconds before the daemon stops and cuts those connections),
+ * and any that began meanwhile are waited for. */
 static void http_quiesce(struct app *app)
 {
     atomic_store(&app->draining, true);
     http_server_quiesce(app->server);
+    drain(app);
+    http_server_close(app->server);
     drain(app);
 }
 

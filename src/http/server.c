@@ -36,6 +36,7 @@ struct http_server {
     struct MHD_Daemon *daemon;
     struct app *app;
     atomic_int inflight;
+    atomic_bool closed; /* the drain is over: new requests are refused unexecuted */
     struct headguard *guard;
     struct peerlimit *peers; /* MAX_CONNECTIONS_PER_IP, or NULL: not counted */
 };
@@ -222,6 +223,13 @@ static struct request *request_begin(struct http_server *srv, struct MHD_Connect
         return NULL;
     }
     atomic_fetch_add(&srv->inflight, 1);
+    /* Counted first, then checked: http_server_close sets closed and then waits for the
+     * count, so a request either is waited for or is refused here (seq_cst atomics). */
+    if (atomic_load(&srv->closed)) {
+        atomic_fetch_sub(&srv->inflight, 1);
+        arena_free(a);
+        return NULL;
+    }
     return req;
 }
 
@@ -616,6 +624,11 @@ void http_server_quiesce(struct http_server *srv)
     MHD_socket fd = MHD_quiesce_daemon(srv->daemon);
     if (fd != MHD_INVALID_SOCKET)
         close(fd);
+}
+
+void http_server_close(struct http_server *srv)
+{
+    atomic_store(&srv->closed, true);
 }
 
 int http_server_inflight(struct http_server *srv)

@@ -36,6 +36,13 @@ int http_server_start(struct app *app, struct http_server **out);
 /* Stops accepting new connections; established ones are served with Connection: close. */
 void http_server_quiesce(struct http_server *srv);
 
+/* Ends the drain: from now on a request that arrives on a connection still open is refused
+ * before it runs (the connection closes without an answer), so nothing executes that the
+ * stop could cut off unanswered — a proxy that retries a request whose connection died
+ * unanswered (libcurl does) cannot run it twice. The caller then waits for in-flight
+ * requests again. */
+void http_server_close(struct http_server *srv);
+
 /* Requests that have started and not yet completed. */
 int http_server_inflight(struct http_server *srv);
 

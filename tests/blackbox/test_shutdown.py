@@ -2,11 +2,13 @@
 
 import json
 import signal
+import socket
 import time
 
 import pytest
 import requests
 
+from api_helpers import signup
 from helpers import SIGNUP, IncompleteResponse, RawHttpConnection, require_route, scaled, wait_until
 
 DRAIN = 10  # SHUTDOWN_TIMEOUT_SECONDS used by these tests
@@ -190,3 +192,60 @@ def test_drain_deadline_bounds_shutdown_when_a_request_never_finishes(servers):
     assert rc >= 0, f"server died of signal {-rc} at the drain deadline"
     assert elapsed >= 1.5, (f"exited {elapsed:.2f}s after SIGTERM with a request in flight; "
                             f"it should have waited for it up to SHUTDOWN_TIMEOUT_SECONDS=2")
+
+
+def test_request_after_the_drain_is_refused_unexecuted(servers):
+    """Once the drain is over, the daemon still stops only after the later modules' quiesce
+    (here the mail queue, waiting up to 5 s on an SMTP server that never greets). A request
+    arriving meanwhile on a keep-alive connection must not run: a daemon stop could cut its
+    answer off, and a proxy that retries an unanswered request on a fresh connection (libcurl
+    does, to another replica) would then run a create twice. It is refused unexecuted: the
+    connection closes with no answer, and the task does not exist after a restart."""
+    hang = socket.socket()
+    hang.bind(("127.0.0.1", 0))
+    hang.listen(8)
+    hang.settimeout(scaled(10))
+    env = {"EMAIL_PROVIDER": "smtp", "SMTP_HOST": "127.0.0.1",
+           "SMTP_PORT": str(hang.getsockname()[1]), "SMTP_TLS": "none",
+           "FROM_EMAIL": "todo@example.test", "SHUTDOWN_TIMEOUT_SECONDS": str(DRAIN)}
+    smtp_peer = None
+    try:
+        srv = servers.start(env=env)
+        u = signup(srv)
+        r = requests.post(srv.url("/api/auth/forgot-password"), json={"email": u.email},
+                          timeout=scaled(5))
+        assert r.status_code == 202, r.text
+        smtp_peer, _ = hang.accept()  # the mail is in flight and will hang there
+        with RawHttpConnection(srv.port) as c:
+            assert c.request("GET", "/health").status == 200  # kept alive, idle
+            srv.send_signal(signal.SIGTERM)
+            # The listener closes at the start of the drain; with nothing in flight the drain
+            # is over within a poll, and the mail queue's 5 s wait has begun.
+            assert wait_until(lambda: _ready_status(srv) == "refused", timeout=5), \
+                "the listener still accepts after SIGTERM"
+            time.sleep(scaled(0.5))
+            body = json.dumps({"title": "after the drain"}).encode()
+            try:
+                resp = c.request("POST", "/api/me/tasks", body=body,
+                                 headers={"Authorization": f"Bearer {u.token}",
+                                          "Content-Type": "application/json"},
+                                 timeout=5)
+                answered = resp.status
+            except IncompleteResponse as e:
+                assert "timed out" not in str(e), "the refused request's connection hung open"
+                answered = None
+            except OSError:
+                answered = None
+            assert answered is None, (f"a request on a kept-alive connection after the drain "
+                                      f"was executed and answered {answered}")
+        rc = srv.wait_exit(DRAIN)
+        assert rc == 0, f"exit code {rc}"
+    finally:
+        if smtp_peer:
+            smtp_peer.close()
+        hang.close()
+    again = servers.start(env=env, database_url=srv.env["DATABASE_URL"], data_dir=srv.data_dir)
+    r = requests.get(again.url("/api/me/tasks"), headers={"Authorization": f"Bearer {u.token}"},
+                     timeout=scaled(10))
+    assert r.status_code == 200, r.text
+    assert [t["title"] for t in r.json()] == [], "the refused request's task was created"
