@@ -564,8 +564,8 @@ int field_from_row(const struct field_spec *f, const struct db_rows *r, size_t r
         else
             set_num(f, base, cell && (cell[0] == 't' || cell[0] == '1'));
         return ERR_OK;
-    case FK_TIME:
-        if (cell && time_parse(cell, DATE_ONLY_REJECT, &v) != ERR_OK)
+    case FK_TIME: /* Unix seconds when the statement read them so, else RFC 3339 text */
+        if (cell && !db_int(r, row, col, &v) && time_parse(cell, DATE_ONLY_REJECT, &v) != ERR_OK)
             return ERR_DB;
         set_num(f, base, v);
         return ERR_OK;
