@@ -4,10 +4,11 @@
  * each module's own API. Start runs top to bottom; shutdown quiesces bottom to top, then
  * stops bottom to top, which gives the order the server relies on:
  *
- *   stop claiming reminders → end the event streams → stop accepting → drain in-flight
- *   requests → refuse new proxied requests → finish queued work → send queued email (5 s)
- *   → abort outbound transfers (which ends their streams) and end the I/O loop → end any
- *   stream still open → close the daemon → free the engine → close the store.
+ *   stop claiming reminders → end the event streams (the api's own, the web role's
+ *   proxied ones) → stop accepting → drain in-flight requests, then refuse those still
+ *   arriving on kept-alive connections → refuse new proxied requests → finish queued work → send
+ * queued email (5 s) → abort outbound transfers (which ends their streams) and end the I/O loop →
+ * end any stream still open → close the daemon → free the engine → close the store.
  */
 #include "app.h"
 
@@ -247,6 +248,20 @@ static void proxy_mod_quiesce(struct app *app)
     proxy_quiesce(); /* new requests 503; httpc ends the transfers under way */
 }
 
+static int proxy_streams_start(struct app *app)
+{
+    (void)app;
+    return ERR_OK; /* the streams' engine is the proxy module's */
+}
+
+/* Before the HTTP server's drain (after it in the table): the proxied event streams never
+ * end by themselves, so they are ended first, as the api role's own streams are. */
+static void proxy_streams_quiesce(struct app *app)
+{
+    (void)app;
+    proxy_end_streams();
+}
+
 static void proxy_mod_stop(struct app *app)
 {
     (void)app;
@@ -407,6 +422,7 @@ static const struct module modules[] = {
     {"proxy", ROLES_WEB, proxy_mod_start, proxy_mod_quiesce, proxy_mod_stop},
     {"metrics", ROLES_ALL, metrics_start, NULL, metrics_stop},
     {"http", ROLES_ALL, http_start, http_quiesce, http_stop},
+    {"proxy streams", ROLES_WEB, proxy_streams_start, proxy_streams_quiesce, NULL},
     {"events", ROLES_API, events_mod_start, events_mod_quiesce, events_mod_stop},
     {"scheduler", ROLES_API, scheduler_mod_start, scheduler_mod_quiesce, scheduler_mod_stop},
 };

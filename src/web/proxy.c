@@ -396,6 +396,14 @@ int proxy_start(const struct config *cfg, struct httpc *httpc)
     return ERR_OK;
 }
 
+void proxy_end_streams(void)
+{
+    pthread_mutex_lock(&px.mu);
+    struct httpc *h = px.stream_httpc;
+    pthread_mutex_unlock(&px.mu);
+    httpc_quiesce(h); /* aborts the transfers under way; NULL and a second call are no-ops */
+}
+
 void proxy_quiesce(void)
 {
     atomic_store(&px.running, false);

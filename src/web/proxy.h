@@ -42,6 +42,11 @@ struct httpc;
  * Call once, before the HTTP server starts. */
 int proxy_start(const struct config *cfg, struct httpc *httpc);
 
+/* Ends the proxied event streams (their clients reconnect, to another replica) and answers
+ * new ones 503; ordinary requests go on. Called before the HTTP server's drain, which would
+ * otherwise wait for streams that never end by themselves. Safe to call more than once. */
+void proxy_end_streams(void);
+
 /* Later calls of h_proxy answer 503; transfers under way go on until httpc ends them. */
 void proxy_quiesce(void);
 

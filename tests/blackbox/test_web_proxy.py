@@ -626,3 +626,35 @@ def test_upstream_header_timeout_is_504_but_a_slow_chat_turn_is_waited_for(wired
     assert got.status_code == 200 and got.json() == {"slow": True}, \
         f"{got.status_code} {got.text[:200]!r} after {chat['took']:.1f} s"
     assert chat["took"] >= 33, chat["took"]
+
+
+def test_sigterm_to_the_web_role_ends_its_proxied_event_streams_and_exits_promptly(stack, api):
+    """A browser tab keeps an event stream open through the web role. On SIGTERM the web role
+    must end it (the page reconnects, to another replica) before it drains, as the api role
+    ends its own streams: a drain that waited for a stream that never ends would take
+    SHUTDOWN_TIMEOUT_SECONDS (here 20 s) and end in a timeout (the UI's split test saw it)."""
+    web = stack.start("web_streams_stop", "web",
+                      {"API_URL": api.base_url, "SHUTDOWN_TIMEOUT_SECONDS": "20"})
+    uid, auth = _proxy_user(web)
+    s = socket.create_connection(("127.0.0.1", web.port), timeout=scaled(10))
+    try:
+        s.sendall(f"GET /api/{uid}/events HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n"
+                  f"Authorization: {auth['Authorization']}\r\n\r\n".encode())
+        head = b""
+        deadline = time.monotonic() + scaled(10)
+        while b"\r\n\r\n" not in head and time.monotonic() < deadline:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            head += chunk
+        assert head.startswith(b"HTTP/1.1 200"), head[:200]
+        t0 = time.monotonic()
+        web.send_signal(signal.SIGTERM)
+        rc = web.wait_exit(scaled(8))
+        took = time.monotonic() - t0
+    finally:
+        s.close()
+    assert rc is not None, "the web role still runs 8 s after SIGTERM with one event stream open"
+    assert rc == 0, f"exit code {rc}; {web.tail()}"
+    assert "shutdown timeout" not in web.logs(), web.tail()
+    assert took < scaled(5), f"stopping took {took:.1f}s with one event stream open"

@@ -169,7 +169,15 @@ k8s_images() {
   build_image || return 1
   K8S_TAG=${TODO_IMAGE#*:}
   K8S_TAG2="$K8S_TAG.r2"
-  podman tag "$TODO_IMAGE" "todo:$K8S_TAG2" || { fail "podman tag todo:$K8S_TAG2"; return 1; }
+  # A distinct image (the same layers, one label more), not a second tag of the same ID: an
+  # archive of an ID with two tags can be imported under the other tag, and the drill's
+  # rollout then waits on ErrImageNeverPull (seen twice). An upgrade is a new image anyway.
+  local r2dir
+  r2dir=$(mktemp -d)
+  printf 'FROM %s\nLABEL org.opencontainers.image.version=%s\n' "$TODO_IMAGE" "$K8S_TAG2" >"$r2dir/Containerfile"
+  podman build -q --pull=never --format docker -t "todo:$K8S_TAG2" -f "$r2dir/Containerfile" "$r2dir" >/dev/null ||
+    { rm -rf "$r2dir"; fail "podman build todo:$K8S_TAG2"; return 1; }
+  rm -rf "$r2dir"
   if build_pg_image; then pass "PostgreSQL stand-in image $PG_IMAGE (Debian postgresql-15, official env contract)"; else
     fail "PostgreSQL stand-in image build"
     return 1
