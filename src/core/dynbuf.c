@@ -5,6 +5,8 @@
  */
 #include "core/dynbuf.h"
 
+#include "core/util.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,17 +114,8 @@ int dyn_addc(struct dynbuf *d, char c)
 
 int dyn_add_int(struct dynbuf *d, int64_t v)
 {
-    char buf[24];
-    char *p = buf + sizeof(buf);
-    /* Negate in unsigned arithmetic so INT64_MIN works. */
-    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-    do {
-        *--p = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    if (v < 0)
-        *--p = '-';
-    return dyn_addn(d, p, (size_t)(buf + sizeof(buf) - p));
+    char buf[INT64_TEXT_MAX];
+    return dyn_addn(d, buf, int64_text(v, buf));
 }
 
 int dyn_vaddf(struct dynbuf *d, const char *fmt, va_list ap)

@@ -138,3 +138,18 @@ void random_hex(char *out, size_t len)
     memcpy(out, hex, n);
     out[n] = '\0';
 }
+
+size_t int64_text(int64_t v, char *out)
+{
+    char buf[INT64_TEXT_MAX], *q = buf + sizeof(buf);
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v; /* INT64_MIN too */
+    do {
+        *--q = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        *--q = '-';
+    size_t n = (size_t)(buf + sizeof(buf) - q);
+    memcpy(out, q, n);
+    return n;
+}

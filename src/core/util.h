@@ -15,6 +15,13 @@ int parse_int64(const char *s, int64_t min, int64_t max, int64_t *out);
 
 /* Parses s as a canonical positive id: decimal digits only, no sign, space or leading zero
  * ("7", not "+7", "07" or " 7"), at most INT64_MAX. Returns ERR_OK or ERR_INVALID. */
+/* Longest decimal text of an int64_t: "-9223372036854775808". */
+#define INT64_TEXT_MAX 20
+
+/* Writes v's decimal text at out (room for INT64_TEXT_MAX bytes; no NUL) and returns its
+ * length. INT64_MIN included. */
+size_t int64_text(int64_t v, char *out);
+
 int parse_id(const char *s, int64_t *out);
 
 /* Parses true/false/1/0/yes/no/on/off (case-insensitive). Returns ERR_OK or ERR_INVALID. */

@@ -484,16 +484,8 @@ char *field_write_json(const struct field_spec *f, const void *base, char *p)
     switch (f->kind) {
     case FK_ID:
     case FK_INT: {
-        int64_t v = get_num(f, base);
-        char buf[24], *q = buf + sizeof(buf);
-        uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v; /* INT64_MIN too */
-        do {
-            *--q = (char)('0' + u % 10);
-            u /= 10;
-        } while (u);
-        if (v < 0)
-            *--q = '-';
-        return put(p, q, (size_t)(buf + sizeof(buf) - q));
+        char buf[INT64_TEXT_MAX];
+        return put(p, buf, int64_text(get_num(f, base), buf));
     }
     case FK_UUID:
     case FK_TEXT: {

@@ -273,23 +273,6 @@ static int bind_params(sqlite3_stmt *st, const struct stmt_cache_entry *e, const
     return ERR_OK;
 }
 
-/* Writes v's decimal text at p (room for 21 bytes) and returns the bytes written, NUL too. */
-static size_t int_text(int64_t v, char *p)
-{
-    char buf[24], *q = buf + sizeof(buf);
-    *--q = '\0';
-    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v; /* INT64_MIN too */
-    do {
-        *--q = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    if (v < 0)
-        *--q = '-';
-    size_t n = (size_t)(buf + sizeof(buf) - q);
-    memcpy(p, q, n);
-    return n;
-}
-
 /* Grows the result's cell arrays (text, number, is-a-number) to hold one more row. */
 static int reserve_row(struct arena *a, struct db_rows *out, size_t *cap)
 {
@@ -352,7 +335,9 @@ static int copy_row(sqlite3_stmt *st, struct arena *a, struct db_rows *out, size
     for (size_t i = 0; i < ncols; i++) {
         if (isnum[i]) {
             row[i] = p;
-            p += int_text(nums[i], p);
+            size_t n = int64_text(nums[i], p);
+            p[n] = '\0';
+            p += n + 1;
         } else if (row[i]) {
             size_t len = (size_t)nums[i];
             memcpy(p, row[i], len);
