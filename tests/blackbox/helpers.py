@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import resource
 import socket
 import time
 from dataclasses import dataclass, field
@@ -280,3 +282,33 @@ def assert_still_serving(srv, context: str = "") -> None:
     except requests.RequestException as e:
         raise AssertionError(f"GET /health failed{(' after ' + context) if context else ''}: {e}")
     assert r.status_code == 200, f"GET /health → {r.status_code} after {context}"
+
+
+# -- many connections ------------------------------------------------------------------------
+def raise_fd_limit(need: int) -> None:
+    """Raises this process's open-file limit to `need` (up to the hard limit); fails if it can't."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < need:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, need), hard))
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    assert soft >= need, f"this test needs {need} file descriptors; the hard limit is {hard}"
+
+
+def connect_from(port: int, source: str) -> socket.socket:
+    """A non-blocking connection to 127.0.0.1:port from address `source` (connect in progress)."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setblocking(False)
+    s.bind((source, 0))
+    with contextlib.suppress(BlockingIOError):
+        s.connect(("127.0.0.1", port))
+    return s
+
+
+def peer_holds(s: socket.socket) -> bool:
+    """True while the server holds the non-blocking connection s (not closed or reset)."""
+    try:
+        return s.recv(1, socket.MSG_PEEK) != b""
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False

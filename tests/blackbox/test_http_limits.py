@@ -10,14 +10,12 @@ Loopback only: 127.0.0.2, 127.0.0.3 … are all local addresses on Linux. Every 
 from __future__ import annotations
 
 import contextlib
-import resource
-import socket
 import statistics
 import time
 
 import pytest
 
-from helpers import RawHttpConnection, IncompleteResponse, scaled
+from helpers import IncompleteResponse, RawHttpConnection, connect_from, peer_holds, raise_fd_limit, scaled
 
 HEAD_TIMEOUT = 10  # HTTP_HEAD_TIMEOUT_S
 PER_IP = 64  # MAX_CONNECTIONS_PER_IP's default
@@ -145,32 +143,10 @@ def test_many_arguments_keep_the_connection_usable_for_others(server):
 # --------------------------------------------------------------------------------------------
 
 
-def _raise_fd_limit(need: int):
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < need:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, need), hard))
-    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
-    assert soft >= need, f"this test needs {need} file descriptors; the hard limit is {hard}"
 
 
-def _open_trickler(port: int, source: str):
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.setblocking(False)
-    s.bind((source, 0))
-    with contextlib.suppress(BlockingIOError):
-        s.connect(("127.0.0.1", port))
-    return s
 
 
-def _alive(s) -> bool:
-    """False once the server closed (or reset) the connection."""
-    try:
-        data = s.recv(1, socket.MSG_PEEK)
-        return data != b""
-    except BlockingIOError:
-        return True
-    except OSError:
-        return False
 
 
 def _trickle(socks, line: bytes):
@@ -180,13 +156,13 @@ def _trickle(socks, line: bytes):
 
 
 def test_per_address_connection_cap(server):
-    _raise_fd_limit(512)
-    socks = [_open_trickler(server.port, "127.0.0.9") for _ in range(PER_IP + 36)]
+    raise_fd_limit(512)
+    socks = [connect_from(server.port, "127.0.0.9") for _ in range(PER_IP + 36)]
     try:
         time.sleep(0.3)
         _trickle(socks, b"GET /health HTTP/1.1\r\n")
         time.sleep(scaled(0.7))
-        open_now = sum(_alive(s) for s in socks)
+        open_now = sum(peer_holds(s) for s in socks)
         assert open_now <= PER_IP, f"{open_now} connections open from one address (cap {PER_IP})"
         assert open_now >= PER_IP // 2, f"only {open_now} connections were accepted"
     finally:
@@ -201,16 +177,16 @@ def test_trusted_proxies_are_exempt_from_the_per_address_cap(servers):
     cap, opened = 8, 24
     srv = servers.start(env={"MAX_CONNECTIONS_PER_IP": str(cap),
                              "FORWARDED_ALLOW_IPS": "127.0.0.7"})
-    proxy = [_open_trickler(srv.port, "127.0.0.7") for _ in range(opened)]
-    client = [_open_trickler(srv.port, "127.0.0.9") for _ in range(opened)]
+    proxy = [connect_from(srv.port, "127.0.0.7") for _ in range(opened)]
+    client = [connect_from(srv.port, "127.0.0.9") for _ in range(opened)]
     try:
         # Wait (bounded) until the server has refused what it refuses.
         until = time.monotonic() + scaled(5)
-        while time.monotonic() < until and sum(_alive(s) for s in client) > cap:
+        while time.monotonic() < until and sum(peer_holds(s) for s in client) > cap:
             time.sleep(0.05)
-        held = sum(_alive(s) for s in client)
+        held = sum(peer_holds(s) for s in client)
         assert cap // 2 <= held <= cap, f"{held} connections held by one client address"
-        assert all(_alive(s) for s in proxy), "the trusted proxy's connections were closed"
+        assert all(peer_holds(s) for s in proxy), "the trusted proxy's connections were closed"
         for s in proxy:
             s.setblocking(True)
             s.settimeout(scaled(10))
@@ -229,11 +205,11 @@ def test_a_normal_client_is_served_while_addresses_trickle_headers(servers):
     deadline passes although they never stopped sending."""
     srv = servers.start(env={"WORKERS": "2"})
     attackers = [f"127.0.0.{i}" for i in range(2, 6)]
-    _raise_fd_limit(TOTAL + 512)
+    raise_fd_limit(TOTAL + 512)
     socks = []
     try:
         for ip in attackers:
-            socks += [_open_trickler(srv.port, ip) for _ in range(TOTAL // len(attackers))]
+            socks += [connect_from(srv.port, ip) for _ in range(TOTAL // len(attackers))]
         _trickle(socks, b"GET /health HTTP/1.1\r\nHost: x\r\n")
         started = time.monotonic()
         # The server accepts (and closes past the cap) at its own pace; on a loaded CI
@@ -242,7 +218,7 @@ def test_a_normal_client_is_served_while_addresses_trickle_headers(servers):
         cap_by = started + scaled(5)
         while True:
             time.sleep(0.25)
-            held = [s for s in socks if _alive(s)]
+            held = [s for s in socks if peer_holds(s)]
             if len(held) <= PER_IP * len(attackers) or time.monotonic() > cap_by:
                 break
         assert len(held) <= PER_IP * len(attackers), f"{len(held)} connections held"
@@ -263,10 +239,10 @@ def test_a_normal_client_is_served_while_addresses_trickle_headers(servers):
         assert max(timings) <= scaled(1.0), timings
         # Keep trickling: the head deadline still closes every one of them.
         deadline = started + HEAD_TIMEOUT + scaled(3)
-        while time.monotonic() < deadline and any(_alive(s) for s in held):
+        while time.monotonic() < deadline and any(peer_holds(s) for s in held):
             _trickle(held, b"X-Slow: more\r\n")
             time.sleep(0.5)
-        left = sum(_alive(s) for s in held)
+        left = sum(peer_holds(s) for s in held)
         took = time.monotonic() - started
         assert left == 0, f"{left} trickling connections still open after {took:.1f}s"
         assert took >= HEAD_TIMEOUT - 1, f"closed after {took:.1f}s, before the head deadline"

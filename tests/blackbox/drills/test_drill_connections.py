@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import resource
-import socket
 import statistics
 import threading
 import time
@@ -22,7 +21,7 @@ import pytest
 
 from api_helpers import fresh_user
 from drill_load import ms, percentile, record
-from helpers import RawHttpConnection, scaled, wait_until
+from helpers import RawHttpConnection, connect_from, peer_holds, raise_fd_limit, scaled, wait_until
 
 IDLE = 10_000
 IDLE_PER_ADDR = 60        # under MAX_CONNECTIONS_PER_IP (64)
@@ -36,12 +35,6 @@ PRLIMIT = "/usr/bin/prlimit"
 pytestmark = pytest.mark.sqlite_only
 
 
-def _raise_fd_limit(need: int) -> None:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < need:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, need), hard))
-    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
-    assert soft >= need, f"this drill needs {need} file descriptors; the hard limit is {hard}"
 
 
 def _fd_limit_of(pid: int) -> int:
@@ -58,23 +51,8 @@ def _rss_kib(pid: int) -> int:
     return 0
 
 
-def _connect_from(port: int, source: str):
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.setblocking(False)
-    s.bind((source, 0))
-    with contextlib.suppress(BlockingIOError):
-        s.connect(("127.0.0.1", port))
-    return s
 
 
-def _alive(s) -> bool:
-    """True while the server holds the connection (connected, not closed or reset)."""
-    try:
-        return s.recv(1, socket.MSG_PEEK) != b""
-    except BlockingIOError:
-        return True
-    except OSError:
-        return False
 
 
 def _idle_source(k: int) -> str:
@@ -96,7 +74,7 @@ def _normal_requests(srv, user, n: int) -> list:
 
 
 def test_slowloris_and_10000_idle_connections_leave_a_normal_client_served(servers):
-    _raise_fd_limit(IDLE + SLOW_ADDRS * SLOW_PER_ADDR + 1024)
+    raise_fd_limit(IDLE + SLOW_ADDRS * SLOW_PER_ADDR + 1024)
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     srv = servers.prepare(env={"WORKERS": "4"})
     todo = str(srv.binary)
@@ -129,28 +107,28 @@ def test_slowloris_and_10000_idle_connections_leave_a_normal_client_served(serve
     try:
         for a in range(SLOW_ADDRS):
             for _ in range(SLOW_PER_ADDR):
-                s = _connect_from(srv.port, f"127.0.0.{20 + a}")
+                s = connect_from(srv.port, f"127.0.0.{20 + a}")
                 slow.append(s)
         t_open = time.monotonic()
         for k in range(IDLE):
-            idle.append(_connect_from(srv.port, _idle_source(k)))
+            idle.append(connect_from(srv.port, _idle_source(k)))
         opened_s = time.monotonic() - t_open
         for s in slow:
             with contextlib.suppress(OSError):
                 s.send(b"GET /health HTTP/1.1\r\nHost: x\r\n")
         trickler.start()
         # Wait (bounded) until the server holds every idle connection.
-        held = wait_until(lambda: sum(_alive(s) for s in idle) >= IDLE * 0.99 and
+        held = wait_until(lambda: sum(peer_holds(s) for s in idle) >= IDLE * 0.99 and
                           _established(srv.port) >= IDLE, scaled(HEAD_TIMEOUT / 2),
                           interval=0.2, max_polls=200)
         at_server = _established(srv.port)
         assert held, (f"the server holds {at_server} connections, "
-                      f"{sum(_alive(s) for s in idle)} of {IDLE} idle ones alive")
+                      f"{sum(peer_holds(s) for s in idle)} of {IDLE} idle ones alive")
         t_measure = time.monotonic()
         during = _normal_requests(srv, user, 20)
         measured_s = time.monotonic() - t_measure
-        idle_alive = sum(_alive(s) for s in idle)
-        slow_alive = sum(_alive(s) for s in slow)
+        idle_alive = sum(peer_holds(s) for s in idle)
+        slow_alive = sum(peer_holds(s) for s in slow)
         rss_during = _rss_kib(srv.proc.pid)
         assert time.monotonic() - t_open < HEAD_TIMEOUT, \
             "the measurement ran past the head deadline: the idle connections may be gone"
@@ -160,11 +138,11 @@ def test_slowloris_and_10000_idle_connections_leave_a_normal_client_served(serve
         assert median <= scaled(0.1), f"a normal client waited {ms(median)} ms (all: {during})"
         assert max(during) <= scaled(1.0), during
         # The head deadline ends every idle and every trickling connection.
-        gone = wait_until(lambda: not any(_alive(s) for s in idle + slow),
+        gone = wait_until(lambda: not any(peer_holds(s) for s in idle + slow),
                           t_open + HEAD_TIMEOUT + scaled(5) - time.monotonic(),
                           interval=0.25, max_polls=400)
         closed_after = time.monotonic() - t_open
-        assert gone, f"{sum(_alive(s) for s in idle + slow)} connections still open " \
+        assert gone, f"{sum(peer_holds(s) for s in idle + slow)} connections still open " \
                      f"{closed_after:.1f}s after they were opened"
     finally:
         stop.set()
