@@ -179,12 +179,8 @@ def _kill_listeners(srv):
                 "application_name = 'todo-listen' AND datname = current_database()")
 
 
-def test_list_stays_fresh_when_the_notification_connection_is_killed(servers, backend):
-    """A replica validates its cached lists from PostgreSQL's change notifications, without
-    reading the version per request. Killing the notification connections (pg_terminate_backend)
-    must never let a replica serve a list older than a write answered by another: while they
-    are down the version is read from the database, and once they are back the cache serves
-    again, still fresh."""
+def _two_listening_replicas(servers, backend):
+    """Two ready replicas on one fresh database, both with their notification connection up."""
     url = backend.pg.fresh_database_url()
     env = {"RATE_LIMIT_PER_MINUTE": "100000"}
     a = servers.prepare(database_url=url, env=env).start()
@@ -192,6 +188,16 @@ def test_list_stays_fresh_when_the_notification_connection_is_killed(servers, ba
     for srv in (a, b):
         assert srv.wait_ready() == 200, srv.tail()
     assert wait_until(lambda: _listeners(a) == 2, timeout=scaled(10)), "no notification connections"
+    return a, b
+
+
+def test_list_stays_fresh_when_the_notification_connection_is_killed(servers, backend):
+    """A replica validates its cached lists from PostgreSQL's change notifications, without
+    reading the version per request. Killing the notification connections (pg_terminate_backend)
+    must never let a replica serve a list older than a write answered by another: while they
+    are down the version is read from the database, and once they are back the cache serves
+    again, still fresh."""
+    a, b = _two_listening_replicas(servers, backend)
     r = a.request("POST", "/api/auth/signup",
                   json={"email": f"listen-{int(time.time()*1000)}@example.com", "password": "password123"})
     assert r.status_code == 201, r.text
@@ -230,13 +236,7 @@ def test_a_password_reset_ends_old_tokens_on_every_replica_at_once(servers, back
     (so a signed-in request costs no round trip). A reset through one replica bumps both; the
     other replica, which had just accepted the old token from its cache, must refuse it as soon
     as the reset has answered — also with its notification connection killed."""
-    url = backend.pg.fresh_database_url()
-    env = {"RATE_LIMIT_PER_MINUTE": "100000"}
-    a = servers.prepare(database_url=url, env=env).start()
-    b = servers.prepare(database_url=url, env=env).start()
-    for srv in (a, b):
-        assert srv.wait_ready() == 200, srv.tail()
-    assert wait_until(lambda: _listeners(a) == 2, timeout=scaled(10)), "no notification connections"
+    a, b = _two_listening_replicas(servers, backend)
     for round_ in range(2):
         email = f"gen-{round_}-{int(time.time()*1000)}@example.com"
         r = a.request("POST", "/api/auth/signup", json={"email": email, "password": "password123"})
