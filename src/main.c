@@ -15,13 +15,13 @@
 
 #include "app.h"
 #include "auth/password.h"
+#include "core/cachemem.h"
 #include "core/config.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "core/text.h"
 #include "core/util.h"
 #include "domain/tokens.h"
-#include "http/respcache.h"
 #include "http/server.h"
 #include "io/httpc.h"
 #include "io/loop.h"
@@ -328,7 +328,7 @@ static int cmd_serve(int argc, char **argv, const sigset_t *sigs)
     }
     log_set_level(cfg.log_level);
     password_set_memory(cfg.password_memory_mib);
-    respcache_set_budget((size_t)cfg.list_cache_mib << 20);
+    cachemem_set_limit((size_t)cfg.list_cache_mib << 20);
     if (!text_init())
         log_warn("C.UTF-8 locale not found: case-insensitive matching folds ASCII letters only");
 

@@ -512,8 +512,9 @@ static const struct cfg_def defs[] = {
      "peer: the chart's default, where the API is only reached through the web role or the "
      "ingress)"},
     INT("LIST_CACHE_MIB", 8, 0, 1024, list_cache_mib,
-        "task list bodies the process keeps, at most (validated per user, so never stale; "
-        "a 50-task page is about 19 KB); 0: no cache"),
+        "task list bodies and listing users' task rows the process keeps, at most "
+        "(validated per user, so never stale; a 50-task page is about 19 KB, a user's rows "
+        "about 1 KB a task); 0: no cache"),
     INT("MAX_CONNECTIONS_PER_IP", 64, 0, 16384, max_conns_per_ip,
         "connections one client address may hold open (beyond them a new one is closed at "
         "once; 0: no limit); the addresses in `FORWARDED_ALLOW_IPS` are exempt, as a proxy "

@@ -33,8 +33,9 @@
  * of a list), which field_from_row parses. */
 enum { DIALECT_SQLITE, DIALECT_PG, DIALECTS };
 static char select_cols[DIALECTS][TASK_COLS_MAX];
-static char get_sql[DIALECTS][TASK_COLS_MAX]; /* one task by $1 id and $2 user */
-static char get_lock_sql[TASK_COLS_MAX];      /* the same, locking its row (PostgreSQL) */
+static char get_sql[DIALECTS][TASK_COLS_MAX];  /* one task by $1 id and $2 user */
+static char get_lock_sql[TASK_COLS_MAX];       /* the same, locking its row (PostgreSQL) */
+static char rows_sql[DIALECTS][TASK_COLS_MAX]; /* all of a user's ($1) tasks, at most $2 */
 static pthread_once_t sql_once = PTHREAD_ONCE_INIT;
 
 /* A statement that finds one task by id ($1) checks its owner ($2) with a condition PostgreSQL
@@ -61,7 +62,11 @@ static void build_sql(void)
         dyn_init_fixed(&g, get_sql[k], sizeof(get_sql[k]));
         dyn_addf(&g, "SELECT %s FROM tasks t WHERE t.id = $1 AND " OWNER_CHECK("t."),
                  select_cols[k]);
-        ok = ok && !dyn_err(&d) && !dyn_err(&g);
+        struct dynbuf r;
+        dyn_init_fixed(&r, rows_sql[k], sizeof(rows_sql[k]));
+        dyn_addf(&r, "SELECT %s, t.search_text FROM tasks t WHERE t.user_id = $1 LIMIT $2",
+                 select_cols[k]);
+        ok = ok && !dyn_err(&d) && !dyn_err(&g) && !dyn_err(&r);
     }
     struct dynbuf l;
     dyn_init_fixed(&l, get_lock_sql, sizeof(get_lock_sql));
@@ -70,6 +75,7 @@ static void build_sql(void)
         log_error("tasks: the task's columns do not fit %d bytes", TASK_COLS_MAX);
         memset(select_cols, 0, sizeof(select_cols));
         memset(get_sql, 0, sizeof(get_sql));
+        memset(rows_sql, 0, sizeof(rows_sql));
         get_lock_sql[0] = '\0';
     }
 }
@@ -717,38 +723,202 @@ static const char *like_pattern(struct arena *a, const char *s)
     return out;
 }
 
-/* The WHERE clause of a listing: one condition per filter field that is set. */
-static void build_where(struct sqlq *q, struct arena *a, const char *uid,
-                        const struct task_filter *f)
+/*
+ * The listing's filters, each in its two forms side by side: the SQL condition the database
+ * evaluates (where) and the same condition on a task row held in memory (match, for
+ * domain/task_rows.c), so neither can change alone. One row per TASK_FILTER_FIELDS field that
+ * narrows the list; sort, order, limit and offset are the order and the page (below), and
+ * filter_ops_complete checks that every other field has both forms.
+ */
+static void where_status(struct sqlq *q, struct arena *a, const struct task_filter *f)
 {
-    q_clause(q, " WHERE t.user_id = $?", P_TEXT(uid));
+    (void)a;
     if (f->status != STATUS_ALL)
         q_clause(q, " AND t.completed = $?", P_BOOL(f->status == STATUS_COMPLETED));
+}
+static bool match_status(const struct task_row *r, const struct task_match *m)
+{
+    return r->completed == (m->f->status == STATUS_COMPLETED);
+}
+
+static void where_priority(struct sqlq *q, struct arena *a, const struct task_filter *f)
+{
+    (void)a;
     if (f->priority >= 0)
         q_clause(q, " AND t.priority = $?", P_TEXT(task_priority_names[f->priority]));
+}
+static bool match_priority(const struct task_row *r, const struct task_match *m)
+{
+    return (int)r->priority == m->f->priority;
+}
+
+static void where_tags(struct sqlq *q, struct arena *a, const struct task_filter *f)
+{
     for (size_t i = 0; f->tags.list && i < f->tags.list->n; i++)
         q_clause(q,
                  " AND EXISTS (SELECT 1 FROM task_tags g WHERE g.task_id = t.id AND "
                  "g.name_lower = $?)",
                  P_TEXT(text_fold(a, f->tags.list->v[i])));
+}
+/* task_tags.name_lower is text_fold of each tag (write_tags), as r->tags holds. */
+static bool match_tags(const struct task_row *r, const struct task_match *m)
+{
+    for (size_t i = 0; i < m->ntags; i++) {
+        size_t k = 0;
+        while (k < r->ntags && strcmp(r->tags[k], m->tags[i]) != 0)
+            k++;
+        if (k == r->ntags)
+            return false;
+    }
+    return true;
+}
+
+static void where_search(struct sqlq *q, struct arena *a, const struct task_filter *f)
+{
     if (f->search)
         q_clause(q, " AND t.search_text LIKE $? ESCAPE '\\'",
                  P_TEXT(like_pattern(a, text_fold(a, f->search))));
+}
+/* LIKE '%…%' with every wildcard escaped is a substring test on the folded text. */
+static bool match_search(const struct task_row *r, const struct task_match *m)
+{
+    return strstr(r->search, m->search) != NULL;
+}
+
+/* A bound the SQL compares with a time's text, which time_text gives only for times in range
+ * (else NULL, and a comparison with NULL holds for no row). */
+static bool time_bound_ok(int64_t t)
+{
+    return t > 0 && t <= TIME_MAX_UNIX;
+}
+
+static void where_due_before(struct sqlq *q, struct arena *a, const struct task_filter *f)
+{
     if (f->due_before)
         q_clause(q, " AND t.due_at <= $?", P_TEXT(time_text(a, f->due_before)));
+}
+static bool match_due_before(const struct task_row *r, const struct task_match *m)
+{
+    return time_bound_ok(m->f->due_before) && r->due_at && r->due_at <= m->f->due_before;
+}
+
+static void where_due_after(struct sqlq *q, struct arena *a, const struct task_filter *f)
+{
     if (f->due_after)
         q_clause(q, " AND t.due_at >= $?", P_TEXT(time_text(a, f->due_after)));
-    if (f->overdue >= 0) {
-        const char *now = time_text(a, now_unix());
-        q_clause(q, f->overdue ? " AND t.completed = $?" : " AND (t.completed <> $?",
-                 P_BOOL(false));
-        q_clause(q, f->overdue ? " AND t.due_at < $?" : " OR t.due_at IS NULL OR t.due_at >= $?)",
-                 P_TEXT(now));
+}
+static bool match_due_after(const struct task_row *r, const struct task_match *m)
+{
+    return time_bound_ok(m->f->due_after) && r->due_at && r->due_at >= m->f->due_after;
+}
+
+/* Overdue is read at the request's time (FF_CLOCK): never cached as a page. */
+static void where_overdue(struct sqlq *q, struct arena *a, const struct task_filter *f)
+{
+    if (f->overdue < 0)
+        return;
+    const char *now = time_text(a, now_unix());
+    q_clause(q, f->overdue ? " AND t.completed = $?" : " AND (t.completed <> $?", P_BOOL(false));
+    q_clause(q, f->overdue ? " AND t.due_at < $?" : " OR t.due_at IS NULL OR t.due_at >= $?)",
+             P_TEXT(now));
+}
+static bool match_overdue(const struct task_row *r, const struct task_match *m)
+{
+    bool overdue = !r->completed && r->due_at && r->due_at < m->now;
+    return m->f->overdue ? overdue : !overdue;
+}
+
+/* Whether a filter field narrows f's listing (its match must run). */
+static bool filter_set(size_t field, const struct task_filter *f)
+{
+    switch (field) {
+    case TASK_FILTER_STATUS:
+        return f->status != STATUS_ALL;
+    case TASK_FILTER_PRIORITY:
+        return f->priority >= 0;
+    case TASK_FILTER_TAGS:
+        return f->tags.list && f->tags.list->n > 0;
+    case TASK_FILTER_SEARCH:
+        return f->search != NULL;
+    case TASK_FILTER_DUE_BEFORE:
+        return f->due_before != 0;
+    case TASK_FILTER_DUE_AFTER:
+        return f->due_after != 0;
+    case TASK_FILTER_OVERDUE:
+        return f->overdue >= 0;
+    default:
+        return false;
     }
 }
 
-/* The ORDER BY of a (checked) filter. */
-static const char *order_by(const struct task_filter *f)
+struct filter_op {
+    void (*where)(struct sqlq *q, struct arena *a, const struct task_filter *f);
+    task_match_fn match;
+};
+
+static const struct filter_op filter_ops[TASK_FILTER_NFIELDS] = {
+    [TASK_FILTER_STATUS] = {where_status, match_status},
+    [TASK_FILTER_PRIORITY] = {where_priority, match_priority},
+    [TASK_FILTER_TAGS] = {where_tags, match_tags},
+    [TASK_FILTER_SEARCH] = {where_search, match_search},
+    [TASK_FILTER_DUE_BEFORE] = {where_due_before, match_due_before},
+    [TASK_FILTER_DUE_AFTER] = {where_due_after, match_due_after},
+    [TASK_FILTER_OVERDUE] = {where_overdue, match_overdue},
+    /* SORT, ORDER, LIMIT, OFFSET: the order and the page, not conditions */
+};
+
+bool task_filter_ops_complete(void)
+{
+    for (size_t i = 0; i < TASK_FILTER_NFIELDS; i++) {
+        bool paging = i == TASK_FILTER_SORT || i == TASK_FILTER_ORDER || i == TASK_FILTER_LIMIT ||
+                      i == TASK_FILTER_OFFSET;
+        if (!paging && (!filter_ops[i].where || !filter_ops[i].match))
+            return false;
+    }
+    return true;
+}
+
+/* The WHERE clause of a listing: one condition per filter field that is set. */
+static void build_where(struct sqlq *q, struct arena *a, const char *uid,
+                        const struct task_filter *f)
+{
+    q_clause(q, " WHERE t.user_id = $?", P_TEXT(uid));
+    for (size_t i = 0; i < TASK_FILTER_NFIELDS; i++)
+        if (filter_ops[i].where)
+            filter_ops[i].where(q, a, f);
+}
+
+int task_match_init(struct task_match *m, struct arena *a, const struct task_filter *f)
+{
+    memset(m, 0, sizeof(*m));
+    m->f = f;
+    m->now = now_unix();
+    for (size_t i = 0; i < TASK_FILTER_NFIELDS; i++)
+        if (filter_ops[i].match && filter_set(i, f))
+            m->fns[m->nfns++] = filter_ops[i].match;
+    for (size_t i = 0; f->tags.list && i < f->tags.list->n && i < TASK_MAX_TAGS; i++) {
+        if (!(m->tags[i] = text_fold(a, f->tags.list->v[i])))
+            return ERR_NOMEM;
+        m->ntags++;
+    }
+    if (f->search && !(m->search = text_fold(a, f->search)))
+        return ERR_NOMEM;
+    return ERR_OK;
+}
+
+bool task_row_matches(const struct task_row *r, const struct task_match *m)
+{
+    for (size_t i = 0; i < m->nfns; i++)
+        if (!m->fns[i](r, m))
+            return false;
+    return true;
+}
+
+/* The ORDER BY of a (checked) filter, per dialect, and below it the same order on rows in
+ * memory (task_row_cmp). PostgreSQL lowers and compares the title in the "C" collation, as
+ * SQLite's lower() and BINARY collation do: ASCII letters lowered, then bytes compared, the
+ * same order on both backends whatever the database's locale. */
+static const char *order_by(const struct task_filter *f, int dialect)
 {
     static const char *clauses[][2] = {
         /* asc, desc */
@@ -765,11 +935,57 @@ static const char *order_by(const struct task_filter *f)
                            " ORDER BY CASE t.priority WHEN 'high' THEN 0 WHEN 'medium' THEN 1 "
                            "ELSE 2 END DESC, t.created_at DESC, t.id DESC"},
     };
+    static const char *pg_title[2] = {" ORDER BY lower(t.title COLLATE \"C\") ASC, t.id ASC",
+                                      " ORDER BY lower(t.title COLLATE \"C\") DESC, t.id DESC"};
     _Static_assert(ARRAY_LEN(clauses) == SORT_PRIORITY + 1, "a clause per sort");
-    /* Newest first by default for times; alphabetical, soonest and most urgent first. */
-    int desc = f->order >= 0 ? f->order == ORDER_DESC
-                             : (f->sort == SORT_CREATED || f->sort == SORT_UPDATED);
+    int desc = task_filter_desc(f);
+    if (f->sort == SORT_TITLE && dialect == DIALECT_PG)
+        return pg_title[desc];
     return clauses[f->sort][desc];
+}
+
+bool task_filter_desc(const struct task_filter *f)
+{
+    /* Newest first by default for times; alphabetical, soonest and most urgent first. */
+    return f->order >= 0 ? f->order == ORDER_DESC
+                         : (f->sort == SORT_CREATED || f->sort == SORT_UPDATED);
+}
+
+static int cmp_i64(int64_t x, int64_t y)
+{
+    return (x > y) - (x < y);
+}
+
+int task_row_cmp(const struct task_row *x, const struct task_row *y, enum task_sort sort, bool desc)
+{
+    int c;
+    switch (sort) {
+    case SORT_CREATED:
+        c = cmp_i64(x->created_at, y->created_at);
+        break;
+    case SORT_UPDATED:
+        c = cmp_i64(x->updated_at, y->updated_at);
+        break;
+    case SORT_TITLE:
+        c = strcmp(x->title_lower, y->title_lower);
+        break;
+    case SORT_DUE:
+        if (!x->due_at != !y->due_at) /* "due_at IS NULL" first: nulls last either way */
+            return !x->due_at ? 1 : -1;
+        c = cmp_i64(x->due_at, y->due_at);
+        break;
+    case SORT_PRIORITY: /* rank in the order asked, then newest first */
+        c = cmp_i64(x->priority, y->priority);
+        if (c)
+            return desc ? -c : c;
+        c = cmp_i64(x->created_at, y->created_at);
+        return c ? -c : -cmp_i64(x->id, y->id);
+    default:
+        return 0;
+    }
+    if (!c)
+        c = cmp_i64(x->id, y->id);
+    return desc ? -c : c;
 }
 
 /* The total of a listing whose page did not show it: one count(*) with the page's filter. */
@@ -812,11 +1028,12 @@ int tasks_list(struct store_conn *c, struct arena *a, const char *uid, const str
     if (!q)
         return ERR_NOMEM;
 
-    /* The same statement after its column list in both dialects (see build_sql). */
+    /* The same statement in both dialects but for the column list (see build_sql) and the
+     * order (order_by): the conditions, then the page. */
     sql_init();
     q_init(q, a);
     build_where(q, a, uid, f);
-    dyn_add(&q->sql, order_by(f));
+    size_t where_len = dyn_len(&q->sql);
     q_clause(q, " LIMIT $?", P_INT(f->limit + 1));
     q_clause(q, " OFFSET $?", P_INT(f->offset));
     const char *tail = q_text(q);
@@ -829,7 +1046,9 @@ int tasks_list(struct store_conn *c, struct arena *a, const char *uid, const str
         dyn_add(&d, "SELECT ");
         dyn_add(&d, select_cols[k]);
         dyn_add(&d, " FROM tasks t");
-        dyn_add(&d, tail);
+        dyn_addn(&d, tail, where_len);
+        dyn_add(&d, order_by(f, k));
+        dyn_add(&d, tail + where_len);
         if (dyn_err(&d))
             return ERR_TOOBIG;
         texts[k] = dyn_str(&d);
@@ -853,6 +1072,35 @@ int tasks_list(struct store_conn *c, struct arena *a, const char *uid, const str
         return ERR_OK;
     }
     return count_tasks(c, a, q, uid, f, total);
+}
+
+int tasks_read_all(struct store_conn *c, struct arena *a, const char *uid, size_t max,
+                   struct task **out, const char ***search, size_t *n)
+{
+    sql_init();
+    if (!rows_sql[DIALECT_SQLITE][0] || max >= STORE_MAX_ROWS)
+        return ERR_INVALID;
+    struct sql q = {rows_sql[DIALECT_SQLITE], rows_sql[DIALECT_PG]};
+    struct db_param p[] = {P_TEXT(uid), P_INT(max + 1)};
+    struct db_rows rows;
+    int rc = store_exec(c, &q, p, ARRAY_LEN(p), a, &rows);
+    if (rc != ERR_OK)
+        return rc;
+    *n = rows.nrows;
+    if (rows.nrows > max)
+        return ERR_TOOBIG;
+    if (rows.ncols != TASK_NFIELDS + 1)
+        return ERR_DB;
+    *out = arena_alloc(a, (*n ? *n : 1) * sizeof(struct task));
+    *search = arena_alloc(a, (*n ? *n : 1) * sizeof(char *));
+    if (!*out || !*search)
+        return ERR_NOMEM;
+    for (size_t i = 0; rc == ERR_OK && i < *n; i++) {
+        rc = row_to_task(&rows, i, &(*out)[i]);
+        const char *s = db_cell(&rows, i, TASK_NFIELDS);
+        (*search)[i] = s ? s : "";
+    }
+    return rc;
 }
 
 int tasks_tags(struct store_conn *c, struct arena *a, const char *uid, struct db_rows *out)

@@ -262,6 +262,62 @@ int tasks_complete(struct store_conn *c, struct arena *a, const char *uid, int64
 int tasks_list(struct store_conn *c, struct arena *a, const char *uid, const struct task_filter *f,
                struct task **out, size_t *n, int64_t *total);
 
+/* --- the listing on rows held in memory (domain/task_rows.c) ---
+ * The same filters and orders as tasks_list's SQL, written next to it in tasks.c (one table
+ * row per filter holds both forms), so that a page built from a user's rows in memory is the
+ * page the database would give. */
+
+/* One task as the in-memory listing needs it: what its filters and orders read, and its
+ * JSON (task_write_json's bytes). Texts are owned by the row set holding the row. */
+struct task_row {
+    int64_t id, created_at, updated_at, due_at; /* due_at 0: none */
+    enum task_priority priority;
+    bool completed;
+    const char *search;      /* the search_text column: the folded title and description */
+    const char *title_lower; /* the title with ASCII letters lowered (ORDER BY lower(title)) */
+    const char **tags;       /* text_fold of each tag, as task_tags.name_lower holds them */
+    size_t ntags;
+    const char *json;
+    size_t json_len;
+};
+
+struct task_match;
+typedef bool (*task_match_fn)(const struct task_row *r, const struct task_match *m);
+
+/* A filter prepared for rows: its folded texts, the request's time, the conditions set. */
+struct task_match {
+    const struct task_filter *f;
+    int64_t now; /* read once per listing, as the SQL reads it once per statement */
+    const char *search;
+    const char *tags[TASK_MAX_TAGS];
+    size_t ntags;
+    task_match_fn fns[TASK_FILTER_NFIELDS];
+    size_t nfns;
+};
+
+/* Prepares m for f (checked) at this moment; texts in a. ERR_OK or ERR_NOMEM. */
+int task_match_init(struct task_match *m, struct arena *a, const struct task_filter *f);
+
+/* Whether row r passes every condition of m. */
+bool task_row_matches(const struct task_row *r, const struct task_match *m);
+
+/* The listing's order on rows: <0, 0 or >0 as x comes before, with or after y when sorting by
+ * sort (descending when desc): a total order (ties end on the id), as order_by's SQL. */
+int task_row_cmp(const struct task_row *x, const struct task_row *y, enum task_sort sort,
+                 bool desc);
+
+/* Whether f's order is descending (its order, or the sort's default). */
+bool task_filter_desc(const struct task_filter *f);
+
+/* True when every narrowing filter field has both its SQL and its in-memory form (tests). */
+bool task_filter_ops_complete(void);
+
+/* Reads every task of uid (at most max, below STORE_MAX_ROWS) into *out (n of them, in no
+ * order) with each one's search_text in (*search)[i]; all arena-owned. ERR_TOOBIG when the
+ * user has more than max. One statement. */
+int tasks_read_all(struct store_conn *c, struct arena *a, const char *uid, size_t max,
+                   struct task **out, const char ***search, size_t *n);
+
 /* Tags with their task counts, most used first: rows of (name, count). */
 int tasks_tags(struct store_conn *c, struct arena *a, const char *uid, struct db_rows *out);
 

@@ -15,6 +15,7 @@
 #include "core/timefmt.h"
 #include "core/util.h"
 #include "core/verror.h"
+#include "domain/task_rows.h"
 #include "domain/tasks.h"
 #include "handlers/attachments.h"
 #include "handlers/auth.h"
@@ -416,17 +417,24 @@ static bool list_validators(struct request *req, const char *key, int64_t versio
     return true;
 }
 
+/* GET /api/{user_id}/tasks: a cached page (http/respcache.h) when the listing has a key and
+ * the user's version is unchanged, else the page from the user's rows held in the process
+ * (domain/task_rows.h: no statement while the version is unchanged, one after a change), or
+ * from SQL for users over that cache's bound. */
 void h_task_list(struct request *req)
 {
     struct task_filter f;
     if (!auth_require_path_user(req) || !read_filter(req, &f))
         return;
-    /* Read the version before the rows: a cached body is then never older than its label.
-     * A listing that depends on the clock ("overdue") has no key: never cached. */
+    /* Read the version before the rows: a cached body or row set is then never older than
+     * its label. A listing that depends on the clock ("overdue") has no key: its page is
+     * never cached, but the rows it is made from are. */
     int64_t version = -1;
     const char *key = list_key(req, &f);
-    if (key && tasks_version(req->db, req->arena, req->user_id, &version) != ERR_OK)
+    if (tasks_version(req->db, req->arena, req->user_id, &version) != ERR_OK) {
+        version = -1;
         key = NULL;
+    }
     if (key && list_validators(req, key, version))
         return;
     const char *body;
@@ -440,22 +448,17 @@ void h_task_list(struct request *req)
     }
     if (key)
         METRIC_INC(METRIC_LIST_CACHE, "miss");
-    struct task *tasks;
-    size_t n;
-    int rc = tasks_list(req->db, req->arena, req->user_id, &f, &tasks, &n, &total);
+    struct dynbuf d;
+    dyn_init_arena(&d, req->arena, TASKS_BODY_MAX);
+    int rc = tasks_list_json(req->db, req->arena, req->user_id, &f, version, &d, &total, NULL);
     if (rc != ERR_OK) {
         reply_error(req, rc);
         return;
     }
-    const char *json = tasks_json(req, tasks, n, true, &len);
-    if (!json) {
-        resp_err(req, ERR_NOMEM, NULL);
-        return;
-    }
     if (key)
-        respcache_put(key, version, json, len, total);
+        respcache_put(key, version, dyn_str(&d), dyn_len(&d), total);
     paging_headers(req, &f, total);
-    resp_json_text(req, 200, json, len);
+    resp_json_text(req, 200, dyn_str(&d), dyn_len(&d));
 }
 
 void h_task_tags(struct request *req)

@@ -1,11 +1,13 @@
 /* Validated response cache (see respcache.h). One mutex; each critical section is a hash
- * probe and one memcpy of the body. */
+ * probe and one memcpy of the body. Bodies are charged to the list caches' shared budget
+ * (core/cachemem.h). */
 #include "http/respcache.h"
 
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/cachemem.h"
 #include "core/util.h"
 
 struct entry {
@@ -18,14 +20,12 @@ struct entry {
 };
 
 static struct entry slots[RESPCACHE_SLOTS];
-static size_t bytes_used;
-static size_t budget = 8u << 20; /* under mu */
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 
 static void entry_clear(struct entry *e)
 {
     if (e->body)
-        bytes_used -= e->len;
+        cachemem_give(e->len);
     free(e->key);
     free(e->body);
     memset(e, 0, sizeof(*e));
@@ -69,21 +69,13 @@ void respcache_put(const char *key, int64_t version, const char *body, size_t le
     pthread_mutex_lock(&mu);
     struct entry *e = &slots[h % RESPCACHE_SLOTS];
     entry_clear(e);
-    if (bytes_used + len > budget) {
+    if (!cachemem_take(len)) {
         pthread_mutex_unlock(&mu);
         free(k);
         free(b);
         return;
     }
     *e = (struct entry){h, k, version, total, b, len};
-    bytes_used += len;
-    pthread_mutex_unlock(&mu);
-}
-
-void respcache_set_budget(size_t bytes)
-{
-    pthread_mutex_lock(&mu);
-    budget = bytes;
     pthread_mutex_unlock(&mu);
 }
 

@@ -17,17 +17,14 @@
 #define RESPCACHE_KEY_MAX  1024
 #define RESPCACHE_BODY_MAX (256 * 1024)
 
-/* Sets how many bytes of bodies the cache holds at most (LIST_CACHE_MIB; 0 stores nothing).
- * Call at start, before the first request; until then the budget is 8 MiB. */
-void respcache_set_budget(size_t bytes);
-
 /* Copies the body cached for (key, version) into the arena. Returns true on a hit, with
  * *total the number stored alongside it. */
 bool respcache_get(const char *key, int64_t version, struct arena *a, const char **body,
                    size_t *len, int64_t *total);
 
 /* Stores a copy of body for (key, version). Bodies over RESPCACHE_BODY_MAX, and any that
- * would take the cache past its budget, are not stored. */
+ * would take the list caches past their shared budget (core/cachemem.h, LIST_CACHE_MIB), are
+ * not stored. */
 void respcache_put(const char *key, int64_t version, const char *body, size_t len, int64_t total);
 
 /* Drops every entry (tests, shutdown). */
