@@ -20,6 +20,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "store/pg_addr.h"
 
 #define LOCK_STRIPES 64
 /* Acknowledgements waiting to be sent; beyond this they are dropped (the writers waiting for
@@ -297,6 +298,15 @@ static bool wait_fd(struct pg_listen *l, int fd, short events, int ms, bool *rea
     return true;
 }
 
+/* Whether the thread was asked to stop (its stop_fd is readable); for the host name
+ * lookup's polls. */
+static bool stop_asked(void *arg)
+{
+    struct pg_listen *l = arg;
+    struct pollfd p = {.fd = l->stop_fd, .events = POLLIN};
+    return poll(&p, 1, 0) > 0;
+}
+
 /* libpq's notices (a server's goodbye on an idle connection) are expected here. */
 static void ignore_notice(void *arg, const char *message)
 {
@@ -311,10 +321,20 @@ static PGconn *listen_conn(struct pg_listen *l, bool *stop)
         "connect_timeout",     "application_name", "keepalives", "keepalives_idle",
         "keepalives_interval", "keepalives_count", "dbname",     NULL};
     const char *vals[] = {"3", PG_LISTEN_APP_NAME, "1", "10", "5", "3", l->url, NULL};
-    PGconn *pg = PQconnectStartParams(keys, vals, 1);
+    int64_t deadline = now_mono_ms() + 5000;
+    struct pg_addr addr;
+    char why[RESOLVE_HOST_MAX + 96];
+    int rc = pg_addr_resolve(l->url, deadline, stop_asked, l, &addr, why, sizeof(why));
+    if (rc != ERR_OK) {
+        *stop = stop_asked(l);
+        if (!*stop)
+            log_debug("postgres: notification connection: %s",
+                      rc == ERR_TIMEOUT ? "host name lookup timed out" : why);
+        return NULL;
+    }
+    PGconn *pg = pg_addr_connect_start(keys, vals, &addr);
     if (!pg)
         return NULL;
-    int64_t deadline = now_mono_ms() + 5000;
     PostgresPollingStatusType st = PGRES_POLLING_WRITING;
     while (PQstatus(pg) != CONNECTION_BAD && st != PGRES_POLLING_OK && st != PGRES_POLLING_FAILED) {
         int64_t left = deadline - now_mono_ms();
@@ -588,11 +608,10 @@ void pg_listen_stop(struct pg_listen *l)
         return;
     uint64_t one = 1;
     (void)!write(l->stop_fd, &one, sizeof(one));
-    /* Every wait of the thread watches stop_fd, but libpq resolves the host name inside
-     * PQconnectStartParams/PQconnectPoll with a blocking getaddrinfo, which a resolver that
-     * does not answer (a container network's DNS while PostgreSQL restarts) holds for 5 s
-     * and more: wait PG_LISTEN_STOP_WAIT_MS, then leave the thread to end (and free l) by
-     * itself rather than hold the process's exit. */
+    /* Every wait of the thread watches stop_fd, the host name lookup included
+     * (store/pg_addr.h), so it ends within a poll. Should anything in libpq still block (a
+     * URL whose host libpq looks up itself, pg_addr.h), wait PG_LISTEN_STOP_WAIT_MS, then
+     * leave the thread to end (and free l) by itself rather than hold the process's exit. */
     struct timespec until;
     timespec_after_ms(&until, PG_LISTEN_STOP_WAIT_MS);
     pthread_mutex_lock(&l->end_mu);

@@ -56,8 +56,8 @@ struct pg_listen;
 int pg_listen_start(const char *url, struct pg_listen **out);
 
 /* Stops the thread, which closes its connection, and frees l: joined within
- * PG_LISTEN_STOP_WAIT_MS, or else (stuck in libpq's blocking host name lookup) detached, to
- * free l itself when the lookup returns. */
+ * PG_LISTEN_STOP_WAIT_MS, or else (stuck in a call of libpq that blocks) detached, to
+ * free l itself when that call returns. */
 void pg_listen_stop(struct pg_listen *l);
 
 /* See store_version_peek, store_version_put and store_version_await in store.h. */

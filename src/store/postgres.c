@@ -28,6 +28,7 @@
 #include "core/metrics.h"
 #include "core/util.h"
 #include "store/backend.h"
+#include "store/pg_addr.h"
 #include "store/pg_guard.h"
 #include "store/pg_listen.h"
 
@@ -188,14 +189,36 @@ static int flush_out(struct pg_conn *c, int64_t start_ms, int64_t deadline_ms)
     }
 }
 
-/* Opens c's connection without waiting past the deadline. Keepalives and
- * tcp_user_timeout let the kernel notice a peer that vanished (dropped packets) even
- * between statements; the URL's own values, if any, win (they come later). */
+/* Whether a connect of c's gives up its host name lookup: as wait_io gives up its waits
+ * (the thread is stopping, or the watch declared the database down). */
+static bool lookup_stop(void *arg)
+{
+    struct pg_conn *c = arg;
+    return bgthread_stop_requested() || (!c->probe && pg_guard_down(store_of(c)->guard));
+}
+
+/* Opens c's connection without waiting past the deadline: the host name is looked up first
+ * (store/pg_addr.h: libpq's own lookup could not be interrupted), then libpq connects to
+ * the numeric address without blocking. Keepalives and tcp_user_timeout let the kernel
+ * notice a peer that vanished (dropped packets) even between statements; the URL's own
+ * values, if any, win (they come later). */
 static int pg_connect(struct pg_conn *c, int64_t deadline_ms)
 {
     struct pg_store *s = store_of(c);
     if ((!c->probe && pg_guard_down(s->guard)) || bgthread_stop_requested())
         return ERR_UNAVAILABLE;
+    struct pg_addr addr;
+    char why[RESOLVE_HOST_MAX + 96];
+    int rc = pg_addr_resolve(s->url, deadline_ms, lookup_stop, c, &addr, why, sizeof(why));
+    if (rc != ERR_OK) {
+        if (!c->probe && !lookup_stop(c)) {
+            if (rc == ERR_TIMEOUT)
+                log_warn("postgres: host name lookup timed out");
+            else if (rc != ERR_NOMEM)
+                log_warn("postgres: cannot connect: %s", why);
+        }
+        return rc == ERR_NOMEM ? ERR_NOMEM : ERR_UNAVAILABLE;
+    }
     const char *keys[] = {"connect_timeout",
                           "application_name",
                           "keepalives",
@@ -207,7 +230,7 @@ static int pg_connect(struct pg_conn *c, int64_t deadline_ms)
                           NULL};
     const char *vals[] = {"3", "todo", "1", "10", "5", "3", "15000", s->url, NULL};
     close_pg(c->pg);
-    c->pg = PQconnectStartParams(keys, vals, 1);
+    c->pg = pg_addr_connect_start(keys, vals, &addr);
     c->broken = true; /* until connected */
     clear_cache(c);
     if (!c->pg)
@@ -216,7 +239,7 @@ static int pg_connect(struct pg_conn *c, int64_t deadline_ms)
     PostgresPollingStatusType st = PGRES_POLLING_WRITING;
     while (PQstatus(c->pg) != CONNECTION_BAD && st != PGRES_POLLING_OK &&
            st != PGRES_POLLING_FAILED) {
-        int rc = wait_io(c, st == PGRES_POLLING_WRITING ? POLLOUT : POLLIN, start, deadline_ms);
+        rc = wait_io(c, st == PGRES_POLLING_WRITING ? POLLOUT : POLLIN, start, deadline_ms);
         if (rc != ERR_OK) {
             if (!c->probe && !bgthread_stop_requested())
                 log_warn("postgres: connect timed out");

@@ -21,7 +21,8 @@ import time
 import pytest
 
 from api_helpers import fresh_user
-from helpers import scaled
+from dns_helpers import FakeDns, start_with_resolver
+from helpers import scaled, wait_until
 from sse_helpers import SseClient
 from test_postgres_frozen import frozen
 
@@ -75,3 +76,37 @@ def test_sigterm_while_background_calls_wait_on_a_restarted_database(servers, pr
             time.sleep(0.35)  # several polls: background calls are now waiting on it
             took = _stop_time(srv)
     assert took < scaled(STOP_BOUND), f"stop took {took:.2f} s\n{srv.tail()}"
+
+
+@pytest.mark.parametrize("round_", range(2))
+def test_sigterm_while_the_database_host_name_does_not_resolve(servers, private_pg, tmp_path,
+                                                               round_):
+    """DATABASE_URL names its host; after PostgreSQL restarts, the DNS that resolves it stays
+    silent (a container network's while the container restarts), so every reconnect is
+    inside a host name lookup. libpq's own lookup (getaddrinfo) cannot be interrupted and
+    held the exit for the resolver's timeout (10 s here); the server now looks names up
+    itself, with a deadline and giving up on stop (store/pg_addr.h)."""
+    name = "db.todo-test.internal"
+    dns = FakeDns({name: "127.0.0.1"})
+    try:
+        resolv = dns.resolv_conf(tmp_path / "resolv.conf", timeout_s=10)
+        dbname = private_pg.create_database()
+        url = f"postgresql://todo@{name}:{private_pg.port}/{dbname}"
+        srv = start_with_resolver(servers, resolv, url, env=FAST_POLLS)
+        assert srv.wait_ready() == 200, srv.tail()
+        assert dns.queries > 0, "the database's host name was never looked up"
+        user = fresh_user(srv)
+        assert user.get("/api/me/tasks").status_code == 200
+        stream = SseClient(srv.port, "/api/me/events", user.token)
+        assert stream.status == 200
+        with contextlib.closing(stream.sock):
+            dns.silent = True
+            private_pg.stop()
+            private_pg.start()
+            # The background threads (polling every 100 ms) reconnect: into the lookup.
+            assert wait_until(lambda: dns.unanswered > 0, scaled(5)), "no lookup while silent"
+            time.sleep(0.3)
+            took = _stop_time(srv)
+        assert took < scaled(STOP_BOUND), f"stop took {took:.2f} s\n{srv.tail()}"
+    finally:
+        dns.close()

@@ -154,14 +154,10 @@ step_stack() {
   check "backend /health stays 200 while PostgreSQL is down" test "$(http_code "$be/health")" = 200
   bounded 30 podman start "$STACK-postgres" >/dev/null 2>&1
   if wait_http "$be/ready" 30; then pass "backend /ready 200 again after PostgreSQL is back"; else fail "backend /ready did not recover"; fi
-  # Let the background reconnects after the restart settle before the graceful-stop check
-  # below. Their database waits now end when shutdown begins, and the notification thread is
-  # not waited for, but a connect on a background thread can still sit in libpq's blocking
-  # host-name lookup, which this network's DNS leaves unanswered for 5 s per query right
-  # after the PostgreSQL container restarts: without this pause 2 of 2 runs stopped in 10 s
-  # (killed). A defect, reported (docs/robustness.md, Shutdown), not what this check is
-  # about; the < 2 s bound still holds once settled.
-  sleep 5
+  # No pause before the graceful-stop check: right after the PostgreSQL container restarts,
+  # this network's DNS leaves the query for its name unanswered for 5 s, and a background
+  # reconnect is then inside that lookup; the server looks host names up with a deadline
+  # and gives up when it stops (docs/robustness.md, Shutdown), so the < 2 s bound holds.
 
   # Graceful stop of both roles.
   local name
