@@ -44,7 +44,7 @@ static int run_tool(void *ctx, const char *name, yyjson_mut_doc *doc, yyjson_mut
     yyjson_doc *in = yyjson_mut_val_imut_copy(args, &alc);
     if (!in)
         return ERR_NOMEM;
-    struct tool_env env = {rc->db, rc->a, FUZZ_UID};
+    struct tool_env env = {rc->db, rc->a, FUZZ_UID, NULL};
     struct tool_out out = {0};
     int err = tools_run(t, &env, yyjson_doc_get_root(in), doc, &out);
     if (err != ERR_OK)

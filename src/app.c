@@ -184,6 +184,7 @@ static int chat_start(struct app *app)
     agent.workq = app->workq;
     agent.loop = app->loop;
     agent.tools.mcp = NULL;
+    agent.tools.uploads = app->cfg->uploads_dir;
     if (app->cfg->role == ROLE_AGENT) {
         rc = mcpc_new(app->httpc, app->cfg->mcp_server_url, &agent.tools.mcp);
         if (rc == ERR_INVALID)

@@ -59,7 +59,7 @@ int toolbox_call(const struct toolbox *tb, struct tool_caller *who, const char *
         *result = error_result(doc, "Unknown tool: use one of the tools you were given");
         return ERR_OK;
     }
-    struct tool_env env = {.db = who->db, .a = who->a, .uid = who->uid};
+    struct tool_env env = {.db = who->db, .a = who->a, .uid = who->uid, .uploads = tb->uploads};
     struct tool_out out = {0};
     int rc = tools_run(t, &env, args, doc, &out);
     if (rc != ERR_OK)

@@ -28,7 +28,8 @@ struct mcpc_session;
 
 /* Where the tools run. */
 struct toolbox {
-    struct mcpc *mcp; /* NULL: in process, through the tool table */
+    struct mcpc *mcp;    /* NULL: in process, through the tool table */
+    const char *uploads; /* in process: UPLOADS_DIR, for the tools (struct tool_env) */
 };
 
 /* Who runs the tools of one turn, and with what. */

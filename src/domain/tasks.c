@@ -17,6 +17,7 @@
 #include "core/text.h"
 #include "core/timefmt.h"
 #include "core/util.h"
+#include "domain/attachments.h"
 
 /* Longest composed statement (the list query with 20 tags and every filter is ~2.5 KiB). */
 #define TASK_SQL_MAX 4096
@@ -529,18 +530,26 @@ static void trash_purge(struct store_conn *c, struct arena *a)
     store_exec(c, &q, p, ARRAY_LEN(p), a, NULL);
 }
 
-int tasks_delete(struct store_conn *c, struct arena *a, const char *uid, int64_t id)
+int tasks_delete(struct store_conn *c, struct arena *a, const char *uid, int64_t id,
+                 const char *uploads)
 {
     static const struct sql del = {"DELETE FROM tasks WHERE id = $1 AND " OWNER_CHECK(""), NULL};
     static const struct sql forget = {"DELETE FROM deleted_tasks WHERE task_id = $1", NULL};
+    static const struct sql files = {
+        "SELECT count(*) FROM attachments WHERE task_id = $1 AND user_id = $2", NULL};
     int64_t now = now_unix();
     struct db_param p[] = {P_INT(id), P_TEXT(uid)};
     int rc;
-    int64_t ver = 0;
+    int64_t ver = 0, nfiles = 0;
     IN_TRANSACTION(c, rc, {
         struct task t;
         struct db_rows rows;
         rc = get_for_update(c, a, uid, id, &t);
+        if (rc == ERR_OK)
+            rc = store_exec(c, &files, p, ARRAY_LEN(p), a, &rows);
+        if (rc == ERR_OK &&
+            (rows.nrows != 1 || parse_int64(db_cell(&rows, 0, 0), 0, INT64_MAX, &nfiles) != ERR_OK))
+            rc = ERR_DB;
         if (rc == ERR_OK)
             rc = store_exec(c, &del, p, ARRAY_LEN(p), a, &rows);
         if (rc == ERR_OK && rows.changes == 0)
@@ -554,6 +563,14 @@ int tasks_delete(struct store_conn *c, struct arena *a, const char *uid, int64_t
     });
     announced(c, uid, rc, ver);
     trash_purge(c, a);
+    /* The attachments' rows went with the task (ON DELETE CASCADE); their files now, after the
+     * commit and under the user's lock (attachments_collect), whichever way the task was
+     * deleted. A failure leaves the files to the next collection: the task is gone. */
+    if (rc == ERR_OK && nfiles > 0 && uploads) {
+        int crc = attachments_collect(c, a, uid, uploads);
+        if (crc != ERR_OK)
+            log_warn("attachments: collecting a deleted task's files failed: %s", err_str(crc));
+    }
     return rc;
 }
 

@@ -242,8 +242,12 @@ int tasks_get(struct store_conn *c, struct arena *a, const char *uid, int64_t id
 int tasks_update(struct store_conn *c, struct arena *a, const char *uid, int64_t id,
                  const struct task_input *in, struct task *out);
 /* Deletes the task, keeping a snapshot that tasks_restore can bring back for
- * TASK_RESTORE_SECONDS; older snapshots (anyone's) are purged by each delete and restore. */
-int tasks_delete(struct store_conn *c, struct arena *a, const char *uid, int64_t id);
+ * TASK_RESTORE_SECONDS (its fields: not its attachments); older snapshots (anyone's) are
+ * purged by each delete and restore. The task's attachment files are then collected under
+ * uploads (UPLOADS_DIR; NULL: a caller with no files, such as a unit test), so every way of
+ * deleting a task (REST, an MCP tool, the assistant) frees them alike. */
+int tasks_delete(struct store_conn *c, struct arena *a, const char *uid, int64_t id,
+                 const char *uploads);
 
 /* Brings back a task the user deleted less than TASK_RESTORE_SECONDS ago, with its id, fields,
  * tags, completion and creation time; ERR_NOTFOUND when there is none (never deleted, another

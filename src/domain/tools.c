@@ -411,7 +411,7 @@ static int run_delete(const struct tool_env *env, yyjson_val *args, yyjson_mut_d
     struct task t;
     int rc = tasks_get(env->db, env->a, env->uid, id, &t);
     if (rc == ERR_OK)
-        rc = tasks_delete(env->db, env->a, env->uid, id);
+        rc = tasks_delete(env->db, env->a, env->uid, id, env->uploads);
     if (rc != ERR_OK)
         return task_outcome(env, rc, id, out);
     out->result = change(env, doc, &t, "deleted");

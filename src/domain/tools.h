@@ -34,7 +34,8 @@
 struct tool_env {
     struct store_conn *db;
     struct arena *a;
-    const char *uid; /* the authenticated user */
+    const char *uid;     /* the authenticated user */
+    const char *uploads; /* UPLOADS_DIR, where a deleted task's files are collected */
 };
 
 /* A tool's outcome (see above). */

@@ -12,6 +12,7 @@
 #include "core/timefmt.h"
 #include "core/util.h"
 #include "domain/tasks.h"
+#include "store/blobs.h"
 
 /* Ids known to have a row; a lossy cache, so memory stays fixed. */
 #define KNOWN_SLOTS 4096
@@ -216,7 +217,7 @@ void users_forget(const char *id)
     pthread_mutex_unlock(&known_mu);
 }
 
-int users_delete(struct store_conn *c, struct arena *a, const char *id)
+int users_delete(struct store_conn *c, struct arena *a, const char *id, const char *uploads)
 {
     static const struct sql lock = {"SELECT id FROM users WHERE id = $1",
                                     "SELECT id FROM users WHERE id = $1 FOR UPDATE"};
@@ -246,11 +247,15 @@ int users_delete(struct store_conn *c, struct arena *a, const char *id)
         rc = store_exec(c, &del, pid, 1, a, NULL); /* everything else cascades */
     if (rc == ERR_OK)
         rc = store_commit(c);
-    if (rc != ERR_OK)
+    if (rc != ERR_OK) {
         store_rollback(c);
-    else
-        users_forget(id);
-    return rc;
+        return rc;
+    }
+    users_forget(id);
+    /* The rows are gone; the files follow (a failure is logged, the account is gone). */
+    if (uploads)
+        blob_remove_user(uploads, id);
+    return ERR_OK;
 }
 
 int users_update(struct store_conn *c, struct arena *a, const char *id, const struct user_patch *p,

@@ -58,8 +58,9 @@ int users_ensure(struct store_conn *c, struct arena *a, const char *id, const ch
 
 /* Deletes the account and everything it owns (the database's cascades), leaving only the
  * SHA-256 of its id in deleted_users so that users_ensure refuses the id from then on
- * (ERR_AUTH). ERR_NOTFOUND when there is no such user. Files (attachments) are the caller's. */
-int users_delete(struct store_conn *c, struct arena *a, const char *id);
+ * (ERR_AUTH), then its attachment files under uploads (UPLOADS_DIR; NULL: none). ERR_NOTFOUND
+ * when there is no such user. */
+int users_delete(struct store_conn *c, struct arena *a, const char *id, const char *uploads);
 
 /* Drops id from this process's cache of known users (after a deletion). */
 void users_forget(const char *id);

@@ -19,7 +19,6 @@
 #include "domain/portable.h"
 #include "domain/users.h"
 #include "handlers/auth.h"
-#include "store/blobs.h"
 
 /* Attempts per user and minute at the password of a deletion. */
 static bool within_limit(struct request *req)
@@ -85,13 +84,11 @@ void h_account_delete(struct request *req)
         resp_err(req, ERR_FORBIDDEN, "confirm must be the account's user id");
         return;
     }
-    rc = users_delete(req->db, req->arena, req->user_id);
+    rc = users_delete(req->db, req->arena, req->user_id, req->app->cfg->uploads_dir);
     if (rc != ERR_OK) {
         resp_err(req, rc == ERR_NOTFOUND ? ERR_AUTH : rc, NULL);
         return;
     }
-    /* The rows are gone; the files follow (a failure is logged, the account is gone). */
-    blob_remove_user(req->app->cfg->uploads_dir, req->user_id);
     resp_empty(req, 204);
 }
 

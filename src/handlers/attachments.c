@@ -365,10 +365,3 @@ void h_attachment_delete(struct request *req)
         blob_remove(req->app->cfg->uploads_dir, req->user_id, gone.sha256);
     resp_empty(req, 204);
 }
-
-void attachments_collect_for(struct request *req)
-{
-    int rc = attachments_collect(req->db, req->arena, req->user_id, req->app->cfg->uploads_dir);
-    if (rc != ERR_OK)
-        log_warn("attachments: collecting unused files failed: %s", err_str(rc));
-}

@@ -23,8 +23,4 @@ void h_attachment_get(struct request *req);
 /* DELETE …/attachments/{attachment_id}. */
 void h_attachment_delete(struct request *req);
 
-/* Removes the user's files that no attachment names any more (after a task was deleted, its
- * rows went with it) and stale temporaries. Best effort: failures are logged. */
-void attachments_collect_for(struct request *req);
-
 #endif

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "app.h"
 #include "assistant/offline.h"
 #include "core/err.h"
 #include "core/dynbuf.h"
@@ -17,7 +18,6 @@
 #include "core/verror.h"
 #include "domain/task_rows.h"
 #include "domain/tasks.h"
-#include "handlers/attachments.h"
 #include "handlers/auth.h"
 #include "handlers/paging.h"
 #include "http/respcache.h"
@@ -249,12 +249,11 @@ void h_task_delete(struct request *req)
     int64_t id;
     if (!auth_require_path_user(req) || !task_id(req, &id))
         return;
-    int rc = tasks_delete(req->db, req->arena, req->user_id, id);
+    int rc = tasks_delete(req->db, req->arena, req->user_id, id, req->app->cfg->uploads_dir);
     if (rc != ERR_OK) {
         reply_error(req, rc);
         return;
     }
-    attachments_collect_for(req); /* its attachments' rows went with it; their files now */
     resp_empty(req, 204);
 }
 

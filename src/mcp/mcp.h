@@ -51,6 +51,7 @@ struct mcp_server {
     const char *instructions; /* initialize's instructions for the model */
     size_t page_size;         /* tools per tools/list page */
     int tool_limit;           /* tools/call per user and minute; 0: no limit */
+    const char *uploads;      /* UPLOADS_DIR: the tools collect a deleted task's files */
 };
 
 /* The server's identity from the configuration (MCP_SERVER_NAME, MCP_TOOLS_PAGE_SIZE). */

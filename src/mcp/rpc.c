@@ -33,7 +33,8 @@ struct mcp_server mcp_server_of(const struct config *cfg)
                                .version = TODO_VERSION,
                                .instructions = instructions,
                                .page_size = (size_t)cfg->mcp_page_size,
-                               .tool_limit = cfg->mcp_rate_limit};
+                               .tool_limit = cfg->mcp_rate_limit,
+                               .uploads = cfg->uploads_dir};
 }
 
 #define VERSION_NAME(v) v,
@@ -279,7 +280,7 @@ static yyjson_mut_val *tools_call(struct mcp_ctx *ctx, const struct mcp_msg *m, 
     struct tool_out out = {0};
     int rc = ctx->db(ctx->db_ctx, &db);
     if (rc == ERR_OK) {
-        struct tool_env env = {db, ctx->a, ctx->uid};
+        struct tool_env env = {db, ctx->a, ctx->uid, ctx->srv->uploads};
         rc = tools_run(t, &env, yyjson_is_obj(args) ? args : NULL, doc, &out);
     }
     if (rc == ERR_NOMEM)

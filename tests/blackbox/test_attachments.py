@@ -21,6 +21,7 @@ from api_helpers import (  # noqa: F401  (fixtures are used by name)
     signup, start_module_server, unique_email,
 )
 from helpers import scaled
+from mcp_helpers import Raw
 
 MAX = 65536
 QUOTA = 200000
@@ -86,6 +87,38 @@ def test_removed_with_their_task(srv):
     names = files_of(srv)
     assert not any(f.endswith(a["sha256"]) for f in names), names
     assert any(f.endswith(same["sha256"]) for f in names)
+
+
+def test_removed_with_their_task_deleted_through_an_mcp_tool(srv):
+    """delete_task (MCP) frees the task's files at once, as the REST delete does; before, they
+    stayed until the user's next REST delete."""
+    u = fresh_user(srv, "mcpdel")
+    t = u.create(title="deleted by a tool")
+    keep = u.create(title="kept")
+    a = upload(u, t["id"], b"file of a tool-deleted task").json()
+    kept = upload(u, keep["id"], b"file of a kept task").json()
+    shared = upload(u, t["id"], b"named by both tasks").json()
+    upload(u, keep["id"], b"named by both tasks", name="again.txt")
+    mcp = Raw(srv, u.token)
+    mcp.initialize()
+    result = mcp.call("delete_task", {"task_id": t["id"]})
+    assert not result.get("isError"), result
+    assert_error(u.get(f"/api/me/tasks/{t['id']}"), 404)
+    names = files_of(srv)
+    assert not any(f.endswith(a["sha256"]) for f in names), names
+    assert any(f.endswith(kept["sha256"]) for f in names), names
+    assert any(f.endswith(shared["sha256"]) for f in names), "a file another task names went"
+
+
+def test_removed_with_their_task_deleted_by_the_assistant(srv):
+    u = fresh_user(srv, "chatdel")
+    t = u.create(title="assistant doomed")
+    a = upload(u, t["id"], b"file of an assistant-deleted task").json()
+    r = u.post("/api/me/chat", json={"message": f"delete task {t['id']}"})
+    assert_status(r, 200)
+    assert [c["tool"] for c in r.json()["tool_calls"]] == ["delete_task"], r.json()
+    assert_error(u.get(f"/api/me/tasks/{t['id']}"), 404)
+    assert not any(f.endswith(a["sha256"]) for f in files_of(srv))
 
 
 def test_same_content_twice_is_one_file(srv):

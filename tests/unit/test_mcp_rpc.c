@@ -32,7 +32,7 @@ static char *answer(struct arena *a, const char *msg)
     int code = 0;
     const char *why = NULL;
     assert_int_equal(mcp_read(yyjson_doc_get_root(in), &m, &code, &why), 0);
-    struct mcp_server srv = {"todo", "todo", "0", "", 10, 0};
+    struct mcp_server srv = {"todo", "todo", "0", "", 10, 0, NULL};
     struct mcp_ctx ctx = {.srv = &srv, .a = a, .uid = "u", .version = "2025-06-18"};
     yyjson_alc alc;
     arena_yyjson_alc(a, &alc);

@@ -324,9 +324,9 @@ static void test_task_crud(void **state)
 
     /* Delete, then everything about the id is gone, tags included. */
     assert_int_equal(update(f, &f->alice, id, "{\"tags\":[\"gone\"]}", TASK_PATCH, &p), ERR_OK);
-    assert_int_equal(tasks_delete(f->c, f->a, f->alice.id, id), ERR_OK);
+    assert_int_equal(tasks_delete(f->c, f->a, f->alice.id, id, NULL), ERR_OK);
     assert_int_equal(tasks_get(f->c, f->a, f->alice.id, id, &g), ERR_NOTFOUND);
-    assert_int_equal(tasks_delete(f->c, f->a, f->alice.id, id), ERR_NOTFOUND);
+    assert_int_equal(tasks_delete(f->c, f->a, f->alice.id, id, NULL), ERR_NOTFOUND);
     assert_int_equal(update(f, &f->alice, id, "{\"title\":\"x\"}", TASK_PATCH, &p), ERR_NOTFOUND);
     struct db_param pid[] = {P_INT(id)};
     assert_string_equal(scalar(f, "SELECT count(*) FROM task_tags WHERE task_id = $1", pid, 1),
@@ -350,7 +350,7 @@ static void test_isolation(void **state)
     assert_int_equal(tasks_complete(f->c, f->a, bob, id, 1, &out, &next, &has_next), ERR_NOTFOUND);
     assert_false(has_next);
     assert_int_equal(tasks_complete(f->c, f->a, bob, id, 0, &out, &next, &has_next), ERR_NOTFOUND);
-    assert_int_equal(tasks_delete(f->c, f->a, bob, id), ERR_NOTFOUND);
+    assert_int_equal(tasks_delete(f->c, f->a, bob, id, NULL), ERR_NOTFOUND);
 
     struct task_filter flt;
     task_filter_defaults(&flt);

@@ -338,7 +338,7 @@ static void test_rows_give_the_sql_bytes(void **state)
             struct task t;
             assert_int_equal(tasks_update(f->c, f->a, f->u.id, id, &in, &t), ERR_OK);
         } else if (i % 3 == 2) {
-            assert_int_equal(tasks_delete(f->c, f->a, f->u.id, id - 1), ERR_OK);
+            assert_int_equal(tasks_delete(f->c, f->a, f->u.id, id - 1, NULL), ERR_OK);
         }
         for (int k = 0; k < 10; k++) {
             struct task_filter flt;

@@ -26,7 +26,7 @@ static struct tool_out run(struct fixture *f, const char *uid, const char *name,
 {
     const struct tool *t = tools_find(name);
     assert_non_null(t);
-    struct tool_env env = {f->c, f->a, uid};
+    struct tool_env env = {f->c, f->a, uid, NULL};
     struct tool_out out;
     yyjson_val *args = json ? yyjson_doc_get_root(unit_json(f->a, json)) : NULL;
     assert_int_equal(tools_run(t, &env, args, f->doc, &out), ERR_OK);
@@ -169,7 +169,7 @@ static void test_arguments_are_checked(void **state)
     o = run(f, a, "list_tasks", "{\"limit\":500}");
     assert_non_null(strstr(o.error, "limit"));
     const struct tool *t = tools_find("task_stats");
-    struct tool_env env = {f->c, f->a, a};
+    struct tool_env env = {f->c, f->a, a, NULL};
     struct tool_out out;
     assert_int_equal(tools_run(t, &env, yyjson_doc_get_root(unit_json(f->a, "[1]")), f->doc, &out),
                      ERR_OK);
@@ -219,7 +219,7 @@ static int bridge_call(void *ctx, const char *tool, yyjson_mut_doc *doc, yyjson_
     yyjson_doc *in = yyjson_mut_val_imut_copy(args, &alc);
     if (!in)
         return ERR_NOMEM;
-    struct tool_env env = {b->f->c, b->f->a, b->uid};
+    struct tool_env env = {b->f->c, b->f->a, b->uid, NULL};
     struct tool_out out;
     int rc = tools_run(t, &env, yyjson_doc_get_root(in), doc, &out);
     if (rc != ERR_OK)
