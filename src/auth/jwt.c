@@ -7,9 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <sodium.h>
 
 #include "auth/b64url.h"
 #include "auth/jwks.h"
@@ -20,7 +18,7 @@
 #define JWT_HEADER_MAX  1024
 #define JWT_PAYLOAD_MAX 4096
 #define JWT_SIG_MAX     1024 /* RSA-8192 is 1024 bytes */
-#define HS256_LEN       32
+#define HS256_LEN       crypto_auth_hmacsha256_BYTES
 
 /* Decodes one base64url part into buf; returns the decoded length or -1. */
 static long decode_part(const char *p, size_t len, unsigned char *buf, size_t size)
@@ -31,10 +29,17 @@ static long decode_part(const char *p, size_t len, unsigned char *buf, size_t si
     return (long)n;
 }
 
+/* HMAC-SHA256 of input under secret (RFC 2104, any key length). libsodium's, not
+ * OpenSSL's: a process that verifies only its own tokens then never initialises OpenSSL
+ * (about 2 MB of its pages; docs/performance.md, RSS), and the digest is a plain function
+ * call where OpenSSL 3 fetched the algorithm from its provider on every HMAC(). */
 static void hs256(const char *secret, const char *input, size_t len, unsigned char out[HS256_LEN])
 {
-    unsigned int n = HS256_LEN;
-    HMAC(EVP_sha256(), secret, (int)strlen(secret), (const unsigned char *)input, len, out, &n);
+    crypto_auth_hmacsha256_state st;
+    crypto_auth_hmacsha256_init(&st, (const unsigned char *)secret, strlen(secret));
+    crypto_auth_hmacsha256_update(&st, (const unsigned char *)input, len);
+    crypto_auth_hmacsha256_final(&st, out);
+    sodium_memzero(&st, sizeof(st));
 }
 
 int jwt_issue(const char *secret, const char *sub, const char *email, int64_t now, int64_t ttl_s,
@@ -104,7 +109,7 @@ static int check_signature(const struct jwt_verifier *v, yyjson_val *header, con
             return ERR_AUTH;
         unsigned char mac[HS256_LEN];
         hs256(v->secret, token, signed_len, mac);
-        return CRYPTO_memcmp(mac, sig, HS256_LEN) == 0 ? ERR_OK : ERR_AUTH;
+        return sodium_memcmp(mac, sig, HS256_LEN) == 0 ? ERR_OK : ERR_AUTH;
     }
     if (strcmp(alg, "EdDSA") == 0 || strcmp(alg, "ES256") == 0 || strcmp(alg, "RS256") == 0) {
         if (!v->jwks)

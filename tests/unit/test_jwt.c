@@ -3,7 +3,8 @@
  * token must be refused: wrong secret, "none" and other algorithms without a JWKS, tampered
  * parts, broken base64url, wrong part counts, expiry and not-before with the leeway,
  * malformed claims and over-long input. Tokens with chosen headers and claims are signed
- * here with OpenSSL's HMAC; no JWKS is involved.
+ * here with OpenSSL's HMAC (the server's is libsodium's: the two must agree); no JWKS is
+ * involved.
  */
 #include "unit.h"
 
@@ -135,6 +136,40 @@ static void test_wrong_secret(void **state)
     const char *why = NULL;
     assert_int_equal(jwt_issue(SECRET, "user-1", NULL, NOW, 3600, token, sizeof(token)), ERR_OK);
     assert_int_equal(jwt_verify(&no_secret, token, NOW, &c, &why), ERR_AUTH);
+}
+
+/* The signature is HMAC-SHA256 as OpenSSL computes it (the token's MAC here is OpenSSL's, the
+ * verifier's libsodium's), for secrets shorter and longer than SHA-256's 64-byte block (a
+ * longer key is hashed first, RFC 2104); a token made by jwt_issue verifies under OpenSSL's. */
+static void test_hmac_matches_openssl(void **state)
+{
+    (void)state;
+    static const char *const secrets[] = {
+        "k", SECRET,
+        "a-secret-longer-than-the-64-byte-block-of-sha-256-0123456789abcdef0123456789abcdef"};
+    for (size_t i = 0; i < sizeof(secrets) / sizeof(secrets[0]); i++) {
+        const struct jwt_verifier v = {.secret = secrets[i], .jwks = NULL};
+        char token[TOKEN_SZ], p[256], again[TOKEN_SZ];
+        claims(p, sizeof(p), "");
+        sign_with(token, sizeof(token), EVP_sha256(), secrets[i], HS256_HDR, p);
+        struct jwt_claims c;
+        const char *why = NULL;
+        assert_int_equal(jwt_verify(&v, token, NOW, &c, &why), ERR_OK);
+        assert_int_equal(jwt_issue(secrets[i], "user-1", NULL, NOW, 3600, token, sizeof(token)),
+                         ERR_OK);
+        /* Re-sign jwt_issue's header and payload with OpenSSL: the same token. */
+        char *dot = strchr(token, '.');
+        char *dot2 = strchr(dot + 1, '.');
+        unsigned char hdr[256], pay[512];
+        size_t hn = 0, pn = 0;
+        assert_int_equal(b64url_decode(token, (size_t)(dot - token), hdr, sizeof(hdr) - 1, &hn),
+                         ERR_OK);
+        assert_int_equal(
+            b64url_decode(dot + 1, (size_t)(dot2 - dot - 1), pay, sizeof(pay) - 1, &pn), ERR_OK);
+        hdr[hn] = pay[pn] = '\0';
+        sign_with(again, sizeof(again), EVP_sha256(), secrets[i], (char *)hdr, (char *)pay);
+        assert_string_equal(token, again);
+    }
 }
 
 static void test_alg_none_and_others(void **state)
@@ -441,13 +476,14 @@ static void test_issue_bounds(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_round_trip),          cmocka_unit_test(test_wrong_secret),
-        cmocka_unit_test(test_alg_none_and_others), cmocka_unit_test(test_header_rules),
-        cmocka_unit_test(test_tampered_payload),    cmocka_unit_test(test_truncated_signature),
-        cmocka_unit_test(test_bad_base64url),       cmocka_unit_test(test_part_count),
-        cmocka_unit_test(test_expiry_and_leeway),   cmocka_unit_test(test_not_before),
-        cmocka_unit_test(test_claim_rules),         cmocka_unit_test(test_far_future_expiry),
-        cmocka_unit_test(test_overlong_token),      cmocka_unit_test(test_issue_bounds),
+        cmocka_unit_test(test_round_trip),           cmocka_unit_test(test_wrong_secret),
+        cmocka_unit_test(test_hmac_matches_openssl), cmocka_unit_test(test_alg_none_and_others),
+        cmocka_unit_test(test_header_rules),         cmocka_unit_test(test_tampered_payload),
+        cmocka_unit_test(test_truncated_signature),  cmocka_unit_test(test_bad_base64url),
+        cmocka_unit_test(test_part_count),           cmocka_unit_test(test_expiry_and_leeway),
+        cmocka_unit_test(test_not_before),           cmocka_unit_test(test_claim_rules),
+        cmocka_unit_test(test_far_future_expiry),    cmocka_unit_test(test_overlong_token),
+        cmocka_unit_test(test_issue_bounds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
