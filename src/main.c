@@ -18,6 +18,7 @@
 #include "core/cachemem.h"
 #include "core/config.h"
 #include "core/err.h"
+#include "core/libcurl.h"
 #include "core/log.h"
 #include "core/text.h"
 #include "core/util.h"
@@ -391,10 +392,11 @@ int main(int argc, char **argv)
         return usage(stdout, 0);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0)
         return argc == 2 ? cmd_version() : usage(stderr, EXIT_USAGE);
-    if (sodium_init() < 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-        fprintf(stderr, "todo: cannot initialise crypto or HTTP client libraries\n");
+    if (sodium_init() < 0) {
+        fprintf(stderr, "todo: cannot initialise the crypto library\n");
         return 1;
     }
+    libcurl_start(); /* curl_global_init on first use, where that is thread-safe */
     int rc;
     if (strcmp(cmd, "serve") == 0) {
         pthread_sigmask(SIG_BLOCK, &sigs, NULL);
@@ -412,6 +414,6 @@ int main(int argc, char **argv)
         fprintf(stderr, "todo: unknown command '%s'\n", cmd);
         rc = usage(stderr, EXIT_USAGE);
     }
-    curl_global_cleanup();
+    libcurl_cleanup();
     return rc;
 }

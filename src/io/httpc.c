@@ -28,6 +28,7 @@
 #include <strings.h>
 
 #include "core/err.h"
+#include "core/libcurl.h"
 #include "core/log.h"
 #include "core/shared.h"
 #include "core/url.h"
@@ -634,6 +635,8 @@ static int setup(struct httpc_xfer *x, const struct httpc_request *rq, bool plai
     const char *method = rq->method ? rq->method : rq->body ? "POST" : "GET";
     if (!method_ok(method))
         return ERR_INVALID;
+    if (!libcurl_ready())
+        return ERR_NOMEM;
     x->url = strdup(rq->url);
     if (!x->url)
         return ERR_NOMEM;

@@ -4,14 +4,20 @@
  * then sleep in curl_multi_poll until a socket is ready, a timer is due, a call is posted
  * (curl_multi_wakeup) or LOOP_POLL_MAX_MS passes. Timers live in a binary min-heap of at
  * most LOOP_MAX_TIMERS entries, allocated once.
+ *
+ * The multi handle is made on the first loop_multi (the first transfer), not at start: making
+ * it needs libcurl's global initialisation (core/libcurl.h), which a process that never makes
+ * an outbound transfer skips. Until then the loop sleeps on a condition variable instead.
  */
 #include "io/loop.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "core/err.h"
+#include "core/libcurl.h"
 #include "core/log.h"
 #include "core/util.h"
 
@@ -22,9 +28,10 @@
 
 struct loop {
     pthread_t thread;
-    CURLM *multi;
     bool mu_ready;
-    pthread_mutex_t mu; /* guards the fields up to `exited` */
+    pthread_mutex_t mu;  /* guards the fields up to `exited` */
+    pthread_cond_t wake; /* signalled by loop_post and loop_stop while multi is NULL */
+    CURLM *multi;        /* made by the loop thread on first use; never changes after */
     struct loop_call *head, *tail;
     bool stop;
     bool exited;
@@ -117,6 +124,15 @@ static int64_t fire_timers(struct loop *l)
 
 /* ---- posted calls ---------------------------------------------------------------------- */
 
+/* Wakes the loop thread from its sleep. Called with mu held. */
+static void wake_locked(struct loop *l)
+{
+    if (l->multi)
+        curl_multi_wakeup(l->multi); /* thread-safe; the handle lives until loop_free */
+    else
+        pthread_cond_signal(&l->wake);
+}
+
 int loop_post(struct loop *l, struct loop_call *c)
 {
     c->next = NULL;
@@ -130,8 +146,8 @@ int loop_post(struct loop *l, struct loop_call *c)
     else
         l->head = c;
     l->tail = c;
+    wake_locked(l);
     pthread_mutex_unlock(&l->mu);
-    curl_multi_wakeup(l->multi);
     return ERR_OK;
 }
 
@@ -157,6 +173,8 @@ static bool run_posted(struct loop *l)
 /* Drives libcurl and ends the finished transfers. */
 static void drive_curl(struct loop *l)
 {
+    if (!l->multi)
+        return; /* no transfer was ever added */
     int running = 0;
     curl_multi_perform(l->multi, &running);
     for (int i = 0; i < LOOP_MSGS_PER_PASS; i++) {
@@ -212,13 +230,26 @@ static void *loop_main(void *arg)
         drive_curl(l);
         int64_t wait = fire_timers(l);
         pthread_mutex_lock(&l->mu);
+        if (!l->multi && !l->stop && !l->head) {
+            /* No multi handle yet: sleep until a call is posted, a stop, or the next timer. */
+            struct timespec until;
+            clock_gettime(CLOCK_MONOTONIC, &until);
+            until.tv_sec += wait / 1000;
+            until.tv_nsec += (long)(wait % 1000) * 1000000L;
+            if (until.tv_nsec >= 1000000000L) {
+                until.tv_sec++;
+                until.tv_nsec -= 1000000000L;
+            }
+            pthread_cond_timedwait(&l->wake, &l->mu, &until);
+        }
         bool stop = l->stop;
         bool queued = l->head != NULL;
+        CURLM *multi = l->multi;
         pthread_mutex_unlock(&l->mu);
         if (stop)
             break;
-        if (!queued)
-            curl_multi_poll(l->multi, NULL, 0, (int)wait, NULL);
+        if (!queued && multi)
+            curl_multi_poll(multi, NULL, 0, (int)wait, NULL);
     }
     finish(l);
     return NULL;
@@ -230,11 +261,15 @@ int loop_start(struct loop **out)
     if (!l)
         return ERR_NOMEM;
     l->heap = calloc(LOOP_MAX_TIMERS, sizeof(*l->heap));
-    l->multi = curl_multi_init();
-    if (!l->heap || !l->multi) {
+    if (!l->heap) {
         loop_free(l);
         return ERR_NOMEM;
     }
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&l->wake, &ca);
+    pthread_condattr_destroy(&ca);
     pthread_mutex_init(&l->mu, NULL);
     l->mu_ready = true;
     atomic_init(&l->stopping, false);
@@ -253,11 +288,13 @@ void loop_stop(struct loop *l)
     pthread_mutex_lock(&l->mu);
     bool first = !l->stop;
     l->stop = true;
+    if (first) {
+        atomic_store(&l->stopping, true);
+        wake_locked(l);
+    }
     pthread_mutex_unlock(&l->mu);
     if (!first)
         return;
-    atomic_store(&l->stopping, true);
-    curl_multi_wakeup(l->multi);
     pthread_join(l->thread, NULL);
 }
 
@@ -265,8 +302,10 @@ void loop_free(struct loop *l)
 {
     if (!l)
         return;
-    if (l->mu_ready)
+    if (l->mu_ready) {
         pthread_mutex_destroy(&l->mu);
+        pthread_cond_destroy(&l->wake);
+    }
     if (l->multi)
         curl_multi_cleanup(l->multi);
     free(l->heap);
@@ -291,5 +330,11 @@ bool loop_stopping(const struct loop *l)
 
 CURLM *loop_multi(struct loop *l)
 {
+    if (!l->multi && libcurl_ready()) {
+        CURLM *m = curl_multi_init();
+        pthread_mutex_lock(&l->mu);
+        l->multi = m;
+        pthread_mutex_unlock(&l->mu);
+    }
     return l->multi;
 }

@@ -50,8 +50,8 @@ struct loop_easy {
     void (*done)(struct loop_easy *e, CURLcode rc);
 };
 
-/* Starts the loop's thread. curl_global_init must have run. Returns ERR_OK or ERR_NOMEM;
- * the caller owns *out: loop_stop, then loop_free. */
+/* Starts the loop's thread (libcurl is initialised later, by the first loop_multi). Returns
+ * ERR_OK or ERR_NOMEM; the caller owns *out: loop_stop, then loop_free. */
 int loop_start(struct loop **out);
 
 /* Finishes the loop as described above and joins its thread. Any thread but the loop's;
@@ -82,7 +82,8 @@ int loop_timer_start(struct loop *l, struct loop_timer *t, int64_t delay_ms);
 /* Disarms t (nothing when it is not armed); fn does not run. Loop thread only. */
 void loop_timer_stop(struct loop *l, struct loop_timer *t);
 
-/* The multi handle, for io/httpc.c. Loop thread only. */
+/* The multi handle, for io/httpc.c, made on the first call (with libcurl's global
+ * initialisation, core/libcurl.h); NULL when that failed. Loop thread only. */
 CURLM *loop_multi(struct loop *l);
 
 #endif

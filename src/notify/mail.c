@@ -16,6 +16,7 @@
 #include "core/bgthread.h"
 #include "core/dynbuf.h"
 #include "core/err.h"
+#include "core/libcurl.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/util.h"
@@ -209,7 +210,7 @@ static int deliver_smtp(struct mailer *m, const struct msg *g, const char **why)
              cfg->smtp_host, v6 ? "]" : "", cfg->smtp_port);
     snprintf(from, sizeof(from), "<%s>", cfg->from_email);
     snprintf(to, sizeof(to), "<%s>", g->to);
-    CURL *e = curl_easy_init();
+    CURL *e = libcurl_ready() ? curl_easy_init() : NULL;
     struct curl_slist *rcpt = curl_slist_append(NULL, to);
     int rc = ERR_OK;
     if (!e || !rcpt || dyn_err(&u) != ERR_OK) {
