@@ -35,6 +35,19 @@ def _status_kb(pid: int, field: str) -> int:
     raise AssertionError(f"no {field} in /proc/{pid}/status")
 
 
+def _mapped_rss_kb(pid: int, library: str) -> int:
+    """Resident KiB of every mapping of the file whose name starts with library."""
+    total, mine = 0, False
+    with open(f"/proc/{pid}/smaps") as f:
+        for line in f:
+            head = line.split()
+            if re.match(r"^[0-9a-f]+-[0-9a-f]+ ", line):
+                mine = len(head) > 5 and os.path.basename(head[5]).startswith(library)
+            elif mine and head[0] == "Rss:":
+                total += int(head[1])
+    return total
+
+
 def _login(srv, email: str, password: str = PASSWORD):
     return anon_request(srv, "POST", "/api/auth/login", json={"email": email, "password": password})
 
@@ -90,6 +103,29 @@ def _cache_hits(srv) -> float:
     assert_status(r, 200)
     m = re.search(r'^todo_list_cache_total\{result="hit"\} ([0-9.e+]+)$', r.text, re.M)
     return float(m.group(1)) if m else 0.0
+
+
+def test_openssl_is_initialised_by_the_first_outbound_call_only(servers):
+    """libcurl's global initialisation, which initialises OpenSSL (about 2 MB of libcrypto's
+    pages), runs on the first outbound transfer, not at start; tokens are HMAC'd with
+    libsodium. A process that signs users up, writes and lists has touched much less of
+    libcrypto than after its first call to a model provider (here one that refuses)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again: the provider refuses connections
+    srv = servers.start(env={"LLM_PROVIDER": "custom", "LLM_BASE_URL": f"http://127.0.0.1:{port}/v1",
+                             "LLM_MODEL": "m", "LLM_TIMEOUT_SECONDS": "2"})
+    u = signup(srv, email=unique_email("no-tls"))
+    u.create(title="one")
+    assert_status(u.list(), 200)
+    assert_status(_login(srv, u.email), 200)
+    before = _mapped_rss_kb(srv.proc.pid, "libcrypto.so")
+    r = u.post("/api/me/chat", json={"message": "hi"}, timeout=scaled(20))
+    assert r.status_code == 503, r.text
+    after = _mapped_rss_kb(srv.proc.pid, "libcrypto.so")
+    assert after - before > 1024, (
+        f"libcrypto resident {before} KiB before the first outbound call, {after} KiB after: "
+        "OpenSSL was initialised before anything needed it")
 
 
 def test_list_cache_budget_is_a_setting(servers):
