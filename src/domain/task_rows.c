@@ -9,9 +9,11 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/cachemem.h"
 #include "core/err.h"
+#include "core/metrics.h"
 #include "core/shared.h"
 #include "core/text.h"
 #include "core/util.h"
@@ -19,22 +21,25 @@
 #define NSORTS (SORT_PRIORITY + 1)
 
 /* A user's rows at one version (shared: the slot holding it has one reference, each listing
- * using it one). Immutable once published but for order[][], each set once (CAS). */
+ * or derivation using it one). Each row is a block of its own (shared: every set holding it
+ * has a reference), so a set derived after a write shares the unchanged rows. Immutable once
+ * published but for order[][], each set once (CAS). */
 struct task_rows {
-    char *uid;
+    char uid[64];
     int64_t version;
     bool too_big; /* a marker: the user has more tasks than the bound; list in SQL */
     size_t n;
-    struct task_row *rows;
-    _Atomic(uint32_t *) order[NSORTS][2]; /* malloc'ed row indexes, by sort and direction */
-    struct arena *mem;                    /* uid, rows and their texts */
-    size_t charged;                       /* bytes counted in cachemem (under mu) */
+    struct task_row **rows;                       /* malloc'ed */
+    _Atomic(struct task_row **) order[NSORTS][2]; /* malloc'ed, by sort and direction */
+    size_t bytes;                                 /* what the set holds */
+    size_t charged;                               /* bytes counted in cachemem (under mu) */
 };
 
 static struct task_rows *slots[TASK_ROWS_SLOTS]; /* under mu */
 static size_t hand;                              /* the next slot to evict (under mu) */
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static _Atomic size_t user_max = TASK_ROWS_USER_MAX;
+static _Atomic size_t loads, derived;
 
 void task_rows_set_user_max(size_t n)
 {
@@ -46,110 +51,125 @@ size_t task_rows_user_max(void)
     return atomic_load(&user_max);
 }
 
+void task_rows_counts(size_t *n_loads, size_t *n_derived)
+{
+    *n_loads = atomic_load(&loads);
+    *n_derived = atomic_load(&derived);
+}
+
 static void rows_dispose(void *obj)
 {
     struct task_rows *s = obj;
     for (size_t k = 0; k < NSORTS; k++)
         for (size_t d = 0; d < 2; d++)
             free(atomic_load(&s->order[k][d]));
-    arena_free(s->mem);
+    for (size_t i = 0; s->rows && i < s->n; i++)
+        shared_unref(s->rows[i]);
+    free(s->rows);
 }
 
-/* --- building a set --- */
-
-/* The title with ASCII letters lowered, as SQLite's lower() and PostgreSQL's in "C". */
-static const char *ascii_lower(struct arena *a, const char *s)
+/* An empty set for uid at version (one reference, the caller's) with room for cap rows. */
+static struct task_rows *rows_new(const char *uid, int64_t version, size_t cap)
 {
-    char *out = arena_strdup(a, s ? s : "");
-    for (char *p = out; p && *p; p++)
-        if (*p >= 'A' && *p <= 'Z')
-            *p = (char)(*p + 32);
+    if (strlen(uid) >= sizeof(((struct task_rows *)0)->uid))
+        return NULL;
+    struct task_rows *s = shared_new(sizeof(*s), rows_dispose);
+    if (!s)
+        return NULL;
+    memcpy(s->uid, uid, strlen(uid) + 1);
+    s->version = version;
+    if (!(s->rows = malloc((cap ? cap : 1) * sizeof(*s->rows)))) {
+        shared_unref(s);
+        return NULL;
+    }
+    return s;
+}
+
+/* The bytes a set counts against the budget: its rows and its orders once built. */
+static size_t rows_bytes(const struct task_rows *s)
+{
+    size_t b = sizeof(*s) + (1 + NSORTS * 2) * s->n * sizeof(struct task_row *);
+    for (size_t i = 0; i < s->n; i++)
+        b += s->rows[i]->mem;
+    return b;
+}
+
+/* --- one row --- */
+
+/* Copies s into the block at *p and returns the copy. */
+static const char *put_text(char **p, const char *s, size_t len)
+{
+    char *out = *p;
+    memcpy(out, s, len);
+    out[len] = '\0';
+    *p += len + 1;
     return out;
 }
 
-/* Folds each tag of the stored JSON array into r->tags (in mem; scratch in a). */
-static int row_tags(struct task_row *r, const char *json, struct arena *mem, struct arena *a)
+/* A row block for t, whose search_text is search (one reference, the caller's); scratch in a.
+ * NULL when out of memory or when a cell breaks the model. */
+static struct task_row *row_new(const struct task *t, const char *search, struct arena *a)
 {
-    r->tags = NULL;
-    r->ntags = 0;
-    if (!json)
-        return ERR_OK;
-    yyjson_alc alc;
-    arena_yyjson_alc(a, &alc);
-    yyjson_doc *doc = yyjson_read_opts((char *)json, strlen(json), 0, &alc, NULL);
-    yyjson_val *arr = doc ? yyjson_doc_get_root(doc) : NULL;
-    if (!yyjson_is_arr(arr))
-        return ERR_DB;
-    size_t n = yyjson_arr_size(arr);
-    r->tags = arena_alloc(mem, (n ? n : 1) * sizeof(char *));
-    if (!r->tags)
-        return ERR_NOMEM;
-    size_t i, max;
-    yyjson_val *v;
-    yyjson_arr_foreach(arr, i, max, v)
-    {
-        const char *folded = yyjson_is_str(v) ? text_fold(a, yyjson_get_str(v)) : NULL;
-        if (!folded || !(r->tags[r->ntags++] = arena_strdup(mem, folded)))
-            return ERR_NOMEM;
-    }
-    return ERR_OK;
-}
-
-/* A new set (one reference, the caller's) of uid's n tasks at version; scratch in a. */
-static struct task_rows *rows_build(const char *uid, int64_t version, const struct task *t,
-                                    const char **search, size_t n, struct arena *a)
-{
-    struct task_rows *s = shared_new(sizeof(*s), rows_dispose);
-    if (!s)
-        return NULL;
-    s->version = version;
-    s->n = n;
-    if (!(s->mem = arena_new()) || !(s->uid = arena_strdup(s->mem, uid)) ||
-        !(s->rows = arena_alloc(s->mem, (n ? n : 1) * sizeof(struct task_row)))) {
-        shared_unref(s);
-        return NULL;
-    }
     struct dynbuf d;
     dyn_init_arena(&d, a, ARENA_MAX_BYTES);
-    for (size_t i = 0; i < n; i++) {
-        struct task_row *r = &s->rows[i];
-        *r = (struct task_row){.id = t[i].id,
-                               .created_at = t[i].created_at,
-                               .updated_at = t[i].updated_at,
-                               .due_at = t[i].due_at,
-                               .priority = t[i].priority,
-                               .completed = t[i].completed};
-        dyn_reset(&d);
-        task_write_json(&d, &t[i]);
-        if (dyn_err(&d) || !(r->json = arena_strndup(s->mem, dyn_str(&d), dyn_len(&d))) ||
-            !(r->search = arena_strdup(s->mem, search[i])) ||
-            !(r->title_lower = ascii_lower(s->mem, t[i].title)) ||
-            row_tags(r, t[i].tags.json, s->mem, a) != ERR_OK) {
-            shared_unref(s);
+    task_write_json(&d, t);
+    if (dyn_err(&d))
+        return NULL;
+    const char *tags[TASK_MAX_TAGS];
+    size_t ntags = 0, tag_bytes = 0;
+    if (t->tags.json) {
+        yyjson_alc alc;
+        arena_yyjson_alc(a, &alc);
+        yyjson_doc *doc =
+            yyjson_read_opts((char *)t->tags.json, strlen(t->tags.json), 0, &alc, NULL);
+        yyjson_val *arr = doc ? yyjson_doc_get_root(doc) : NULL;
+        if (!yyjson_is_arr(arr) || yyjson_arr_size(arr) > TASK_MAX_TAGS)
             return NULL;
+        size_t i, max;
+        yyjson_val *v;
+        yyjson_arr_foreach(arr, i, max, v)
+        {
+            const char *folded = yyjson_is_str(v) ? text_fold(a, yyjson_get_str(v)) : NULL;
+            if (!folded)
+                return NULL;
+            tags[ntags++] = folded;
+            tag_bytes += strlen(folded) + 1;
         }
-        r->json_len = dyn_len(&d);
     }
-    return s;
+    const char *title = t->title ? t->title : "";
+    size_t json_len = dyn_len(&d), search_len = strlen(search), title_len = strlen(title);
+    size_t mem = sizeof(struct task_row) + ntags * sizeof(char *) + json_len + 1 + search_len + 1 +
+                 title_len + 1 + tag_bytes;
+    struct task_row *r = shared_new(mem, NULL);
+    if (!r)
+        return NULL;
+    const char **tag_ptrs = (const char **)(r + 1);
+    char *p = (char *)(tag_ptrs + ntags);
+    *r = (struct task_row){.id = t->id,
+                           .created_at = t->created_at,
+                           .updated_at = t->updated_at,
+                           .due_at = t->due_at,
+                           .priority = t->priority,
+                           .completed = t->completed,
+                           .tags = tag_ptrs,
+                           .ntags = ntags,
+                           .json_len = json_len,
+                           .mem = mem};
+    r->json = put_text(&p, dyn_str(&d), json_len);
+    r->search = put_text(&p, search, search_len);
+    char *lower = p;
+    r->title_lower = put_text(&p, title, title_len);
+    for (; *lower; lower++) /* ASCII letters only, as SQLite's lower() and PostgreSQL's in "C" */
+        if (*lower >= 'A' && *lower <= 'Z')
+            *lower = (char)(*lower + 32);
+    for (size_t i = 0; i < ntags; i++)
+        tag_ptrs[i] = put_text(&p, tags[i], strlen(tags[i]));
+    return r;
 }
 
-/* A marker set: uid has more tasks than the bound at version. */
-static struct task_rows *marker_new(const char *uid, int64_t version)
-{
-    struct task_rows *s = shared_new(sizeof(*s), rows_dispose);
-    if (!s)
-        return NULL;
-    s->version = version;
-    s->too_big = true;
-    if (!(s->mem = arena_new()) || !(s->uid = arena_strdup(s->mem, uid))) {
-        shared_unref(s);
-        return NULL;
-    }
-    return s;
-}
+/* --- orders --- */
 
 struct order_ctx {
-    const struct task_row *rows;
     enum task_sort sort;
     bool desc;
 };
@@ -157,30 +177,113 @@ struct order_ctx {
 static int order_cmp(const void *x, const void *y, void *ctx)
 {
     const struct order_ctx *o = ctx;
-    return task_row_cmp(&o->rows[*(const uint32_t *)x], &o->rows[*(const uint32_t *)y], o->sort,
+    return task_row_cmp(*(struct task_row *const *)x, *(struct task_row *const *)y, o->sort,
                         o->desc);
+}
+
+/* Publishes o as s's order unless another thread did first; returns the one published. */
+static struct task_row **order_publish(struct task_rows *s, enum task_sort sort, bool desc,
+                                       struct task_row **o)
+{
+    struct task_row **expected = NULL;
+    if (!atomic_compare_exchange_strong(&s->order[sort][desc], &expected, o)) {
+        free(o);
+        return expected;
+    }
+    return o;
 }
 
 /* The set's rows in the listing's order (built on first use, then shared); NULL when out of
  * memory. */
-static const uint32_t *rows_order(struct task_rows *s, enum task_sort sort, bool desc)
+static struct task_row *const *rows_order(struct task_rows *s, enum task_sort sort, bool desc)
 {
-    uint32_t *o = atomic_load(&s->order[sort][desc]);
+    struct task_row **o = atomic_load(&s->order[sort][desc]);
     if (o)
         return o;
-    o = malloc((s->n ? s->n : 1) * sizeof(uint32_t));
+    o = malloc((s->n ? s->n : 1) * sizeof(*o));
     if (!o)
         return NULL;
-    for (size_t i = 0; i < s->n; i++)
-        o[i] = (uint32_t)i;
-    struct order_ctx ctx = {s->rows, sort, desc};
-    qsort_r(o, s->n, sizeof(uint32_t), order_cmp, &ctx);
-    uint32_t *expected = NULL;
-    if (!atomic_compare_exchange_strong(&s->order[sort][desc], &expected, o)) {
-        free(o); /* another thread built the same order first */
-        return expected;
-    }
-    return o;
+    memcpy(o, s->rows, s->n * sizeof(*o));
+    struct order_ctx ctx = {sort, desc};
+    qsort_r(o, s->n, sizeof(*o), order_cmp, &ctx);
+    return order_publish(s, sort, desc, o);
+}
+
+/* --- deriving the rows after a write --- */
+
+/* One committed write, ready to apply: the rows it wrote, built, and the ids it replaced or
+ * removed. A write whose predecessor has not been applied yet waits in its slot (pending):
+ * writes commit in version order, but their threads report them in any order. */
+struct rows_write {
+    char uid[64];
+    int64_t version; /* 0: an empty entry */
+    struct task_row *fresh[2];
+    size_t nf;
+    int64_t ids[3]; /* written or deleted */
+    size_t nids;
+};
+
+#define PENDING_MAX 8
+static struct rows_write pending[TASK_ROWS_SLOTS][PENDING_MAX]; /* under mu */
+
+static void write_clear(struct rows_write *w)
+{
+    for (size_t i = 0; i < w->nf; i++)
+        shared_unref(w->fresh[i]);
+    memset(w, 0, sizeof(*w));
+}
+
+static bool write_touches(const struct rows_write *w, int64_t id)
+{
+    for (size_t i = 0; i < w->nids; i++)
+        if (w->ids[i] == id)
+            return true;
+    return false;
+}
+
+/* old's rows with w applied (one reference, the caller's), labelled w's version; NULL when it
+ * cannot be made (out of memory, or the user would pass the bound). */
+static struct task_rows *rows_derive(struct task_rows *old, const struct rows_write *w)
+{
+    if (old->n + w->nf > task_rows_user_max())
+        return NULL;
+    struct task_rows *s = rows_new(old->uid, w->version, old->n + w->nf);
+    if (!s)
+        return NULL;
+    for (size_t i = 0; i < old->n; i++)
+        if (!write_touches(w, old->rows[i]->id))
+            s->rows[s->n++] = shared_ref(old->rows[i]);
+    for (size_t i = 0; i < w->nf; i++)
+        s->rows[s->n++] = shared_ref(w->fresh[i]);
+    /* The orders already built: the old order without the written rows, the new rows
+     * inserted where they sort. */
+    for (size_t k = 0; k < NSORTS; k++)
+        for (size_t d = 0; d < 2; d++) {
+            struct task_row **oo = atomic_load(&old->order[k][d]);
+            struct task_row **no = oo ? malloc((s->n ? s->n : 1) * sizeof(*no)) : NULL;
+            if (!no)
+                continue;
+            size_t m = 0;
+            for (size_t i = 0; i < old->n; i++)
+                if (!write_touches(w, oo[i]->id))
+                    no[m++] = oo[i];
+            for (size_t f = 0; f < w->nf; f++) {
+                size_t lo = 0, hi = m;
+                while (lo < hi) {
+                    size_t mid = lo + (hi - lo) / 2;
+                    if (task_row_cmp(no[mid], w->fresh[f], (enum task_sort)k, d) < 0)
+                        lo = mid + 1;
+                    else
+                        hi = mid;
+                }
+                memmove(&no[lo + 1], &no[lo], (m - lo) * sizeof(*no));
+                no[lo] = w->fresh[f];
+                m++;
+            }
+            atomic_store(&s->order[k][d], no);
+        }
+    s->bytes = rows_bytes(s);
+    return s;
 }
 
 /* --- the slots --- */
@@ -190,16 +293,80 @@ static size_t slot_of(const char *uid)
     return (size_t)(hash_str(uid) % TASK_ROWS_SLOTS);
 }
 
-/* uid's set at version with a reference for the caller, or NULL. */
+/* Writes between their version bump and their report (task_rows_writing .. written), so
+ * that a listing which already reads the new version waits for the derived rows instead of
+ * loading them (under mu; a full table only costs those listings a load). */
+#define INFLIGHT_MAX 4
+static struct {
+    char uid[64];
+    int64_t version;
+} inflight[TASK_ROWS_SLOTS][INFLIGHT_MAX];
+static pthread_cond_t derived_cv = PTHREAD_COND_INITIALIZER;
+/* The longest a listing waits for a write's rows (then it loads them itself). */
+#define INFLIGHT_WAIT_MS 50
+
+static bool is_inflight(size_t i, const char *uid, int64_t version)
+{
+    for (size_t k = 0; k < INFLIGHT_MAX; k++)
+        if (inflight[i][k].version == version && strcmp(inflight[i][k].uid, uid) == 0)
+            return true;
+    return false;
+}
+
+/* uid's set at version with a reference for the caller, or NULL. While this process's write
+ * that made version is being reported, waits (at most INFLIGHT_WAIT_MS) for its rows. */
 static struct task_rows *cache_get(const char *uid, int64_t version)
 {
     struct task_rows *hit = NULL;
+    size_t i = slot_of(uid);
+    struct timespec deadline = {0};
     pthread_mutex_lock(&mu);
-    struct task_rows *s = slots[slot_of(uid)];
-    if (s && s->version == version && strcmp(s->uid, uid) == 0)
-        hit = shared_ref(s);
+    for (;;) {
+        struct task_rows *s = slots[i];
+        if (s && strcmp(s->uid, uid) == 0 &&
+            (s->version == version ||
+             (s->too_big && version > s->version && version - s->version < TASK_ROWS_RECHECK))) {
+            hit = shared_ref(s);
+            break;
+        }
+        if (!is_inflight(i, uid, version))
+            break;
+        if (!deadline.tv_sec) {
+            clock_gettime(CLOCK_REALTIME, &deadline);
+            deadline.tv_nsec += INFLIGHT_WAIT_MS * 1000000L;
+            deadline.tv_sec += deadline.tv_nsec / 1000000000L;
+            deadline.tv_nsec %= 1000000000L;
+        }
+        if (pthread_cond_timedwait(&derived_cv, &mu, &deadline) != 0)
+            break; /* timed out: load */
+    }
     pthread_mutex_unlock(&mu);
     return hit;
+}
+
+void task_rows_writing(const char *uid, int64_t version)
+{
+    if (cachemem_limit() == 0 || strlen(uid) >= sizeof(inflight[0][0].uid))
+        return;
+    size_t i = slot_of(uid);
+    pthread_mutex_lock(&mu);
+    for (size_t k = 0; k < INFLIGHT_MAX; k++)
+        if (!inflight[i][k].version) {
+            memcpy(inflight[i][k].uid, uid, strlen(uid) + 1);
+            inflight[i][k].version = version;
+            break;
+        }
+    pthread_mutex_unlock(&mu);
+}
+
+/* Ends uid's in-flight write of version and wakes the listings waiting for it (under mu). */
+static void inflight_end(size_t i, const char *uid, int64_t version)
+{
+    for (size_t k = 0; k < INFLIGHT_MAX; k++)
+        if (inflight[i][k].version == version && strcmp(inflight[i][k].uid, uid) == 0) {
+            inflight[i][k].version = 0;
+            pthread_cond_broadcast(&derived_cv);
+        }
 }
 
 /* Empties slot i (under mu); returns the set it held, whose reference the caller drops
@@ -215,12 +382,6 @@ static struct task_rows *slot_take(size_t i)
     return s;
 }
 
-/* The bytes a set counts against the budget: its memory and its orders once built. */
-static size_t rows_bytes(const struct task_rows *s)
-{
-    return sizeof(*s) + arena_used(s->mem) + (size_t)NSORTS * 2 * s->n * sizeof(uint32_t);
-}
-
 /* Publishes s in its slot unless the slot holds the same user's set at a newer version;
  * evicts other sets while the budget is short. Takes its own reference. */
 static void cache_put(struct task_rows *s)
@@ -228,7 +389,7 @@ static void cache_put(struct task_rows *s)
     struct task_rows *victims[TASK_ROWS_SLOTS + 1];
     size_t nv = 0;
     size_t i = slot_of(s->uid);
-    size_t need = rows_bytes(s);
+    size_t need = s->bytes;
     pthread_mutex_lock(&mu);
     struct task_rows *old = slots[i];
     if (old && strcmp(old->uid, s->uid) == 0 && old->version >= s->version) {
@@ -254,18 +415,22 @@ static void cache_put(struct task_rows *s)
         shared_unref(victims[k]);
 }
 
+static void write_clear(struct rows_write *w);
+
 void task_rows_clear(void)
 {
     for (size_t i = 0; i < TASK_ROWS_SLOTS; i++) {
         pthread_mutex_lock(&mu);
         struct task_rows *s = slot_take(i);
+        for (size_t k = 0; k < PENDING_MAX; k++)
+            write_clear(&pending[i][k]);
         pthread_mutex_unlock(&mu);
         shared_unref(s);
     }
 }
 
-/* uid's rows at version, loaded in one statement when not held: a set with a reference for
- * the caller, or *out NULL when the user's tasks are over the bound. */
+/* uid's rows at version or newer, loaded in one statement when not held: a set with a
+ * reference for the caller, or *out NULL when the user's tasks are over the bound. */
 static int rows_for(struct store_conn *c, struct arena *a, const char *uid, int64_t version,
                     struct task_rows **out)
 {
@@ -275,13 +440,27 @@ static int rows_for(struct store_conn *c, struct arena *a, const char *uid, int6
         struct task *tasks;
         const char **search;
         size_t n;
-        int rc = tasks_read_all(c, a, uid, task_rows_user_max(), &tasks, &search, &n);
-        if (rc == ERR_TOOBIG)
-            s = marker_new(uid, version);
-        else if (rc != ERR_OK)
+        int64_t exact; /* the version the rows are: at least the caller's */
+        atomic_fetch_add(&loads, 1);
+        METRIC_INC(METRIC_TASK_ROWS, "load");
+        int rc = tasks_read_all(c, a, uid, task_rows_user_max(), &tasks, &search, &n, &exact);
+        if (rc == ERR_TOOBIG) {
+            if ((s = rows_new(uid, version, 0))) {
+                s->too_big = true;
+                s->bytes = sizeof(*s);
+            }
+        } else if (rc != ERR_OK) {
             return rc;
-        else
-            s = rows_build(uid, version, tasks, search, n, a);
+        } else if ((s = rows_new(uid, exact, n))) {
+            for (; s->n < n; s->n++)
+                if (!(s->rows[s->n] = row_new(&tasks[s->n], search[s->n], a)))
+                    break;
+            if (s->n < n) {
+                shared_unref(s);
+                return ERR_NOMEM;
+            }
+            s->bytes = rows_bytes(s);
+        }
         if (!s)
             return ERR_NOMEM;
         cache_put(s);
@@ -293,6 +472,100 @@ static int rows_for(struct store_conn *c, struct arena *a, const char *uid, int6
     return ERR_OK;
 }
 
+/* Applies w to slot i's set and then any pending writes that follow it (under mu): the set
+ * derived last replaces the slot's; the replaced sets go to victims. Keeps w pending when its
+ * predecessor is missing; drops it when the set is newer already or cannot take it. */
+static void slot_apply(size_t i, struct rows_write *w, struct task_rows **victims, size_t *nv)
+{
+    struct task_rows *cur = slots[i];
+    if (!cur || strcmp(cur->uid, w->uid) != 0 || cur->too_big || cur->version >= w->version) {
+        write_clear(w);
+        return;
+    }
+    struct rows_write *p = pending[i];
+    for (size_t k = 0; k < PENDING_MAX; k++) /* stale entries: older, or another user's */
+        if (p[k].version && (p[k].version <= cur->version || strcmp(p[k].uid, w->uid) != 0))
+            write_clear(&p[k]);
+    if (w->version > cur->version + 1) {
+        size_t k = 0;
+        while (k < PENDING_MAX && p[k].version)
+            k++;
+        if (k < PENDING_MAX)
+            p[k] = *w; /* the entry takes w's references */
+        else
+            write_clear(w);
+        memset(w, 0, sizeof(*w));
+        return;
+    }
+    struct rows_write *next = w;
+    while (next) {
+        struct task_rows *s;
+        if (cur->n + next->nf > task_rows_user_max()) { /* past the bound: a marker */
+            if ((s = rows_new(cur->uid, next->version, 0))) {
+                s->too_big = true;
+                s->bytes = sizeof(*s);
+            }
+            write_clear(next);
+            if (s) {
+                victims[(*nv)++] = slot_take(i);
+                s->charged = 0;
+                slots[i] = s;
+            }
+            break;
+        }
+        s = rows_derive(cur, next);
+        write_clear(next);
+        if (!s)
+            break;
+        atomic_fetch_add(&derived, 1);
+        METRIC_INC(METRIC_TASK_ROWS, "derived");
+        size_t need = s->bytes;
+        victims[(*nv)++] = slot_take(i);
+        if (!cachemem_take(need)) { /* over the budget: the next listing loads */
+            victims[(*nv)++] = s;
+            break;
+        }
+        s->charged = need;
+        slots[i] = s; /* the slot takes the caller's reference */
+        cur = s;
+        next = NULL;
+        for (size_t k = 0; k < PENDING_MAX && !next; k++)
+            if (p[k].version == cur->version + 1 && strcmp(p[k].uid, cur->uid) == 0)
+                next = &p[k];
+    }
+}
+
+void task_rows_written(const char *uid, int64_t version, bool ok, const struct task *changed,
+                       size_t n, int64_t deleted, struct arena *a)
+{
+    struct rows_write w = {.version = version};
+    if (cachemem_limit() == 0 || version <= 0 || strlen(uid) >= sizeof(w.uid))
+        return;
+    memcpy(w.uid, uid, strlen(uid) + 1);
+    ok = ok && n <= ARRAY_LEN(w.fresh);
+    if (ok && deleted)
+        w.ids[w.nids++] = deleted;
+    for (; ok && w.nf < n; w.nf++) {
+        const char *search = task_search_text(a, &changed[w.nf]);
+        if (!search || !(w.fresh[w.nf] = row_new(&changed[w.nf], search, a))) {
+            write_clear(&w);
+            ok = false;
+            break;
+        }
+        w.ids[w.nids++] = changed[w.nf].id;
+    }
+    struct task_rows *victims[2 * PENDING_MAX + 4]; /* two per set derived */
+    size_t nv = 0;
+    size_t i = slot_of(uid);
+    pthread_mutex_lock(&mu);
+    if (ok)
+        slot_apply(i, &w, victims, &nv);
+    inflight_end(i, uid, version);
+    pthread_mutex_unlock(&mu);
+    for (size_t k = 0; k < nv; k++)
+        shared_unref(victims[k]);
+}
+
 /* --- the page --- */
 
 /* Appends the page of s that f asks for to out as a JSON array; *total is the matches. */
@@ -302,14 +575,14 @@ static int rows_page(struct task_rows *s, struct arena *a, const struct task_fil
     struct task_match m;
     if (task_match_init(&m, a, f) != ERR_OK)
         return ERR_NOMEM;
-    const uint32_t *order = rows_order(s, f->sort, task_filter_desc(f));
+    struct task_row *const *order = rows_order(s, f->sort, task_filter_desc(f));
     if (!order)
         return ERR_NOMEM;
     const struct task_row *page[TASK_LIST_MAX];
     size_t np = 0, matched = 0, bytes = 2;
     size_t lo = (size_t)f->offset, hi = lo + (size_t)f->limit;
     for (size_t i = 0; i < s->n; i++) {
-        const struct task_row *r = &s->rows[order[i]];
+        const struct task_row *r = order[i];
         if (!task_row_matches(r, &m))
             continue;
         if (matched >= lo && matched < hi) {
@@ -372,6 +645,7 @@ int tasks_list_json(struct store_conn *c, struct arena *a, const char *uid,
         if (rc != ERR_OK)
             return rc;
         if (s) {
+            METRIC_INC(METRIC_TASK_ROWS, "hit");
             rc = rows_page(s, a, f, out, total);
             shared_unref(s);
             if (from_memory)
@@ -379,5 +653,6 @@ int tasks_list_json(struct store_conn *c, struct arena *a, const char *uid,
             return rc;
         }
     }
+    METRIC_INC(METRIC_TASK_ROWS, "sql");
     return list_sql(c, a, uid, f, out, total);
 }

@@ -4,23 +4,28 @@
  * unchanged, and after a change one statement that reloads them.
  *
  * A user's rows are one row set: every task's filter and sort values and its API JSON
- * (task_write_json's bytes), labelled with the user's task version (tasks_version) read
- * before the rows. A listing names the version it just read; the set serves it only when the
- * labels are equal, so it is never older than the database (on PostgreSQL the version comes
- * from the notifications, with their fallback to a read when the channel is down, as for the
- * response cache). Filters and orders are tasks.c's (task_row_matches, task_row_cmp: each
- * written next to its SQL), so a page from memory is byte for byte the page from SQL
- * (tests/unit/test_task_rows.c compares them on both backends).
+ * (task_write_json's bytes), labelled with the user's task version they are exactly (read in
+ * the same statement as the rows). A listing names the version it just read (tasks_version);
+ * the set serves it only when the labels are equal, so it is never older than the database
+ * (on PostgreSQL the version comes from the notifications, with their fallback to a read when
+ * the channel is down, as for the response cache). A write through this process derives the
+ * next version's set from the one before it (task_rows_written: the rows it wrote replace
+ * theirs, no statement), since a version step is exactly one transaction's changes; a write
+ * through another replica makes the next listing reload. Filters and orders are tasks.c's
+ * (task_row_matches, task_row_cmp: each written next to its SQL), so a page from memory is byte for
+ * byte the page from SQL (tests/unit/test_task_rows.c compares them on both backends).
  *
  * Bounds: a user with more than task_rows_user_max() tasks (TASK_ROWS_USER_MAX) is listed in
- * SQL (a marker remembers it per version), and the sets are charged to the budget the list
- * caches share (core/cachemem.h, LIST_CACHE_MIB; 0 turns this off).
+ * SQL (a marker remembers it for TASK_ROWS_RECHECK versions), and the sets are charged to the
+ * budget the list caches share (core/cachemem.h, LIST_CACHE_MIB; 0 turns this off).
  *
- * Threads: HTTP worker threads call tasks_list_json; a set is loaded by the thread that
- * missed, outside the cache's lock (no lock is held across the statement). Row sets are
- * reference counted (core/shared.h): the cache's slot holds one reference, each listing
- * that uses the set one more while it copies its page; a set is immutable once published,
- * but for its orders, each built on first use and published with a compare-and-swap.
+ * Threads: HTTP worker threads call tasks_list_json, and the writing thread calls
+ * task_rows_written after its commit; a set is loaded by the thread that missed, outside the
+ * cache's lock (no lock is held across the statement). Row sets and their rows are reference
+ * counted (core/shared.h): the cache's slot holds one reference to a set, each listing or
+ * derivation using it one more; each set holding a row one to the row (a derived set shares
+ * the unchanged rows). A set is immutable once published but for its orders, each built on
+ * first use (or carried over by a derivation) and published with a compare-and-swap.
  */
 #ifndef TODO_TASK_ROWS_H
 #define TODO_TASK_ROWS_H
@@ -36,6 +41,9 @@
 
 /* The most tasks a user's row set holds; users with more are listed in SQL. */
 #define TASK_ROWS_USER_MAX 2000
+/* A user found over the bound is listed in SQL for this many versions (writes) before the
+ * rows are tried again: a marker per version would reload up to the bound after each write. */
+#define TASK_ROWS_RECHECK 64
 /* Row sets held at most (one per slot, by the user id's hash). */
 #define TASK_ROWS_SLOTS 256
 
@@ -49,6 +57,24 @@
 int tasks_list_json(struct store_conn *c, struct arena *a, const char *uid,
                     const struct task_filter *f, int64_t version, struct dynbuf *out,
                     int64_t *total, bool *from_memory);
+
+/* Inside a write's transaction, once it has taken uid's tasks to version (bump_version):
+ * until task_rows_written reports it, a listing that reads version waits (briefly) for the
+ * rows this write will derive rather than loading them. */
+void task_rows_writing(const char *uid, int64_t version);
+
+/* After the write that took uid's tasks to version ended: committed (ok) with the tasks it
+ * wrote (as read back in its transaction: at most two, a task and its next occurrence) and
+ * the id it deleted (0: none), or not (ok false: rolled back, or it changed rows it cannot
+ * name). When this process holds uid's rows at version - 1, the rows at version are derived
+ * from them (a write reported before its predecessor waits for it); otherwise nothing
+ * happens (the next listing reloads). Every task_rows_writing must be followed by this.
+ * Scratch in a. */
+void task_rows_written(const char *uid, int64_t version, bool ok, const struct task *changed,
+                       size_t n, int64_t deleted, struct arena *a);
+
+/* How many row sets were loaded (a statement each) and derived from a write (tests). */
+void task_rows_counts(size_t *loads, size_t *derived);
 
 /* Sets the per-user bound (tests; at most STORE_MAX_ROWS - 1). */
 void task_rows_set_user_max(size_t n);

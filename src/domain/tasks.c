@@ -18,6 +18,7 @@
 #include "core/timefmt.h"
 #include "core/util.h"
 #include "domain/attachments.h"
+#include "domain/task_rows.h"
 
 /* Longest composed statement (the list query with 20 tags and every filter is ~2.5 KiB). */
 #define TASK_SQL_MAX 4096
@@ -65,7 +66,9 @@ static void build_sql(void)
                  select_cols[k]);
         struct dynbuf r;
         dyn_init_fixed(&r, rows_sql[k], sizeof(rows_sql[k]));
-        dyn_addf(&r, "SELECT %s, t.search_text FROM tasks t WHERE t.user_id = $1 LIMIT $2",
+        dyn_addf(&r,
+                 "SELECT %s, t.search_text, u.tasks_version FROM users u LEFT JOIN tasks t ON "
+                 "t.user_id = u.id WHERE u.id = $1 LIMIT $2",
                  select_cols[k]);
         ok = ok && !dyn_err(&d) && !dyn_err(&g) && !dyn_err(&r);
     }
@@ -206,7 +209,8 @@ void tasks_on_change(void (*fn)(const char *uid))
 /* Records that the user's tasks changed (see tasks_version); call inside the write's
  * transaction. *ver is the new version. Tells the change hook (a hint: the write may not have
  * committed yet). */
-static int bump_version(struct store_conn *c, struct arena *a, const char *uid, int64_t *ver)
+static int bump_version_as(struct store_conn *c, struct arena *a, const char *uid, int64_t *ver,
+                           bool track)
 {
     static const struct sql q = {
         "UPDATE users SET tasks_version = tasks_version + 1 WHERE id = $1 RETURNING tasks_version",
@@ -218,10 +222,18 @@ static int bump_version(struct store_conn *c, struct arena *a, const char *uid, 
         rc = ERR_NOTFOUND;
     if (rc == ERR_OK)
         rc = parse_int64(db_cell(&rows, 0, 0), 0, INT64_MAX, ver);
+    if (rc == ERR_OK && track)
+        task_rows_writing(uid, *ver);
     void (*hook)(const char *) = atomic_load(&change_hook);
     if (rc == ERR_OK && hook)
         hook(uid);
     return rc;
+}
+
+/* bump_version of a write that reports its rows (task_rows_written) once it has ended. */
+static int bump_version(struct store_conn *c, struct arena *a, const char *uid, int64_t *ver)
+{
+    return bump_version_as(c, a, uid, ver, true);
 }
 
 /* After a committed write (rc ERR_OK) that made uid's version ver: answers only once this
@@ -376,6 +388,7 @@ int tasks_create(struct store_conn *c, struct arena *a, const char *uid,
         if (rc == ERR_OK)
             rc = tasks_get(c, a, uid, id, out);
     });
+    task_rows_written(uid, ver, rc == ERR_OK, out, 1, 0, a);
     announced(c, uid, rc, ver);
     return rc;
 }
@@ -390,7 +403,7 @@ int tasks_create_in(struct store_conn *c, struct arena *a, const char *uid,
         rc = write_tags(c, uid, *id, in->v.tags.list, a, false);
     int64_t ver; /* the caller commits: other replicas learn of it by notification alone */
     if (rc == ERR_OK)
-        rc = bump_version(c, a, uid, &ver);
+        rc = bump_version_as(c, a, uid, &ver, false); /* an import: the rows reload */
     return rc;
 }
 
@@ -476,6 +489,7 @@ int tasks_update(struct store_conn *c, struct arena *a, const char *uid, int64_t
     int64_t ver = 0;
     /* Read, merge, write the whole row: every path that completes a recurring task then
      * creates its next occurrence, as /complete does. */
+    bool spawned = false;
     IN_TRANSACTION(c, rc, {
         struct task cur;
         struct task merged;
@@ -490,12 +504,15 @@ int tasks_update(struct store_conn *c, struct arena *a, const char *uid, int64_t
         if (rc == ERR_OK && merged.completed && !cur.completed && merged.recurrence != REC_NONE) {
             int64_t next_id;
             rc = spawn_next(c, a, uid, &merged, now, &next_id);
+            spawned = true;
         }
         if (rc == ERR_OK)
             rc = bump_version(c, a, uid, &ver);
         if (rc == ERR_OK)
             rc = tasks_get(c, a, uid, id, out);
     });
+    /* a next occurrence spawned here is not read back: the rows reload */
+    task_rows_written(uid, ver, rc == ERR_OK && !spawned, out, 1, 0, a);
     announced(c, uid, rc, ver);
     return rc;
 }
@@ -561,6 +578,7 @@ int tasks_delete(struct store_conn *c, struct arena *a, const char *uid, int64_t
         if (rc == ERR_OK)
             rc = bump_version(c, a, uid, &ver);
     });
+    task_rows_written(uid, ver, rc == ERR_OK, NULL, 0, id, a);
     announced(c, uid, rc, ver);
     trash_purge(c, a);
     /* The attachments' rows went with the task (ON DELETE CASCADE); their files now, after the
@@ -633,6 +651,7 @@ int tasks_restore(struct store_conn *c, struct arena *a, const char *uid, int64_
         if (rc == ERR_OK)
             rc = tasks_get(c, a, uid, id, out);
     });
+    task_rows_written(uid, ver, rc == ERR_OK, out, 1, 0, a);
     announced(c, uid, rc, ver);
     trash_purge(c, a);
     return rc;
@@ -713,6 +732,13 @@ int tasks_complete(struct store_conn *c, struct arena *a, const char *uid, int64
         if (rc == ERR_OK)
             rc = tasks_get(c, a, uid, id, out);
     });
+    struct task written[2];
+    if (rc == ERR_OK) {
+        written[0] = *out;
+        if (*has_next)
+            written[1] = *next;
+    }
+    task_rows_written(uid, ver, rc == ERR_OK, written, *has_next ? 2 : 1, 0, a);
     announced(c, uid, rc, ver);
     return rc;
 }
@@ -1092,7 +1118,7 @@ int tasks_list(struct store_conn *c, struct arena *a, const char *uid, const str
 }
 
 int tasks_read_all(struct store_conn *c, struct arena *a, const char *uid, size_t max,
-                   struct task **out, const char ***search, size_t *n)
+                   struct task **out, const char ***search, size_t *n, int64_t *version)
 {
     sql_init();
     if (!rows_sql[DIALECT_SQLITE][0] || max >= STORE_MAX_ROWS)
@@ -1103,11 +1129,14 @@ int tasks_read_all(struct store_conn *c, struct arena *a, const char *uid, size_
     int rc = store_exec(c, &q, p, ARRAY_LEN(p), a, &rows);
     if (rc != ERR_OK)
         return rc;
-    *n = rows.nrows;
+    if (rows.nrows == 0)
+        return ERR_NOTFOUND; /* no such user */
     if (rows.nrows > max)
         return ERR_TOOBIG;
-    if (rows.ncols != TASK_NFIELDS + 1)
+    if (rows.ncols != TASK_NFIELDS + 2 || !db_int(&rows, 0, TASK_NFIELDS + 1, version))
         return ERR_DB;
+    /* A user without tasks is one row of NULLs from the outer join. */
+    *n = db_cell(&rows, 0, TASK_FIELD_ID) ? rows.nrows : 0;
     *out = arena_alloc(a, (*n ? *n : 1) * sizeof(struct task));
     *search = arena_alloc(a, (*n ? *n : 1) * sizeof(char *));
     if (!*out || !*search)
@@ -1118,6 +1147,11 @@ int tasks_read_all(struct store_conn *c, struct arena *a, const char *uid, size_
         (*search)[i] = s ? s : "";
     }
     return rc;
+}
+
+const char *task_search_text(struct arena *a, const struct task *t)
+{
+    return search_text(a, t);
 }
 
 int tasks_tags(struct store_conn *c, struct arena *a, const char *uid, struct db_rows *out)

@@ -283,6 +283,7 @@ struct task_row {
     size_t ntags;
     const char *json;
     size_t json_len;
+    size_t mem; /* bytes of the block holding the row and its texts (task_rows.c) */
 };
 
 struct task_match;
@@ -317,10 +318,14 @@ bool task_filter_desc(const struct task_filter *f);
 bool task_filter_ops_complete(void);
 
 /* Reads every task of uid (at most max, below STORE_MAX_ROWS) into *out (n of them, in no
- * order) with each one's search_text in (*search)[i]; all arena-owned. ERR_TOOBIG when the
- * user has more than max. One statement. */
+ * order) with each one's search_text in (*search)[i], and the user's task version they are
+ * (one statement, so one snapshot: the rows are exactly that version's); all arena-owned.
+ * ERR_TOOBIG when the user has more than max tasks, ERR_NOTFOUND without the user. */
 int tasks_read_all(struct store_conn *c, struct arena *a, const char *uid, size_t max,
-                   struct task **out, const char ***search, size_t *n);
+                   struct task **out, const char ***search, size_t *n, int64_t *version);
+
+/* The text search matches for t, as a write stores it in search_text (arena-owned). */
+const char *task_search_text(struct arena *a, const struct task *t);
 
 /* Tags with their task counts, most used first: rows of (name, count). */
 int tasks_tags(struct store_conn *c, struct arena *a, const char *uid, struct db_rows *out);

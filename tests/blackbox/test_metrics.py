@@ -124,7 +124,7 @@ def test_every_declared_metric_is_exposed(msrv):
     text = scrape(msrv)
     for name in ("todo_http_requests_total", "todo_http_request_duration_seconds",
                  "todo_db_pool_connections_in_use", "todo_db_pool_waits_total",
-                 "todo_list_cache_total", "todo_llm_calls_total", "todo_llm_tokens_total",
+                 "todo_list_cache_total", "todo_task_rows_total", "todo_llm_calls_total", "todo_llm_tokens_total",
                  "todo_llm_call_duration_seconds", "todo_mcp_tool_calls_total",
                  "todo_reminders_sent_total", "todo_emails_queued_total",
                  "todo_emails_failed_total"):
