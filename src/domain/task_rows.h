@@ -40,7 +40,7 @@
 #include "store/store.h"
 
 /* The most tasks a user's row set holds; users with more are listed in SQL. */
-#define TASK_ROWS_USER_MAX 2000
+#define TASK_ROWS_USER_MAX 5000
 /* A user found over the bound is listed in SQL for this many versions (writes) before the
  * rows are tried again: a marker per version would reload up to the bound after each write. */
 #define TASK_ROWS_RECHECK 64

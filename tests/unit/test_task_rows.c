@@ -411,7 +411,12 @@ static void test_bound_and_budget_fall_back_to_sql(void **state)
     assert_false(compare_once(f, f->u.id, &all));
     task_rows_set_user_max(TASK_ROWS_USER_MAX);
     task_rows_clear();
+    assert_int_equal(cachemem_used(), 0);
     assert_true(compare_once(f, f->u.id, &all));
+    /* The memory charged: about 1 KB a task, as docs/operations.md says (31 tasks, one
+     * order built). */
+    size_t used = cachemem_used();
+    assert_true(used > 31 * 300 && used < 31 * 1500);
     cachemem_set_limit(0);
     assert_false(compare_once(f, f->u.id, &all));
     cachemem_set_limit(8u << 20);
