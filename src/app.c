@@ -288,25 +288,39 @@ static void streams_quiesce(struct app *app)
 
 /* ---- the HTTP server ---------------------------------------------------------------------- */
 
-/* Raises the soft limit on open files so that HTTP_CONN_LIMIT connections, the database
- * pool and the files served fit (a default soft limit of 1024 would make accept fail with
- * EMFILE long before the connection limit). */
-static void raise_fd_limit(void)
+/* Raises the soft limit on open files so that limit connections, the database pool and the
+ * files served fit (a default soft limit of 1024 would make accept fail with EMFILE long
+ * before the connection limit). */
+static void raise_fd_limit(int limit)
 {
     struct rlimit rl;
-    rlim_t want = HTTP_CONN_LIMIT + 256;
+    rlim_t want = (rlim_t)limit + 256;
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
         return;
     rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
     if (setrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur < want)
         log_warn("open-file limit is %llu: fewer than %d connections can be served",
-                 (unsigned long long)rl.rlim_cur, HTTP_CONN_LIMIT);
+                 (unsigned long long)rl.rlim_cur, limit);
+}
+
+/* The connection limit (HTTP_CONN_LIMIT, or from the memory limit), once, with a warning
+ * when an explicit one lets request heads alone pass half the memory limit. */
+static void set_conn_limit(struct app *app)
+{
+    int64_t mem = 0;
+    app->conn_limit = http_conn_limit(app->cfg, &mem);
+    int64_t heads = (int64_t)app->conn_limit * HTTP_CONN_COST;
+    if (app->cfg->http_conn_limit > 0 && mem > 0 && heads > mem / HTTP_CONN_MEMORY_SHARE)
+        log_warn("HTTP_CONN_LIMIT=%d: as many full request heads would take %lld MiB, over "
+                 "half the memory limit (%lld MiB); 0 chooses a limit that fits",
+                 app->conn_limit, (long long)(heads >> 20), (long long)(mem >> 20));
 }
 
 static int http_start(struct app *app)
 {
     routes_for_role(app->cfg->role, &app->routes, &app->n_routes);
-    raise_fd_limit();
+    set_conn_limit(app);
+    raise_fd_limit(app->conn_limit);
     return http_server_start(app, &app->server);
 }
 

@@ -44,6 +44,7 @@ struct app {
     struct scheduler *scheduler; /* due reminders (notify/reminders.h): roles all and api */
     struct events *events;       /* per-user event streams (notify/events.h): roles all and api */
     const sigset_t *signals;     /* a second one during the drain exits at once */
+    int conn_limit;              /* connections at once (http_conn_limit), set by the start */
     /* app.c's own. */
     struct migrator *migrator;
     struct http_server *server;

@@ -357,6 +357,7 @@ static int cmd_serve(int argc, char **argv, const sigset_t *sigs)
                             LF_S("environment", config_env_name(cfg.environment)),
                             LF_S("version", TODO_VERSION),
                             LF_I("workers", cfg.workers),
+                            LF_I("conn_limit", app.conn_limit),
                             LF_D("startup_ms", (double)(now_mono_us() - t0) / 1000.0)};
     log_fields(LOG_INFO, "listening", f, ARRAY_LEN(f));
 

@@ -515,6 +515,12 @@ static const struct cfg_def defs[] = {
         "task list bodies and listing users' task rows the process keeps, at most "
         "(validated per user, so never stale; a 50-task page is about 19 KB, a user's rows "
         "about 1 KB a task); 0: no cache"),
+    INT("HTTP_CONN_LIMIT", 0, 0, 65536, http_conn_limit,
+        "connections the server holds at once (beyond them new ones wait, not accepted, in "
+        "the listen backlog of 1024 until one closes); 0: automatic, "
+        "16384, or fewer when the process has a memory limit (its cgroup's, as a container's "
+        "`resources.limits.memory`): as many as fit in half of it at 17 KiB each, what a "
+        "connection holding a full request head costs (3855 for 128Mi), at least 256"),
     INT("MAX_CONNECTIONS_PER_IP", 64, 0, 16384, max_conns_per_ip,
         "connections one client address may hold open (beyond them a new one is closed at "
         "once; 0: no limit); the addresses in `FORWARDED_ALLOW_IPS` are exempt, as a proxy "

@@ -74,6 +74,7 @@ struct config {
     char trusted_proxies[CONFIG_MAX_TRUSTED_PROXIES][CONFIG_IP_TEXT_MAX];
     size_t n_trusted_proxies;
     bool trust_any_proxy;
+    int http_conn_limit;   /* HTTP_CONN_LIMIT (0: from the memory limit, http_conn_limit) */
     int max_conns_per_ip;  /* MAX_CONNECTIONS_PER_IP (0: no limit; trusted proxies exempt) */
     char *mcp_server_name; /* MCP serverInfo.name */
     int mcp_server_port;   /* the mcp role's port (its PORT) */

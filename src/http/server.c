@@ -568,6 +568,57 @@ static int listen_socket(const char *host, int port, int *family)
     return -1;
 }
 
+/* A cgroup limit file's value (bytes; "max" or v1's near-2^63 "unlimited": 0). */
+static int64_t read_limit(const char *path)
+{
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return 0;
+    char buf[32];
+    bool got = fgets(buf, sizeof(buf), f) != NULL;
+    fclose(f);
+    int64_t v = 0;
+    if (!got)
+        return 0;
+    buf[strcspn(buf, "\n")] = '\0';
+    if (parse_int64(buf, 0, INT64_MAX, &v) != ERR_OK || v >= ((int64_t)1 << 62))
+        return 0;
+    return v;
+}
+
+int64_t http_memory_limit(const char *root)
+{
+    char path[256];
+    snprintf(path, sizeof(path), "%s/memory.max", root);
+    int64_t v = read_limit(path);
+    if (v == 0) {
+        snprintf(path, sizeof(path), "%s/memory/memory.limit_in_bytes", root);
+        v = read_limit(path);
+    }
+    return v;
+}
+
+int http_conn_limit_for(int configured, int64_t memory_limit)
+{
+    if (configured > 0)
+        return configured;
+    int64_t n = HTTP_CONN_LIMIT_MAX;
+    if (memory_limit > 0) {
+        int64_t fit = memory_limit / HTTP_CONN_MEMORY_SHARE / HTTP_CONN_COST;
+        if (fit < n)
+            n = fit;
+    }
+    return n < HTTP_CONN_LIMIT_MIN ? HTTP_CONN_LIMIT_MIN : (int)n;
+}
+
+int http_conn_limit(const struct config *cfg, int64_t *memory_limit)
+{
+    int64_t mem = http_memory_limit("/sys/fs/cgroup");
+    if (memory_limit)
+        *memory_limit = mem;
+    return http_conn_limit_for(cfg->http_conn_limit, mem);
+}
+
 int http_server_start(struct app *app, struct http_server **out)
 {
     const struct config *cfg = app->cfg;
@@ -575,11 +626,12 @@ int http_server_start(struct app *app, struct http_server **out)
     if (!srv)
         return ERR_NOMEM;
     srv->app = app;
-    if (peerlimit_new(cfg, HTTP_CONN_LIMIT, &srv->peers) != ERR_OK) {
+    int limit = app->conn_limit > 0 ? app->conn_limit : http_conn_limit(cfg, NULL);
+    if (peerlimit_new(cfg, limit, &srv->peers) != ERR_OK) {
         free(srv);
         return ERR_NOMEM;
     }
-    if (headguard_start(HTTP_CONN_LIMIT, &srv->guard) != ERR_OK) {
+    if (headguard_start(limit, &srv->guard) != ERR_OK) {
         peerlimit_free(srv->peers);
         free(srv);
         return ERR_NOMEM;
@@ -601,7 +653,7 @@ int http_server_start(struct app *app, struct http_server **out)
         flags, (uint16_t)cfg->port, srv->peers ? on_accept : NULL, srv, on_access, srv,
         MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->workers, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)HTTP_CONN_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_CONN_LIMIT,
+        (unsigned)HTTP_CONN_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT, (unsigned)limit,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_MEMORY_LIMIT,
         MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL, MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL,
         MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv, MHD_OPTION_NOTIFY_COMPLETED, on_completed,

@@ -14,11 +14,18 @@
 /* Connection limits handed to libmicrohttpd (see also HTTP_HEAD_TIMEOUT_S, headguard.h).
  * Connections per client address: MAX_CONNECTIONS_PER_IP (http/peerlimit.h). */
 #define HTTP_CONN_TIMEOUT_S 30 /* idle time */
-/* Total connections: 10,000 idle ones leave room for everyone else (an idle or slow one is
- * cut by HTTP_HEAD_TIMEOUT_S); each costs ~4.6 KiB while open. */
-#define HTTP_CONN_LIMIT 16384
 /* libmicrohttpd zero-fills this pool for every request: keep it to what headers need. */
 #define HTTP_CONN_MEMORY_LIMIT (16 * 1024)
+/* Total connections (HTTP_CONN_LIMIT; 0: automatic, http_conn_limit). At most
+ * HTTP_CONN_LIMIT_MAX: 10,000 idle ones leave room for everyone else (an idle or slow one is
+ * cut by HTTP_HEAD_TIMEOUT_S). An idle connection costs ~4.8 KiB, one holding a full request
+ * head HTTP_CONN_COST (its pool, libmicrohttpd's connection, the head guard's entry; 16.4 KiB
+ * measured): with a memory limit the automatic value keeps that many within
+ * 1/HTTP_CONN_MEMORY_SHARE of it, and is never below HTTP_CONN_LIMIT_MIN. */
+#define HTTP_CONN_LIMIT_MAX    16384
+#define HTTP_CONN_LIMIT_MIN    256
+#define HTTP_CONN_COST         (HTTP_CONN_MEMORY_LIMIT + 1024)
+#define HTTP_CONN_MEMORY_SHARE 2
 #define HTTP_LISTEN_BACKLOG    1024
 /* Longest request URI and most query arguments accepted (414 beyond): what the memory pool
  * above can parse (see on_uri in server.c). */
@@ -28,6 +35,18 @@
 #define UPLOAD_OVERHEAD_BYTES (64 * 1024)
 
 struct http_server;
+
+/* The memory limit of the process's cgroup in bytes (cgroup v2's memory.max under root, else
+ * v1's memory/memory.limit_in_bytes), or 0 when there is none. root is "/sys/fs/cgroup" but
+ * for tests. */
+int64_t http_memory_limit(const char *root);
+
+/* The connection limit for a configured HTTP_CONN_LIMIT (0: automatic) and a memory limit
+ * (0: none): see HTTP_CONN_LIMIT_MAX. Pure. */
+int http_conn_limit_for(int configured, int64_t memory_limit);
+
+/* The connection limit of this process: http_conn_limit_for(cfg's, the cgroup's). */
+int http_conn_limit(const struct config *cfg, int64_t *memory_limit);
 
 /* Binds cfg->host:cfg->port and starts serving app->routes with cfg->workers threads.
  * The caller owns *out and releases it with http_server_stop. */

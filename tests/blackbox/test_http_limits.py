@@ -12,9 +12,11 @@ from __future__ import annotations
 import contextlib
 import statistics
 import time
+from pathlib import Path
 
 import pytest
 
+from dns_helpers import UNSHARE
 from helpers import IncompleteResponse, RawHttpConnection, connect_from, peer_holds, raise_fd_limit, scaled
 
 HEAD_TIMEOUT = 10  # HTTP_HEAD_TIMEOUT_S
@@ -168,6 +170,75 @@ def test_per_address_connection_cap(server):
     finally:
         for s in socks:
             s.close()
+
+
+def _accepted(port: int) -> int:
+    """Connections from 127.0.3.0/24 (_taken_in's) that the server on port has accepted:
+    established ones with an inode in /proc/net/tcp (one still in the listen backlog belongs
+    to no socket yet: inode 0)."""
+    n = 0
+    with open("/proc/net/tcp") as f:
+        next(f)
+        for line in f:
+            fields = line.split()
+            local, remote, state, inode = fields[1], fields[2], fields[3], fields[9]
+            n += (int(local.split(":")[1], 16) == port and remote[2:8] == "03007F" and
+                  state == "01" and inode != "0")
+    return n
+
+
+def _taken_in(srv, n: int, cap: int) -> int:
+    """Opens n idle connections to srv from 8 addresses and returns how many the server took
+    in once that stops growing: beyond its limit it stops accepting, and the rest wait in the
+    kernel's listen backlog (no memory of ours). A bounded wait, well within the head
+    deadline."""
+    raise_fd_limit(n + 256)
+    socks = [connect_from(srv.port, f"127.0.3.{1 + i % 8}") for i in range(n)]
+    try:
+        until = time.monotonic() + scaled(3)
+        while time.monotonic() < until and _accepted(srv.port) < cap:
+            time.sleep(0.05)
+        time.sleep(0.3)  # and it takes no more than that
+        return _accepted(srv.port)
+    finally:
+        for s in socks:
+            s.close()
+
+
+def test_total_connection_limit_is_a_setting(servers):
+    """HTTP_CONN_LIMIT caps the connections open at once: a new one beyond it is closed."""
+    limit = 300
+    srv = servers.start(env={"HTTP_CONN_LIMIT": str(limit), "MAX_CONNECTIONS_PER_IP": "0"})
+    started = [r for r in srv.log_records()[0] if r.get("msg") == "listening"]
+    assert started and started[-1].get("conn_limit") == limit, started
+    taken = _taken_in(srv, limit + 40, limit)
+    # libmicrohttpd splits the limit among its worker threads and sometimes lets each take
+    # one more (an accept in flight when it reaches its share).
+    slack = started[-1]["workers"]
+    assert limit - 4 <= taken <= limit + slack, f"{taken} connections taken, limit {limit}"
+    assert srv.get("/health").status_code == 200  # and the server serves once they are gone
+
+
+def test_automatic_connection_limit_follows_the_memory_limit(servers):
+    """With HTTP_CONN_LIMIT unset, a process with a memory limit (its cgroup's memory.max,
+    here a file in a private mount namespace) holds no more connections than fit in half of it
+    at 17 KiB each (a full request head's cost): 10 MiB -> 301; before, always 16384, whose
+    full heads (~265 MB) could pass a container's memory limit (the chart's web role: 128Mi)."""
+    mem = 10 * 1024 * 1024
+    limit = mem // 2 // (17 * 1024)
+    srv = servers.prepare(env={"MAX_CONNECTIONS_PER_IP": "0"})
+    todo = str(srv.binary)
+    srv.binary = Path(UNSHARE)
+    srv.args = ["-m", "--propagation", "private", "sh", "-c",
+                f"mount -t tmpfs -o size=1m tmpfs /sys/fs/cgroup && "
+                f"printf '{mem}\\n' > /sys/fs/cgroup/memory.max && exec \"$0\" serve", todo]
+    srv.start()
+    assert srv.wait_healthy(), srv.tail()
+    started = [r for r in srv.log_records()[0] if r.get("msg") == "listening"]
+    assert started and started[-1].get("conn_limit") == limit, started
+    taken = _taken_in(srv, limit + 40, limit)
+    slack = started[-1]["workers"]  # as above
+    assert limit - 4 <= taken <= limit + slack, f"{taken} taken under a {mem >> 20} MiB limit"
 
 
 def test_trusted_proxies_are_exempt_from_the_per_address_cap(servers):
