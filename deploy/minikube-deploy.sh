@@ -90,8 +90,9 @@ if [ "$type" = NodePort ]; then
   host=127.0.0.1
   [ "$CLUSTER" = minikube ] && host=$(minikube ip)
   # Ready pods can precede the NodePort's forwarding rule by a moment: wait for it (bounded).
+  # The frontend's /ready passes only once it has reached the backend.
   for _ in $(seq 1 60); do
-    curl -fsS -m 2 -o /dev/null "http://$host:$port/health" 2>/dev/null && break
+    curl -fsS -m 2 -o /dev/null "http://$host:$port/ready" 2>/dev/null && break
     sleep 0.5
   done
   if [ "$CLUSTER" = kube-local ]; then

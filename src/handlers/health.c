@@ -9,6 +9,7 @@
 #include "app.h"
 #include "core/err.h"
 #include "store/store.h"
+#include "web/proxy.h"
 
 #define STATIC_JSON(req, status, text)                                                             \
     resp_raw((req), (status), "application/json", (text), sizeof(text) - 1)
@@ -24,6 +25,10 @@ void h_ready(struct request *req)
     resp_header(req, "Cache-Control", "no-store");
     if (atomic_load(&req->app->draining)) {
         STATIC_JSON(req, 503, "{\"status\":\"not_ready\",\"reason\":\"shutting down\"}");
+        return;
+    }
+    if (!proxy_upstream_ready()) { /* the web role: its API not reached yet */
+        STATIC_JSON(req, 503, "{\"status\":\"not_ready\",\"reason\":\"API not reached yet\"}");
         return;
     }
     if (!req->app->store) { /* the web role has no database of its own */

@@ -22,6 +22,15 @@
  * references (core/shared.h) keep it: the request's and the body reader's (http/stream.h),
  * and the transfer's, taken before the transfer is queued and dropped by on_done. The
  * stream holds the httpc handle of its transfer and releases it when disposed of.
+ *
+ * Readiness. The web role is ready (/ready 200) only once each upstream it forwards to
+ * (API_URL, and AGENT_URL when set) has answered a GET of its /ready with a status below 500
+ * once since start (proxy_upstream_ready). Until then, every /ready starts a probe of the
+ * upstreams not yet reached (one at a time each, on the engine's httpc) and answers 503, so
+ * a pod whose path to the API's Service does not work yet (its endpoints not yet programmed
+ * by kube-proxy, its name not yet resolvable) gets no traffic: otherwise `helm install
+ * --wait` could report ready while the first sign-up still got 502. Once reached the gate
+ * stays open: a later API outage answers 502 on /api but leaves the UI served.
  */
 #include "web/proxy.h"
 #include "web/proxy_internal.h"
@@ -76,6 +85,100 @@ struct pxreq {
     atomic_bool keep_transfer; /* the answer reads no body: let the transfer end by itself */
     bool event_stream;         /* counted in px.streams */
 };
+
+/* ---- readiness: the upstreams reached once (see the top of the file) -------------------- */
+
+/* One upstream's probe. Static, never freed: a probe's on_done may run on the engine's loop
+ * after proxy_stop, until that loop stops. */
+struct upstream_probe {
+    const char *name; /* for the log: "api" or "agent" (the URL may carry credentials) */
+    char url[PROXY_MAX_BASE_URL + sizeof("/ready")];
+    atomic_bool reached;   /* answered once: stays set until proxy_stop */
+    atomic_bool in_flight; /* a probe is under way */
+};
+
+static struct upstream_probe probes[2]; /* API_URL, AGENT_URL */
+static atomic_int n_probes;             /* set by proxy_start; 0 when not started */
+
+/* on_done of a probe (the engine's loop). */
+static void probe_done(void *ctx, const struct httpc_result *res)
+{
+    struct upstream_probe *p = ctx;
+    if (res->status >= 200 && res->status < 500) {
+        if (!atomic_exchange(&p->reached, true)) {
+            struct log_field f[] = {LF_S("upstream", p->name), LF_I("status", res->status)};
+            log_fields(LOG_INFO, "proxy: upstream reached; /ready passes from now on", f,
+                       ARRAY_LEN(f));
+        }
+    } else if (res->err != ERR_CANCELED) {
+        struct log_field f[] = {
+            LF_S("upstream", p->name),
+            LF_I("status", res->status),
+            LF_S("error", res->err == ERR_OK ? "" : res->detail),
+        };
+        log_fields(LOG_INFO, "proxy: upstream not reached yet; /ready stays 503", f, ARRAY_LEN(f));
+    }
+    atomic_store(&p->in_flight, false);
+}
+
+/* Starts a probe of each upstream not yet reached and not being probed. Any thread. */
+static void probe_kick(void)
+{
+    static const char *const headers[] = {HTTPC_USER_AGENT};
+    pthread_mutex_lock(&px.mu);
+    struct httpc *h = px.started ? px.httpc : NULL;
+    pthread_mutex_unlock(&px.mu);
+    int n = atomic_load(&n_probes);
+    for (int i = 0; h && i < n; i++) {
+        struct upstream_probe *p = &probes[i];
+        if (atomic_load(&p->reached) || atomic_exchange(&p->in_flight, true))
+            continue;
+        struct httpc_request rq = {
+            .method = "GET",
+            .url = p->url,
+            .headers = headers,
+            .n_headers = ARRAY_LEN(headers),
+            .flags = HTTPC_ALLOW_HTTP,
+            .connect_timeout_ms = PROXY_PROBE_TIMEOUT_MS,
+            .header_timeout_ms = PROXY_PROBE_TIMEOUT_MS,
+            .total_timeout_ms = PROXY_PROBE_TIMEOUT_MS,
+            .max_body = 4096,
+            .on_done = probe_done,
+            .ctx = p,
+        };
+        if (httpc_request(h, &rq, NULL) != ERR_OK)
+            atomic_store(&p->in_flight, false);
+    }
+}
+
+bool proxy_upstream_ready(void)
+{
+    int n = atomic_load(&n_probes);
+    bool all = true;
+    for (int i = 0; i < n; i++)
+        all = all && atomic_load(&probes[i].reached);
+    if (!all)
+        probe_kick();
+    return all;
+}
+
+/* Sets up the probes of base and agent (agent may be NULL), none reached yet. */
+static void probes_init(const char *base, const char *agent)
+{
+    const char *urls[] = {base, agent};
+    const char *names[] = {"api", "agent"};
+    int n = 0;
+    for (size_t i = 0; i < ARRAY_LEN(urls); i++) {
+        if (!urls[i])
+            continue;
+        struct upstream_probe *p = &probes[n++];
+        /* Fits: base_of bounds the URL to PROXY_MAX_BASE_URL. */
+        snprintf(p->url, sizeof(p->url), "%s/ready", urls[i]);
+        p->name = names[i];
+        atomic_store(&p->reached, false);
+    }
+    atomic_store(&n_probes, n);
+}
 
 /* ---- the stream's hooks (HTTP worker threads) ----------------------------------------- */
 
@@ -390,9 +493,11 @@ int proxy_start(const struct config *cfg, struct httpc *httpc)
     px.stream_loop = sloop;
     px.stream_httpc = shttpc;
     px.started = true;
+    probes_init(base, agent);
     pthread_mutex_unlock(&px.mu);
     atomic_store(&px.running, true);
     log_info("proxy started"); /* API_URL itself may carry credentials: not logged */
+    probe_kick();              /* often reached before the first readiness probe asks */
     return ERR_OK;
 }
 
@@ -434,5 +539,6 @@ void proxy_stop(void)
     px.stream_loop = NULL;
     px.started = false;
     pthread_mutex_unlock(&px.mu);
+    atomic_store(&n_probes, 0);
     stream_engine_stop(l, h); /* again after proxy_quiesce: both calls are safe twice */
 }

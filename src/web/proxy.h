@@ -11,6 +11,8 @@
 #ifndef TODO_PROXY_H
 #define TODO_PROXY_H
 
+#include <stdbool.h>
+
 #include "core/config.h"
 #include "http/request.h"
 
@@ -36,6 +38,9 @@ struct httpc;
 /* Time allowed to open a TCP connection to the upstream (then 504). */
 #define PROXY_CONNECT_TIMEOUT_S 10
 
+/* Time allowed for one readiness probe of an upstream (see proxy_upstream_ready). */
+#define PROXY_PROBE_TIMEOUT_MS 2000
+
 /* Makes h_proxy forward to cfg->api_url (and the chat to cfg->agent_url when set) through
  * httpc (which must outlive the proxy). ERR_OK, or ERR_INVALID (a URL over the length
  * limit, or already started), ERR_NOMEM.
@@ -52,6 +57,14 @@ void proxy_quiesce(void);
 
 /* Releases what proxy_start allocated (after the HTTP server stopped). */
 void proxy_stop(void);
+
+/* The web role's part of /ready: true once every upstream (API_URL, and AGENT_URL when set)
+ * has answered a GET of its /ready with a status below 500 since proxy_start, and then for
+ * good (a later outage of the API does not take the UI out of rotation); true when the
+ * proxy is not started (the other roles). While false, each call starts a probe of the
+ * upstreams not yet reached (at most one under way each), whose outcome a later call sees.
+ * Any thread; never blocks. */
+bool proxy_upstream_ready(void);
 
 /* Handler: forwards the request (method, path + query string, body, headers) to API_URL, or
  * /api/{user_id}/chat and /api/{user_id}/conversations… to AGENT_URL when it is set. */

@@ -190,13 +190,53 @@ def one_header(doc: dict, name: str):
 # --------------------------------------------------------------------------------------------
 
 
-def test_health_and_ready_are_local_even_when_the_api_is_down(web_down):
+def test_health_is_local_and_ready_is_503_while_the_api_was_never_reached(web_down):
     for path in ("/api/health", "/health"):
         r = web_down.get(path)
         assert r.status_code == 200, f"{path}: {r.status_code} {r.text!r}"
         assert r.json() == {"status": "healthy"}
-    r = web_down.get("/ready")
+    # Not ready before the API has answered once: a pod whose path to the API's Service does
+    # not work yet must get no traffic (the first sign-up after `helm install --wait` got 502).
+    for _ in range(3):
+        r = web_down.get("/ready")
+        assert r.status_code == 503, r.text
+        assert r.json() == {"status": "not_ready", "reason": "API not reached yet"}
+        assert r.headers.get("Cache-Control") == "no-store"
+        time.sleep(0.2)
+
+
+def test_ready_once_the_api_answers_and_stays_ready_when_it_goes(stack):
+    """The web role starts before its API (as in `helm install`): /ready is 503 until the API
+    answers on API_URL, 200 from then on, also after the API goes away again (an API outage
+    answers 502 on /api but must not take the UI out of rotation)."""
+    port = free_port()
+    web = stack.start("web_late", "web", {"API_URL": f"http://127.0.0.1:{port}/"})
+    assert web.get("/ready").status_code == 503
+    api = stack.start("api_late", "api", {"PORT": str(port)})
+    assert api.port == port
+    assert wait_until(lambda: web.get("/ready").status_code == 200, scaled(10), interval=0.1), \
+        f"web /ready not 200 after its API came up:\n{web.tail()}"
+    assert wait_for_log(web, lambda r: r.get("msg", "").startswith("proxy: upstream reached")
+                        and r.get("upstream") == "api"), web.tail()
+    assert web.get("/api/nobody/tasks").status_code == 401  # proxied to the api
+    api.stop()
+    r = web.get("/api/nobody/tasks")
+    assert r.status_code == 502 and r.json() == BAD_GATEWAY
+    r = web.get("/ready")
     assert r.status_code == 200, r.text
+    assert r.json() == {"status": "ready"}
+
+
+def test_ready_waits_for_agent_url_too(stack, upstream):
+    """With AGENT_URL (seed 003's ai-agent) the chat goes there: /ready waits for both."""
+    web = stack.start("web_agent_down", "web", {"API_URL": upstream.base_url,
+                                                "AGENT_URL": f"http://127.0.0.1:{free_port()}"})
+    assert wait_for_log(web, lambda r: r.get("msg", "").startswith("proxy: upstream reached")
+                        and r.get("upstream") == "api", timeout=10), web.tail()
+    for _ in range(3):
+        r = web.get("/ready")
+        assert r.status_code == 503, r.text
+        time.sleep(0.2)
 
 
 def test_api_down_is_502_json_with_request_id(wired, web_down):

@@ -683,12 +683,14 @@ k8s_topology() {
   k8s_phase_start "$name: API, helm test"
   local base="http://127.0.0.1:$K8S_NODEPORT"
   local flow_ok=0
-  # Ready pods can precede kube-proxy's NodePort rule by a moment (on a busy node, seconds).
-  wait_http "$base/health" 30 || log "$name: $base/health not 200 after 30 s"
-  # The frontend's own /health says nothing of its path to the backend's fresh Service, whose
-  # endpoints can also lag a moment (one CI run got 502 on the first sign-up 4 s after install):
-  # wait for /api/health through the frontend too.
-  wait_http "$base/api/health" 30 || log "$name: $base/api/health not 200 after 30 s"
+  # Ready pods can precede kube-proxy's NodePort rule by a moment (on a busy node, seconds):
+  # wait for the frontend's /ready through the NodePort. Only the NodePort may lag here: the
+  # frontend is Ready only once it has reached the backend through the backend's Service
+  # (the web role's /ready, src/web/proxy.c), so the first sign-up below must not get 502.
+  # (It used to: /ready was local, the backend's ClusterIP rules came ~1 s after its pod was
+  # Ready, and a sign-up in that second got "Couldn't connect to server". /api/health does
+  # not tell: the web role answers it itself.)
+  wait_http "$base/ready" 30 || log "$name: $base/ready not 200 after 30 s"
   if bounded 60 python3 "$DEPLOY_TESTS_DIR/api_flow.py" "$base" --state "$dir/flow.json" >"$dir/api-flow.txt" 2>&1; then
     pass "$name: API contract through NodePort $K8S_NODEPORT on 127.0.0.1: $(cat "$dir/api-flow.txt")"
     flow_ok=1

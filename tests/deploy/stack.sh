@@ -123,9 +123,12 @@ step_stack() {
     fail "frontend /health not 200 within 20 s"
     podman logs --tail 20 "$STACK-frontend" 2>&1 | sed 's/^/        /'
   fi
+  # The frontend is ready once it has reached the backend (API_URL's /ready) since it started.
   local code
-  code=$(http_code "$fe/ready")
-  check "frontend /ready 200 (got $code)" test "$code" = 200
+  if wait_http "$fe/ready" 20; then pass "frontend /ready 200 (it reached the backend)"; else
+    fail "frontend /ready not 200 within 20 s (got $(http_code "$fe/ready"))"
+    podman logs --tail 20 "$STACK-frontend" 2>&1 | sed 's/^/        /'
+  fi
   code=$(http_code "$fe/api/health")
   check "GET /api/health through the frontend port: 200 (got $code)" test "$code" = 200
   # A route only the backend answers: proxied, it must be the backend's 401, not 404/502.
