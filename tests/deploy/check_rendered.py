@@ -369,8 +369,14 @@ for d in docs:
     ann = d["metadata"].get("annotations", {})
     if ann.get("helm.sh/hook") == "test" and d["kind"] != "Pod":
         err(f"{d['kind']}/{d['metadata']['name']}: only Pods may be test hooks (helm test --logs reads every test hook as a pod)")
-    if "hook-succeeded" in ann.get("helm.sh/hook-delete-policy", ""):
-        err(f"{d['kind']}/{d['metadata']['name']}: hook-succeeded deletes the pod before helm test --logs reads it")
+    if ann.get("helm.sh/hook") == "test":
+        # Helm never deletes hooks on uninstall: a passing test's pod must go by itself
+        # (hook-succeeded), a failing one stay for its logs (no hook-failed) until the next
+        # helm test replaces it (before-hook-creation).
+        policy = {p.strip() for p in ann.get("helm.sh/hook-delete-policy", "").split(",") if p.strip()}
+        if policy != {"before-hook-creation", "hook-succeeded"}:
+            err(f"{d['kind']}/{d['metadata']['name']}: hook-delete-policy {sorted(policy)}, want "
+                "before-hook-creation,hook-succeeded (nothing left after uninstall; a failure kept for its logs)")
 for pv in by_kind("PersistentVolume"):
     if pv["metadata"].get("annotations", {}).get("helm.sh/resource-policy") != "keep":
         err(f"PersistentVolume/{pv['metadata']['name']}: not kept with its kept claim (it would hang Terminating)")
