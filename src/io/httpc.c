@@ -680,6 +680,8 @@ static int setup(struct httpc_xfer *x, const struct httpc_request *rq, bool plai
     /* A proxy could not reach this host's loopback anyway. */
     if (ok && loopback)
         ok = curl_easy_setopt(e, CURLOPT_NOPROXY, "*") == CURLE_OK;
+    if (ok && (rq->flags & HTTPC_FRESH_DNS))
+        ok = curl_easy_setopt(e, CURLOPT_DNS_CACHE_TIMEOUT, 0L) == CURLE_OK;
     if (ok && rq->max_body != HTTPC_UNLIMITED)
         ok = curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)rq->max_body) == CURLE_OK;
     return ok ? ERR_OK : ERR_NOMEM;

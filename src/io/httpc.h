@@ -60,6 +60,11 @@ enum {
      * (API_URL of the web role). Without it, plain http is refused unless the host is
      * loopback. */
     HTTPC_ALLOW_HTTP = 1u << 0,
+    /* Resolve the host name again instead of using the engine's cached answer (libcurl keeps
+     * one 60 s), and leave the fresh answer in the cache for the transfers after it: for a
+     * probe that must notice at once when a name now points elsewhere (a Service re-created
+     * under the same name, web/proxy.c). */
+    HTTPC_FRESH_DNS = 1u << 1,
 };
 
 struct httpc;

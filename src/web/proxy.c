@@ -138,7 +138,10 @@ static void probe_kick(void)
             .url = p->url,
             .headers = headers,
             .n_headers = ARRAY_LEN(headers),
-            .flags = HTTPC_ALLOW_HTTP,
+            /* Fresh DNS: a name resolved at start to a Service's old address (re-created
+             * under the same name, still in the cluster DNS's cache) is not retried for the
+             * 60 s libcurl keeps it; the proxied requests then find the fresh answer. */
+            .flags = HTTPC_ALLOW_HTTP | HTTPC_FRESH_DNS,
             .connect_timeout_ms = PROXY_PROBE_TIMEOUT_MS,
             .header_timeout_ms = PROXY_PROBE_TIMEOUT_MS,
             .total_timeout_ms = PROXY_PROBE_TIMEOUT_MS,
