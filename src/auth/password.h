@@ -4,8 +4,12 @@
  * Sheet: 46 MiB × 1, 19 × 2, 12 × 3, 9 × 4, 7 × 5 give equal defence), so less memory buys
  * more passes, not a weaker hash. A hash carries its own parameters: one made with other
  * ones still verifies (with its own memory), and password_needs_rehash says to replace it.
- * At most PASSWORD_MAX_CONCURRENT hashes run at once, so a burst of logins cannot exhaust
- * memory: the process's peak is that many times the hash's memory above its usual size.
+ * At most PASSWORD_MAX_CONCURRENT hashes run at once (the dummy one for unknown accounts
+ * included), so a burst of logins cannot exhaust memory: the process's peak is that many
+ * times the hash's memory above its usual size. One: a hash takes ~15 ms of one core, so a
+ * process verifies ~60 passwords a second, and a hash never lands on top of another (7 MiB
+ * each on a process of 12-17 MB; docs/performance.md, RSS). A caller waits at most
+ * PASSWORD_WAIT_S for the slot, then gets ERR_UNAVAILABLE (503 "Server busy").
  */
 #ifndef TODO_PASSWORD_H
 #define TODO_PASSWORD_H
@@ -17,7 +21,7 @@
 
 #define PASSWORD_MIN_CHARS      8
 #define PASSWORD_MAX_BYTES      128
-#define PASSWORD_MAX_CONCURRENT 2
+#define PASSWORD_MAX_CONCURRENT 1
 #define PASSWORD_WAIT_S         10
 #define PASSWORD_HASH_MAX       crypto_pwhash_STRBYTES
 #define PASSWORD_MEMORY_MIB_MIN 7 /* the smallest of OWASP's pairs */
