@@ -8,6 +8,7 @@
 #include "http/server.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdatomic.h>
@@ -586,16 +587,61 @@ static int64_t read_limit(const char *path)
     return v;
 }
 
-int64_t http_memory_limit(const char *root)
+/* The smallest limit in file name of dir and of each of its parents up to top (a prefix of
+ * dir), 0 when none has one: a cgroup is held to its ancestors' limits too. */
+static int64_t limit_up(char *dir, size_t top, const char *name)
 {
-    char path[256];
-    snprintf(path, sizeof(path), "%s/memory.max", root);
-    int64_t v = read_limit(path);
-    if (v == 0) {
-        snprintf(path, sizeof(path), "%s/memory/memory.limit_in_bytes", root);
-        v = read_limit(path);
+    int64_t min = 0;
+    for (int depth = 0; depth < 64; depth++) {
+        char path[PATH_MAX];
+        if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) < sizeof(path)) {
+            int64_t v = read_limit(path);
+            if (v > 0 && (min == 0 || v < min))
+                min = v;
+        }
+        char *slash = strrchr(dir, '/');
+        if (strlen(dir) <= top || !slash || (size_t)(slash - dir) < top)
+            break;
+        *slash = '\0';
     }
-    return v;
+    return min;
+}
+
+int64_t http_memory_limit(const char *root, const char *self_cgroup)
+{
+    /* The process's cgroups: "0::/path" (v2), "N:...memory...:/path" (v1). In a container
+     * with a cgroup namespace the path is "/" and the files are root's own. */
+    char v2[PATH_MAX / 2] = "", v1[PATH_MAX / 2] = "";
+    bool in_v2 = false, in_v1 = false;
+    FILE *f = fopen(self_cgroup, "re");
+    char line[PATH_MAX / 2 + 64];
+    for (int n = 0; f && n < 64 && fgets(line, sizeof(line), f); n++) {
+        line[strcspn(line, "\n")] = '\0';
+        char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+        if (!c2 || strlen(c2 + 1) >= sizeof(v2))
+            continue;
+        *c2 = '\0';
+        if (strcmp(line, "0:") == 0) {
+            memcpy(v2, c2 + 1, strlen(c2 + 1) + 1);
+            in_v2 = true;
+        } else if (strstr(c1 + 1, "memory")) {
+            memcpy(v1, c2 + 1, strlen(c2 + 1) + 1);
+            in_v1 = true;
+        }
+    }
+    if (f)
+        fclose(f);
+    char dir[PATH_MAX];
+    int64_t min = 0, v;
+    size_t top = strlen(root);
+    if ((size_t)snprintf(dir, sizeof(dir), "%s%s", root, in_v2 ? v2 : "") < sizeof(dir) &&
+        (v = limit_up(dir, top, "memory.max")) > 0)
+        min = v;
+    if ((size_t)snprintf(dir, sizeof(dir), "%s/memory%s", root, in_v1 ? v1 : "") < sizeof(dir) &&
+        (v = limit_up(dir, top + strlen("/memory"), "memory.limit_in_bytes")) > 0 &&
+        (min == 0 || v < min))
+        min = v;
+    return min;
 }
 
 int http_conn_limit_for(int configured, int64_t memory_limit)
@@ -613,7 +659,7 @@ int http_conn_limit_for(int configured, int64_t memory_limit)
 
 int http_conn_limit(const struct config *cfg, int64_t *memory_limit)
 {
-    int64_t mem = http_memory_limit("/sys/fs/cgroup");
+    int64_t mem = http_memory_limit("/sys/fs/cgroup", "/proc/self/cgroup");
     if (memory_limit)
         *memory_limit = mem;
     return http_conn_limit_for(cfg->http_conn_limit, mem);

@@ -36,10 +36,11 @@
 
 struct http_server;
 
-/* The memory limit of the process's cgroup in bytes (cgroup v2's memory.max under root, else
- * v1's memory/memory.limit_in_bytes), or 0 when there is none. root is "/sys/fs/cgroup" but
- * for tests. */
-int64_t http_memory_limit(const char *root);
+/* The memory limit of the process in bytes, or 0 when there is none: the smallest of its
+ * cgroup's and their ancestors' (v2's memory.max, v1's memory/memory.limit_in_bytes) under
+ * root, the cgroups named by the file self_cgroup. "/sys/fs/cgroup" and "/proc/self/cgroup"
+ * but for tests. */
+int64_t http_memory_limit(const char *root, const char *self_cgroup);
 
 /* The connection limit for a configured HTTP_CONN_LIMIT (0: automatic) and a memory limit
  * (0: none): see HTTP_CONN_LIMIT_MAX. Pure. */

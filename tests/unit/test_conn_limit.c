@@ -38,33 +38,65 @@ static void put(const char *dir, const char *name, const char *text)
     fclose(f);
 }
 
+static void mkdirs(const char *root, const char *rel)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/%s", root, rel);
+    for (char *p = path + strlen(root) + 1; *p; p++) {
+        if (*p == '/') {
+            *p = '\0';
+            mkdir(path, 0700);
+            *p = '/';
+        }
+    }
+    mkdir(path, 0700);
+}
+
 static void test_memory_limit_files(void **state)
 {
     (void)state;
     char dir[] = "/tmp/todo-cgroup-XXXXXX";
     assert_non_null(mkdtemp(dir));
-    char v1[600];
-    snprintf(v1, sizeof(v1), "%s/memory", dir);
-    assert_int_equal(mkdir(v1, 0700), 0);
-    assert_int_equal(http_memory_limit(dir), 0); /* no files: no limit */
-    put(v1, "memory.limit_in_bytes", "9223372036854771712\n");
-    assert_int_equal(http_memory_limit(dir), 0); /* v1's "unlimited" */
-    put(v1, "memory.limit_in_bytes", "268435456\n");
-    assert_int_equal(http_memory_limit(dir), 268435456);
+    char self[600], sub[600];
+    snprintf(self, sizeof(self), "%s/self", dir);
+    mkdirs(dir, "memory");
+    snprintf(sub, sizeof(sub), "%s/memory", dir);
+    /* A container with a cgroup namespace: its limits are the root's files. */
+    put(dir, "self", "0::/\n");
+    assert_int_equal(http_memory_limit(dir, self), 0); /* no files: no limit */
+    put(sub, "memory.limit_in_bytes", "9223372036854771712\n");
+    assert_int_equal(http_memory_limit(dir, self), 0); /* v1's "unlimited" */
+    put(sub, "memory.limit_in_bytes", "268435456\n");
+    assert_int_equal(http_memory_limit(dir, self), 268435456);
     put(dir, "memory.max", "max\n");
-    assert_int_equal(http_memory_limit(dir), 268435456); /* v2 says none: v1's stands */
+    assert_int_equal(http_memory_limit(dir, self), 268435456); /* v2 says none: v1's stands */
     put(dir, "memory.max", "134217728\n");
-    assert_int_equal(http_memory_limit(dir), 134217728);
+    assert_int_equal(http_memory_limit(dir, self), 134217728); /* the smaller */
     put(dir, "memory.max", "12ab\n");
-    put(v1, "memory.limit_in_bytes", "");
-    assert_int_equal(http_memory_limit(dir), 0); /* unreadable values: no limit */
-    char path[700];
-    snprintf(path, sizeof(path), "%s/memory.limit_in_bytes", v1);
-    unlink(path);
-    rmdir(v1);
-    snprintf(path, sizeof(path), "%s/memory.max", dir);
-    unlink(path);
-    rmdir(dir);
+    put(sub, "memory.limit_in_bytes", "");
+    assert_int_equal(http_memory_limit(dir, self), 0); /* unreadable values: no limit */
+    /* A service in a cgroup of its own (systemd's MemoryMax=), under a slice with a smaller
+     * limit: the smallest on the way up holds. */
+    mkdirs(dir, "system.slice/todo.service");
+    snprintf(sub, sizeof(sub), "%s/system.slice/todo.service", dir);
+    put(sub, "memory.max", "536870912\n");
+    put(dir, "self", "1:name=systemd:/system.slice/todo.service\n0::/system.slice/todo.service\n");
+    assert_int_equal(http_memory_limit(dir, self), 536870912);
+    snprintf(sub, sizeof(sub), "%s/system.slice", dir);
+    put(sub, "memory.max", "402653184\n");
+    assert_int_equal(http_memory_limit(dir, self), 402653184);
+    /* v1: the memory controller's line names the cgroup. */
+    mkdirs(dir, "memory/a/b");
+    snprintf(sub, sizeof(sub), "%s/memory/a/b", dir);
+    put(sub, "memory.limit_in_bytes", "100663296\n");
+    put(dir, "self", "4:memory:/a/b\n3:cpu,cpuacct:/x\n0::/\n");
+    assert_int_equal(http_memory_limit(dir, self), 100663296);
+    /* No file for the process's cgroups: the root's only. */
+    put(dir, "self", "");
+    assert_int_equal(http_memory_limit(dir, self), 0);
+    char cmd[700];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
 }
 
 int main(void)
