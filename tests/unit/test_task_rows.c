@@ -379,6 +379,16 @@ static void test_rows_give_the_sql_bytes(void **state)
     /* As a write through another replica does before it answers (tasks.c, announced): on
      * PostgreSQL the notification must have reached this process's listener. */
     store_version_await(f->c, f->u.id, bumped, 2000);
+    /* The await is bounded (a loaded machine can take longer): the check below needs this
+     * process to know the new version, so wait for that itself, bounded too. */
+    int64_t seen = -1;
+    for (int tries = 0; tries < 600; tries++) {
+        assert_int_equal(tasks_version(f->c, f->a, f->u.id, &seen), ERR_OK);
+        if (seen == bumped)
+            break;
+        usleep(50 * 1000);
+    }
+    assert_int_equal(seen, bumped);
     {
         struct task_filter all;
         task_filter_defaults(&all);
