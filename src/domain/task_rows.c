@@ -539,10 +539,10 @@ void task_rows_written(const char *uid, int64_t version, bool ok, const struct t
                        size_t n, int64_t deleted, struct arena *a)
 {
     struct rows_write w = {.version = version};
-    if (cachemem_limit() == 0 || version <= 0 || strlen(uid) >= sizeof(w.uid))
-        return;
+    if (version <= 0 || strlen(uid) >= sizeof(w.uid))
+        return; /* no version taken: nothing in flight */
     memcpy(w.uid, uid, strlen(uid) + 1);
-    ok = ok && n <= ARRAY_LEN(w.fresh);
+    ok = ok && n <= ARRAY_LEN(w.fresh) && cachemem_limit() > 0;
     if (ok && deleted)
         w.ids[w.nids++] = deleted;
     for (; ok && w.nf < n; w.nf++) {
