@@ -205,6 +205,14 @@ def _taken_in(srv, n: int, cap: int) -> int:
             s.close()
 
 
+def _conn_slack(limit: int, workers: int) -> int:
+    """How far over its limit libmicrohttpd may be seen holding connections. It splits the
+    limit among its worker threads, each can take one more with an accept in flight when it
+    reaches its share, and on a loaded machine (the CI's parallel layers) 304 and 318 were
+    seen against 301. A tenth of the limit still tells the limit apart from the old 16384."""
+    return max(workers, limit // 10)
+
+
 def test_total_connection_limit_is_a_setting(servers):
     """HTTP_CONN_LIMIT caps the connections open at once: a new one beyond it is closed."""
     limit = 300
@@ -212,9 +220,7 @@ def test_total_connection_limit_is_a_setting(servers):
     started = [r for r in srv.log_records()[0] if r.get("msg") == "listening"]
     assert started and started[-1].get("conn_limit") == limit, started
     taken = _taken_in(srv, limit + 40, limit)
-    # libmicrohttpd splits the limit among its worker threads and sometimes lets each take
-    # one more (an accept in flight when it reaches its share).
-    slack = started[-1]["workers"]
+    slack = _conn_slack(limit, started[-1]["workers"])
     assert limit - 4 <= taken <= limit + slack, f"{taken} connections taken, limit {limit}"
     assert srv.get("/health").status_code == 200  # and the server serves once they are gone
 
@@ -237,7 +243,7 @@ def test_automatic_connection_limit_follows_the_memory_limit(servers):
     started = [r for r in srv.log_records()[0] if r.get("msg") == "listening"]
     assert started and started[-1].get("conn_limit") == limit, started
     taken = _taken_in(srv, limit + 40, limit)
-    slack = started[-1]["workers"]  # as above
+    slack = _conn_slack(limit, started[-1]["workers"])
     assert limit - 4 <= taken <= limit + slack, f"{taken} taken under a {mem >> 20} MiB limit"
 
 
