@@ -153,21 +153,35 @@ static int write_tags(struct store_conn *c, const char *uid, int64_t id, const s
                       struct arena *a, bool clear_first)
 {
     static const struct sql del = {"DELETE FROM task_tags WHERE task_id = $1", NULL};
-    static const struct sql ins = {
-        "INSERT INTO task_tags (task_id, user_id, name, name_lower, position) "
-        "VALUES ($1, $2, $3, $4, $5)",
-        NULL};
     int rc = ERR_OK;
     if (clear_first) {
         struct db_param p[] = {P_INT(id)};
         rc = store_exec(c, &del, p, 1, NULL, NULL);
     }
-    for (size_t i = 0; rc == ERR_OK && l && i < l->n; i++) {
-        const char *folded = text_fold(a, l->v[i]);
-        if (!folded)
-            return ERR_NOMEM;
-        struct db_param p[] = {P_INT(id), P_TEXT(uid), P_TEXT(l->v[i]), P_TEXT(folded), P_INT(i)};
-        rc = store_exec(c, &ins, p, ARRAY_LEN(p), a, NULL);
+    /* One INSERT of up to TAGS_PER_INSERT rows (a create with a few tags writes them in one
+     * statement, not one each): $1 task, $2 owner, then each tag's name and folded name; the
+     * position is the row's literal index. Each count of rows is its own cached statement. */
+    enum { TAGS_PER_INSERT = (STORE_MAX_PARAMS - 2) / 2 };
+    for (size_t from = 0; rc == ERR_OK && l && from < l->n; from += TAGS_PER_INSERT) {
+        size_t n = l->n - from < TAGS_PER_INSERT ? l->n - from : TAGS_PER_INSERT;
+        struct db_param p[STORE_MAX_PARAMS] = {P_INT(id), P_TEXT(uid)};
+        char text[128 + TAGS_PER_INSERT * 40];
+        struct dynbuf d;
+        dyn_init_fixed(&d, text, sizeof(text));
+        dyn_add(&d, "INSERT INTO task_tags (task_id, user_id, name, name_lower, position) VALUES ");
+        for (size_t k = 0; k < n; k++) {
+            const char *folded = text_fold(a, l->v[from + k]);
+            if (!folded)
+                return ERR_NOMEM;
+            p[2 + 2 * k] = P_TEXT(l->v[from + k]);
+            p[3 + 2 * k] = P_TEXT(folded);
+            dyn_addf(&d, "%s($1, $2, $%zu, $%zu, %zu)", k ? ", " : "", 3 + 2 * k, 4 + 2 * k,
+                     from + k);
+        }
+        if (dyn_err(&d))
+            return ERR_TOOBIG;
+        struct sql ins = {dyn_str(&d), NULL};
+        rc = store_exec(c, &ins, p, 2 + 2 * n, a, NULL);
     }
     return rc;
 }
@@ -325,7 +339,8 @@ struct row_origin {
  * and search_text. The server's own fields are set here: the owner, the times and the
  * completion time. */
 static int insert_task(struct store_conn *c, struct arena *a, const char *uid, const struct task *v,
-                       int64_t now, const struct row_origin *origin, int64_t *id)
+                       int64_t now, const struct row_origin *origin, int64_t *id,
+                       struct task *stored)
 {
     struct task row = *v;
     row.id = origin ? origin->id : 0;
@@ -349,10 +364,14 @@ static int insert_task(struct store_conn *c, struct arena *a, const char *uid, c
         dyn_add(&q->sql, ", ");
     }
     dyn_add(&q->sql, "search_text) VALUES (");
+    const char *tags_json = NULL;
     for (size_t i = 0; i < TASK_NFIELDS; i++) {
         if (i == TASK_FIELD_ID && !row.id)
             continue;
-        q_bind(q, field_param(&task_fields[i], &row, a));
+        struct db_param p = field_param(&task_fields[i], &row, a);
+        if (i == TASK_FIELD_TAGS)
+            tags_json = p.s;
+        q_bind(q, p);
         dyn_add(&q->sql, ", ");
     }
     q_bind(q, P_TEXT(search_text(a, &row)));
@@ -365,8 +384,19 @@ static int insert_task(struct store_conn *c, struct arena *a, const char *uid, c
     int rc = store_exec(c, &stmt, q->p, q->np, a, &rows);
     if (rc == ERR_OK && rows.nrows != 1)
         rc = ERR_DB;
-    if (rc == ERR_OK && parse_int64(db_cell(&rows, 0, 0), 1, INT64_MAX, id) != ERR_OK)
+    if (rc == ERR_OK && !db_int(&rows, 0, 0, id))
         rc = ERR_DB;
+    if (rc == ERR_OK && *id <= 0)
+        rc = ERR_DB;
+    if (rc == ERR_OK && stored) {
+        /* What reading the row back would give: the values bound, the tags as their stored
+         * JSON (a create read its row back, a statement more for nothing new). */
+        if (!tags_json)
+            return ERR_NOMEM;
+        *stored = row;
+        stored->id = *id;
+        stored->tags = (struct field_tags){tags_json, NULL};
+    }
     return rc;
 }
 
@@ -380,13 +410,11 @@ int tasks_create(struct store_conn *c, struct arena *a, const char *uid,
     int rc;
     int64_t ver = 0;
     IN_TRANSACTION(c, rc, {
-        rc = insert_task(c, a, uid, &in->v, now, NULL, &id);
+        rc = insert_task(c, a, uid, &in->v, now, NULL, &id, out);
         if (rc == ERR_OK)
             rc = write_tags(c, uid, id, in->v.tags.list, a, false);
         if (rc == ERR_OK)
             rc = bump_version(c, a, uid, &ver);
-        if (rc == ERR_OK)
-            rc = tasks_get(c, a, uid, id, out);
     });
     task_rows_written(uid, ver, rc == ERR_OK, out, 1, 0, a);
     announced(c, uid, rc, ver);
@@ -398,7 +426,7 @@ int tasks_create_in(struct store_conn *c, struct arena *a, const char *uid,
 {
     if (task_input_check(in, TASK_CREATE) != ERR_OK)
         return ERR_INVALID;
-    int rc = insert_task(c, a, uid, &in->v, now_unix(), NULL, id);
+    int rc = insert_task(c, a, uid, &in->v, now_unix(), NULL, id, NULL);
     if (rc == ERR_OK)
         rc = write_tags(c, uid, *id, in->v.tags.list, a, false);
     int64_t ver; /* the caller commits: other replicas learn of it by notification alone */
@@ -643,7 +671,7 @@ int tasks_restore(struct store_conn *c, struct arena *a, const char *uid, int64_
         if (rc == ERR_OK)
             rc = snapshot_read(a, db_cell(&rows, 0, 0), id, &in, &origin);
         if (rc == ERR_OK)
-            rc = insert_task(c, a, uid, &in.v, now, &origin, &got);
+            rc = insert_task(c, a, uid, &in.v, now, &origin, &got, NULL);
         if (rc == ERR_OK)
             rc = write_tags(c, uid, id, in.v.tags.list, a, false);
         if (rc == ERR_OK)
@@ -696,7 +724,7 @@ static int spawn_next(struct store_conn *c, struct arena *a, const char *uid, co
         next.remind_at = t->remind_at + (next.due_at - base);
     if (next.remind_at > TIME_MAX_UNIX)
         return ERR_RANGE; /* a reminder after the due date, pushed past year 9999: refused */
-    int rc = insert_task(c, a, uid, &next, now, NULL, next_id);
+    int rc = insert_task(c, a, uid, &next, now, NULL, next_id, NULL);
     if (rc == ERR_OK) {
         struct db_param p[] = {P_INT(*next_id), P_INT(t->id)};
         rc = store_exec(c, &copy_tags, p, ARRAY_LEN(p), a, NULL);
