@@ -69,6 +69,11 @@ enum db_kind store_kind(const struct store *s)
     return s->kind;
 }
 
+enum db_kind store_conn_kind(const struct store_conn *c)
+{
+    return c->store->kind;
+}
+
 int store_acquire(struct store *s, struct store_conn **out)
 {
     return s->ops->acquire(s, out);

@@ -101,6 +101,9 @@ void store_close(struct store *s);
 
 enum db_kind store_kind(const struct store *s);
 
+/* The kind of the store a connection belongs to. */
+enum db_kind store_conn_kind(const struct store_conn *c);
+
 /* Applies the embedded migrations not yet applied; safe when replicas race. */
 int store_migrate(struct store *s);
 

@@ -378,6 +378,20 @@ def test_tags_with_counts_most_used_first(user):
     assert r.json() == body
 
 
+def test_tags_of_a_create_every_count(user):
+    """A create writes its tags' rows with the task (PostgreSQL: up to 8 in the create's one
+    statement, more one statement at a time): every count lands, in order, under the filter."""
+    for n in (1, 2, 8, 9, 20):
+        names = [f"Tag{n}x{i}" for i in range(n)]
+        t = user.create(title=f"tags {n}", tags=names)
+        assert t["tags"] == names, t
+        assert user.get(f"/api/me/tasks/{t['id']}").json()["tags"] == names
+        for name in (names[0], names[-1].lower()):
+            assert user.list_ids(tag=name) == [t["id"]], (n, name)
+    counts = {t["name"]: t["count"] for t in user.get("/api/me/tags").json()}
+    assert len(counts) == 1 + 2 + 8 + 9 + 20 and set(counts.values()) == {1}, counts
+
+
 def test_tags_follow_deletes_and_updates(user):
     a = user.create(title="a", tags=["keep", "drop"])
     b = user.create(title="b", tags=["drop"])
