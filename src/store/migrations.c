@@ -304,6 +304,25 @@ const struct migration migrations[] = {
      "CREATE TRIGGER users_tasks_version_notify AFTER UPDATE OF tasks_version ON users"
      " FOR EACH ROW WHEN (NEW.tasks_version IS DISTINCT FROM OLD.tasks_version)"
      " EXECUTE FUNCTION todo_notify_tasks_version();"},
+    {12, "each user's task count, kept by triggers (the unfiltered listing's total)",
+     /* The triggers come first, then the count: on PostgreSQL CREATE TRIGGER locks tasks
+      * against writes until the migration commits, so no row is missed or counted twice. */
+     "ALTER TABLE users ADD COLUMN task_count INTEGER NOT NULL DEFAULT 0;"
+     "CREATE TRIGGER tasks_count_insert AFTER INSERT ON tasks BEGIN"
+     " UPDATE users SET task_count = task_count + 1 WHERE id = NEW.user_id; END;"
+     "CREATE TRIGGER tasks_count_delete AFTER DELETE ON tasks BEGIN"
+     " UPDATE users SET task_count = task_count - 1 WHERE id = OLD.user_id; END;"
+     "UPDATE users SET task_count = (SELECT count(*) FROM tasks WHERE tasks.user_id = users.id);",
+     "ALTER TABLE users ADD COLUMN task_count BIGINT NOT NULL DEFAULT 0;"
+     "CREATE FUNCTION todo_count_tasks() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+     " IF TG_OP = 'INSERT' THEN"
+     " UPDATE users SET task_count = task_count + 1 WHERE id = NEW.user_id;"
+     " ELSE UPDATE users SET task_count = task_count - 1 WHERE id = OLD.user_id; END IF;"
+     " RETURN NULL; END $$;"
+     "CREATE TRIGGER tasks_count AFTER INSERT OR DELETE ON tasks"
+     " FOR EACH ROW EXECUTE FUNCTION todo_count_tasks();"
+     "UPDATE users u SET task_count = c.n FROM"
+     " (SELECT user_id, count(*) AS n FROM tasks GROUP BY user_id) c WHERE c.user_id = u.id;"},
 };
 
 const size_t migrations_count = ARRAY_LEN(migrations);
