@@ -42,8 +42,8 @@ const struct metric_def metric_defs[METRIC__COUNT] = {
      {"result"}, NULL, 0},
     {METRIC_TASK_ROWS, "todo_task_rows_total", METRIC_COUNTER,
      "Task list pages built from the user's rows held in memory (hit) or in SQL (sql: a user "
-     "over the bound, or no version); row sets loaded in one statement (load) or derived "
-     "from a write (derived)",
+     "over the bound, or no version; busy: another load was running); row sets loaded in one "
+     "statement (load) or derived from a write (derived)",
      {"result"}, NULL, 0},
     {METRIC_LLM_CALLS, "todo_llm_calls_total", METRIC_COUNTER,
      "Calls to an LLM provider, by provider and outcome (its HTTP status, or no_answer)", {"provider", "outcome"}, NULL, 0},

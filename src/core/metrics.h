@@ -36,7 +36,7 @@ enum metric {
     METRIC_DB_POOL_WAIT_SECONDS, /* histogram: how long those waited */
     METRIC_DB_POOL_TIMEOUTS,     /* counter: checkouts that gave up (503) */
     METRIC_LIST_CACHE,           /* counter {result: hit|miss} */
-    METRIC_TASK_ROWS,            /* counter {result: hit|load|derived|sql} */
+    METRIC_TASK_ROWS,            /* counter {result: hit|load|derived|sql|busy} */
     METRIC_LLM_CALLS,            /* counter {provider, outcome} */
     METRIC_LLM_TOKENS,           /* counter {provider, kind: prompt|completion} */
     METRIC_LLM_DURATION,         /* histogram seconds {provider} */

@@ -57,6 +57,15 @@ void task_rows_counts(size_t *n_loads, size_t *n_derived)
     *n_derived = atomic_load(&derived);
 }
 
+/* The most tasks a set holds: the per-user bound, and no more than fits in the budget's
+ * TASK_ROWS_BUDGET_SHARE at TASK_ROWS_TASK_BYTES a task (task_rows.h). */
+static size_t rows_bound(void)
+{
+    size_t by_budget = cachemem_limit() / TASK_ROWS_BUDGET_SHARE / TASK_ROWS_TASK_BYTES;
+    size_t max = task_rows_user_max();
+    return max < by_budget ? max : by_budget;
+}
+
 static void rows_dispose(void *obj)
 {
     struct task_rows *s = obj;
@@ -245,16 +254,23 @@ static bool write_touches(const struct rows_write *w, int64_t id)
  * cannot be made (out of memory, or the user would pass the bound). */
 static struct task_rows *rows_derive(struct task_rows *old, const struct rows_write *w)
 {
-    if (old->n + w->nf > task_rows_user_max())
+    if (old->n + w->nf > rows_bound())
         return NULL;
     struct task_rows *s = rows_new(old->uid, w->version, old->n + w->nf);
     if (!s)
         return NULL;
-    for (size_t i = 0; i < old->n; i++)
+    size_t row_mem =
+        old->bytes - sizeof(*old) - (1 + NSORTS * 2) * old->n * sizeof(struct task_row *);
+    for (size_t i = 0; i < old->n; i++) {
         if (!write_touches(w, old->rows[i]->id))
             s->rows[s->n++] = shared_ref(old->rows[i]);
-    for (size_t i = 0; i < w->nf; i++)
+        else
+            row_mem -= old->rows[i]->mem;
+    }
+    for (size_t i = 0; i < w->nf; i++) {
         s->rows[s->n++] = shared_ref(w->fresh[i]);
+        row_mem += w->fresh[i]->mem;
+    }
     /* The orders already built: the old order without the written rows, the new rows
      * inserted where they sort. */
     for (size_t k = 0; k < NSORTS; k++)
@@ -282,7 +298,8 @@ static struct task_rows *rows_derive(struct task_rows *old, const struct rows_wr
             }
             atomic_store(&s->order[k][d], no);
         }
-    s->bytes = rows_bytes(s);
+    /* rows_bytes(s) without walking the rows again */
+    s->bytes = sizeof(*s) + (1 + NSORTS * 2) * s->n * sizeof(struct task_row *) + row_mem;
     return s;
 }
 
@@ -429,41 +446,93 @@ void task_rows_clear(void)
     }
 }
 
+/* Loads running now (under mu). One at a time in the process: a load's transient memory
+ * (the statement's rows copied into the request's arena, then the row blocks) is the largest
+ * a request makes, and several workers missing at once (often on the same user) would each
+ * make it; a miss while a load runs is served from SQL instead of waiting (no worker blocks
+ * behind another's statement). */
+static size_t loading;
+
+/* Builds the rows of tasks[0..n) into s (scratch in a bounded arena of its own, renewed
+ * every ROW_SCRATCH_MAX bytes, so the scratch does not grow with the user's tasks). */
+#define ROW_SCRATCH_MAX (64 * 1024)
+static int rows_build(struct task_rows *s, const struct task *tasks, const char **search, size_t n)
+{
+    struct arena *scratch = arena_new();
+    for (; scratch && s->n < n; s->n++) {
+        if (arena_used(scratch) > ROW_SCRATCH_MAX) {
+            arena_free(scratch);
+            if (!(scratch = arena_new()))
+                break;
+        }
+        if (!(s->rows[s->n] = row_new(&tasks[s->n], search[s->n], scratch)))
+            break;
+    }
+    if (scratch)
+        arena_free(scratch);
+    return s->n == n ? ERR_OK : ERR_NOMEM;
+}
+
+/* Loads uid's rows in one statement and publishes them: a set with a reference for the
+ * caller (a marker when over the bound). Runs as the process's only load (see loading). */
+static int rows_load(struct store_conn *c, struct arena *a, const char *uid, int64_t version,
+                     struct task_rows **out)
+{
+    struct task *tasks;
+    const char **search;
+    size_t n;
+    int64_t exact; /* the version the rows are: at least the caller's */
+    struct task_rows *s = NULL;
+    *out = NULL;
+    atomic_fetch_add(&loads, 1);
+    METRIC_INC(METRIC_TASK_ROWS, "load");
+    int rc = tasks_read_all(c, a, uid, rows_bound(), &tasks, &search, &n, &exact);
+    if (rc == ERR_TOOBIG) {
+        if ((s = rows_new(uid, version, 0))) {
+            s->too_big = true;
+            s->bytes = sizeof(*s);
+        }
+    } else if (rc != ERR_OK) {
+        return rc;
+    } else if ((s = rows_new(uid, exact, n))) {
+        if (rows_build(s, tasks, search, n) != ERR_OK) {
+            shared_unref(s);
+            return ERR_NOMEM;
+        }
+        s->bytes = rows_bytes(s);
+    }
+    if (!s)
+        return ERR_NOMEM;
+    cache_put(s);
+    *out = s;
+    return ERR_OK;
+}
+
 /* uid's rows at version or newer, loaded in one statement when not held: a set with a
- * reference for the caller, or *out NULL when the user's tasks are over the bound. */
+ * reference for the caller, or *out NULL when the user's tasks are over the bound or another
+ * load is running (*busy; the caller lists in SQL). */
 static int rows_for(struct store_conn *c, struct arena *a, const char *uid, int64_t version,
-                    struct task_rows **out)
+                    struct task_rows **out, bool *busy)
 {
     *out = NULL;
+    *busy = false;
     struct task_rows *s = cache_get(uid, version);
     if (!s) {
-        struct task *tasks;
-        const char **search;
-        size_t n;
-        int64_t exact; /* the version the rows are: at least the caller's */
-        atomic_fetch_add(&loads, 1);
-        METRIC_INC(METRIC_TASK_ROWS, "load");
-        int rc = tasks_read_all(c, a, uid, task_rows_user_max(), &tasks, &search, &n, &exact);
-        if (rc == ERR_TOOBIG) {
-            if ((s = rows_new(uid, version, 0))) {
-                s->too_big = true;
-                s->bytes = sizeof(*s);
-            }
-        } else if (rc != ERR_OK) {
-            return rc;
-        } else if ((s = rows_new(uid, exact, n))) {
-            for (; s->n < n; s->n++)
-                if (!(s->rows[s->n] = row_new(&tasks[s->n], search[s->n], a)))
-                    break;
-            if (s->n < n) {
-                shared_unref(s);
-                return ERR_NOMEM;
-            }
-            s->bytes = rows_bytes(s);
+        pthread_mutex_lock(&mu);
+        bool mine = loading == 0;
+        if (mine)
+            loading++;
+        pthread_mutex_unlock(&mu);
+        if (!mine) {
+            *busy = true;
+            return ERR_OK;
         }
-        if (!s)
-            return ERR_NOMEM;
-        cache_put(s);
+        int rc = rows_load(c, a, uid, version, &s);
+        pthread_mutex_lock(&mu);
+        loading--;
+        pthread_mutex_unlock(&mu);
+        if (rc != ERR_OK)
+            return rc;
     }
     if (s->too_big)
         shared_unref(s);
@@ -500,7 +569,7 @@ static void slot_apply(size_t i, struct rows_write *w, struct task_rows **victim
     struct rows_write *next = w;
     while (next) {
         struct task_rows *s;
-        if (cur->n + next->nf > task_rows_user_max()) { /* past the bound: a marker */
+        if (cur->n + next->nf > rows_bound()) { /* past the bound: a marker */
             if ((s = rows_new(cur->uid, next->version, 0))) {
                 s->too_big = true;
                 s->bytes = sizeof(*s);
@@ -639,9 +708,10 @@ int tasks_list_json(struct store_conn *c, struct arena *a, const char *uid,
         *from_memory = false;
     if (task_filter_check(f) != ERR_OK)
         return ERR_INVALID;
+    bool busy = false;
     if (version >= 0 && cachemem_limit() > 0) {
         struct task_rows *s;
-        int rc = rows_for(c, a, uid, version, &s);
+        int rc = rows_for(c, a, uid, version, &s, &busy);
         if (rc != ERR_OK)
             return rc;
         if (s) {
@@ -653,6 +723,6 @@ int tasks_list_json(struct store_conn *c, struct arena *a, const char *uid,
             return rc;
         }
     }
-    METRIC_INC(METRIC_TASK_ROWS, "sql");
+    METRIC_INC(METRIC_TASK_ROWS, busy ? "busy" : "sql");
     return list_sql(c, a, uid, f, out, total);
 }

@@ -15,13 +15,26 @@
  * (task_row_matches, task_row_cmp: each written next to its SQL), so a page from memory is byte for
  * byte the page from SQL (tests/unit/test_task_rows.c compares them on both backends).
  *
- * Bounds: a user with more than task_rows_user_max() tasks (TASK_ROWS_USER_MAX) is listed in
- * SQL (a marker remembers it for TASK_ROWS_RECHECK versions), and the sets are charged to the
- * budget the list caches share (core/cachemem.h, LIST_CACHE_MIB; 0 turns this off).
+ * Bounds: a user with more tasks than the bound is listed in SQL (a marker remembers it for
+ * TASK_ROWS_RECHECK versions). The bound is task_rows_user_max() (TASK_ROWS_USER_MAX) and at
+ * most 1/TASK_ROWS_BUDGET_SHARE of the budget at TASK_ROWS_TASK_BYTES a task (1,024 tasks
+ * with the default 8 MiB), so one set and one load's memory scale with the budget; the sets are
+ * charged to the budget the list caches share (core/cachemem.h, LIST_CACHE_MIB; 0 turns this off).
+ *
+ * Memory while loading: the statement's rows and their tasks are in the request's arena
+ * (about 0.7 KB a task on SQLite, less on PostgreSQL, freed with the request); each row's
+ * scratch (its JSON, its tags parsed) is in an arena of its own renewed every 64 KiB, so it
+ * does not grow with the user. A load raises the peak by about 1.3 KB a task in all, the
+ * set it keeps included (tests/unit/test_task_rows.c holds it to less than 1 KB a task of
+ * transient beyond the set).
  *
  * Threads: HTTP worker threads call tasks_list_json, and the writing thread calls
  * task_rows_written after its commit; a set is loaded by the thread that missed, outside the
- * cache's lock (no lock is held across the statement). Row sets and their rows are reference
+ * cache's lock (no lock is held across the statement), and only one load runs at a time in
+ * the process: a worker that misses while another loads lists in SQL at once (metric
+ * result "busy") instead of waiting or loading the same rows again. A write's derivation
+ * copies the set's row pointers and each order built (O(n) pointer copies, no row rebuilt
+ * and no row walked for its size). Row sets and their rows are reference
  * counted (core/shared.h): the cache's slot holds one reference to a set, each listing or
  * derivation using it one more; each set holding a row one to the row (a derived set shares
  * the unchanged rows). A set is immutable once published but for its orders, each built on
@@ -41,6 +54,13 @@
 
 /* The most tasks a user's row set holds; users with more are listed in SQL. */
 #define TASK_ROWS_USER_MAX 5000
+/* What a task costs held and loading, for the bound below: its row (about 0.6 KB measured,
+ * with its places in the orders) and the statement's copy while loading (about 0.7 KB). A
+ * set is bounded to 1/TASK_ROWS_BUDGET_SHARE of the budget at this rate too, so that one set,
+ * and one load's memory, scale with LIST_CACHE_MIB: 1,024 tasks with the default 8 MiB (a
+ * load then raises the peak by about 1.3 MB: make bench's peak stays under 20 MB). */
+#define TASK_ROWS_TASK_BYTES   1024
+#define TASK_ROWS_BUDGET_SHARE 8
 /* A user found over the bound is listed in SQL for this many versions (writes) before the
  * rows are tried again: a marker per version would reload up to the bound after each write. */
 #define TASK_ROWS_RECHECK 64

@@ -9,6 +9,7 @@
 #include "unit.h"
 #include "unit_pg.h"
 
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -448,16 +449,111 @@ static void test_bound_and_budget_fall_back_to_sql(void **state)
     assert_int_equal(cachemem_used(), 0);
 }
 
+/* A /proc/self/status field in KiB (VmRSS, VmHWM), or -1. */
+static long status_kb(const char *field)
+{
+    FILE *fp = fopen("/proc/self/status", "r");
+    char line[256];
+    long kb = -1;
+    size_t len = strlen(field);
+    while (fp && fgets(line, sizeof(line), fp))
+        if (strncmp(line, field, len) == 0 && line[len] == ':')
+            kb = strtol(line + len + 1, NULL, 10);
+    if (fp)
+        fclose(fp);
+    return kb;
+}
+
+/* The tasks of the load memory test, and what a load may raise the peak by beyond the set
+ * it keeps: its transient, per task (the statement's rows and tasks in the request's arena;
+ * the rows' scratch is bounded apart). Before the bound, a load's transient was about 2 KB a
+ * task on top of the set it keeps (2.8 KB a task in all). ASan's red zones and quarantine
+ * multiply every allocation, so its build is held to a looser bound. */
+#define LOAD_TASKS 2000
+#if defined(__SANITIZE_ADDRESS__)
+#define LOAD_TRANSIENT_PER_TASK 4096
+#else
+#define LOAD_TRANSIENT_PER_TASK 1024
+#endif
+
+/* One load of a big user raises the process's peak RSS (VmHWM, reset through
+ * /proc/self/clear_refs) by the set it keeps plus a transient bounded per task: not by the
+ * user's tasks copied several times over. */
+static void test_load_memory_is_bounded(void **state)
+{
+    struct fixture *f = *state;
+    srand(18);
+    /* a budget whose share holds LOAD_TASKS (the default 8 MiB bounds a set to 1,024) */
+    cachemem_set_limit((size_t)LOAD_TASKS * TASK_ROWS_TASK_BYTES * TASK_ROWS_BUDGET_SHARE * 2);
+    f->now = now_unix();
+    for (size_t i = 0; i < ARRAY_LEN(f->dues); i++)
+        f->dues[i] = f->now + (int64_t)(rnd(97) - 48) * 3600;
+    for (int i = 0; i < LOAD_TASKS; i++) {
+        create_random(f, f->u.id);
+        if (i % 256 == 255) { /* the creates' scratch does not pile up */
+            arena_free(f->a);
+            f->a = arena_new();
+            assert_non_null(f->a);
+        }
+    }
+    struct task_filter all;
+    task_filter_defaults(&all);
+    /* A first load and listing both ways: the allocator's and the SQL path's first use. */
+    assert_true(compare_once(f, f->u.id, &all));
+    task_rows_clear();
+    arena_free(f->a);
+    f->a = arena_new();
+    assert_non_null(f->a);
+    int64_t version;
+    assert_int_equal(tasks_version(f->c, f->a, f->u.id, &version), ERR_OK);
+    struct dynbuf out;
+    dyn_init_arena(&out, f->a, 1u << 20);
+    assert_non_null(dyn_room(&out, 64u << 10)); /* the page's bytes, before the reset */
+
+    malloc_trim(0); /* what the first listings freed goes back: the load must map its own */
+    FILE *fp = fopen("/proc/self/clear_refs", "w");
+    assert_non_null(fp);
+    assert_true(fputs("5", fp) >= 0); /* VmHWM := VmRSS */
+    fclose(fp);
+    long before = status_kb("VmRSS");
+    int64_t total = 0;
+    bool from_memory = false;
+    size_t loads0, loads1, derived;
+    task_rows_counts(&loads0, &derived);
+    assert_int_equal(
+        tasks_list_json(f->c, f->a, f->u.id, &all, version, &out, &total, &from_memory), ERR_OK);
+    long grown_kb = status_kb("VmHWM") - before;
+    task_rows_counts(&loads1, &derived);
+    assert_true(from_memory);
+    assert_int_equal(loads1, loads0 + 1);
+    assert_int_equal(total, LOAD_TASKS);
+    size_t held = cachemem_used();
+    printf("a load of %d tasks raised the peak by %ld KiB; the set it keeps: %zu KiB\n", LOAD_TASKS,
+           grown_kb, held / 1024);
+    assert_true(before > 0 && grown_kb >= 0);
+    assert_true((size_t)grown_kb * 1024 < held + (size_t)LOAD_TASKS * LOAD_TRANSIENT_PER_TASK);
+    task_rows_clear();
+    cachemem_set_limit(8u << 20);
+    /* The default budget's share: this user is now over the bound, listed in SQL. */
+    assert_false(compare_once(f, f->u.id, &all));
+}
+
 int main(void)
 {
+    /* glibc's thresholds as the server fixes them (main.c): large blocks are mapped and
+     * unmapped, so the peak shows what a load maps. */
+    mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+    mallopt(M_TRIM_THRESHOLD, 128 * 1024);
     const struct CMUnitTest sqlite_tests[] = {
         cmocka_unit_test_setup_teardown(test_rows_give_the_sql_bytes, setup_sqlite, teardown),
         cmocka_unit_test_setup_teardown(test_bound_and_budget_fall_back_to_sql, setup_sqlite,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_load_memory_is_bounded, setup_sqlite, teardown),
     };
     const struct CMUnitTest pg_tests[] = {
         cmocka_unit_test_setup_teardown(test_rows_give_the_sql_bytes, setup_pg, teardown),
         cmocka_unit_test_setup_teardown(test_bound_and_budget_fall_back_to_sql, setup_pg, teardown),
+        cmocka_unit_test_setup_teardown(test_load_memory_is_bounded, setup_pg, teardown),
     };
     int failed = cmocka_run_group_tests_name("sqlite", sqlite_tests, NULL, NULL);
     failed += cmocka_run_group_tests_name("postgres", pg_tests, cluster_up, cluster_down);
