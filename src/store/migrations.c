@@ -323,6 +323,27 @@ const struct migration migrations[] = {
      " FOR EACH ROW EXECUTE FUNCTION todo_count_tasks();"
      "UPDATE users u SET task_count = c.n FROM"
      " (SELECT user_id, count(*) AS n FROM tasks GROUP BY user_id) c WHERE c.user_id = u.id;"},
+    {13, "task counts kept once per statement on PostgreSQL",
+     /* PostgreSQL's row trigger of 12 updated the user's row once per task: a statement
+      * inserting n tasks of one user (an import) made n versions of that row within one
+      * transaction, each update walking the chain of the ones before, O(n^2): 100,000 tasks
+      * took minutes. A statement trigger with its transition table updates each user's row
+      * once. SQLite updates a row in place: its row triggers stay. */
+     "SELECT 1;",
+     "DROP TRIGGER tasks_count ON tasks;"
+     "DROP FUNCTION todo_count_tasks();"
+     "CREATE FUNCTION todo_count_tasks_added() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+     " UPDATE users u SET task_count = u.task_count + c.n FROM"
+     " (SELECT user_id, count(*) AS n FROM added GROUP BY user_id) c WHERE c.user_id = u.id;"
+     " RETURN NULL; END $$;"
+     "CREATE FUNCTION todo_count_tasks_removed() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+     " UPDATE users u SET task_count = u.task_count - c.n FROM"
+     " (SELECT user_id, count(*) AS n FROM removed GROUP BY user_id) c WHERE c.user_id = u.id;"
+     " RETURN NULL; END $$;"
+     "CREATE TRIGGER tasks_count_insert AFTER INSERT ON tasks REFERENCING NEW TABLE AS added"
+     " FOR EACH STATEMENT EXECUTE FUNCTION todo_count_tasks_added();"
+     "CREATE TRIGGER tasks_count_delete AFTER DELETE ON tasks REFERENCING OLD TABLE AS removed"
+     " FOR EACH STATEMENT EXECUTE FUNCTION todo_count_tasks_removed();"},
 };
 
 const size_t migrations_count = ARRAY_LEN(migrations);

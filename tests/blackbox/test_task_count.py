@@ -5,6 +5,7 @@ creates, recurring completions (a new task), deletes, a restore and a delete in 
 equal count(*), on both backends."""
 from __future__ import annotations
 
+import pytest
 import requests
 
 from api_helpers import signup, sql_on, unique_email
@@ -70,3 +71,29 @@ def test_task_count_follows_every_write(servers):
     sql_on(srv, f"DELETE FROM tasks WHERE user_id = '{users[2].id}' AND id = {ids[2][3]}")
     assert _total(srv, auths[2]) == _counts(srv)[users[2].id][1]
     assert all(kept == counted for kept, counted in _counts(srv).values())
+
+    # One statement writing many tasks of two users (an import's shape) counts each user's
+    # tasks once (PostgreSQL: a statement trigger over the transition table, migration 13).
+    bulk = ("WITH RECURSIVE s(g) AS (SELECT 1 UNION ALL SELECT g + 1 FROM s WHERE g < 3000) "
+            "INSERT INTO tasks (user_id, title, created_at, updated_at) "
+            f"SELECT CASE WHEN g % 100 = 0 THEN '{users[1].id}' ELSE '{users[0].id}' END, "
+            "'bulk', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z' FROM s")
+    sql_on(srv, bulk)
+    sql_on(srv, f"DELETE FROM tasks WHERE title = 'bulk' AND user_id IN ('{users[0].id}', "
+                f"'{users[1].id}') AND id % 7 = 0")
+    after = _counts(srv)
+    assert all(kept == counted for kept, counted in after.values()), after
+    assert after[users[0].id][1] > 2000 and after[users[1].id][1] > 20, after
+    assert _total(srv, auths[0]) == after[users[0].id][1]
+
+
+@pytest.mark.postgres_only
+def test_postgres_counts_once_per_statement(servers):
+    """On PostgreSQL the count triggers are statement triggers: a row trigger updated the
+    user's row once per task, O(n^2) for one statement of n tasks (100,000 took minutes)."""
+    srv = servers.prepare().start()
+    assert srv.wait_ready() == 200, srv.tail()
+    rows = sql_on(srv, "SELECT tgname, tgtype & 1 FROM pg_trigger WHERE tgrelid = 'tasks'::regclass "
+                       "AND NOT tgisinternal AND tgname LIKE 'tasks_count%' ORDER BY tgname")
+    assert [(name, int(row)) for name, row in rows] == [("tasks_count_delete", 0),
+                                                         ("tasks_count_insert", 0)], rows
