@@ -40,6 +40,7 @@ struct http_server {
     atomic_bool closed; /* the drain is over: new requests are refused unexecuted */
     struct headguard *guard;
     struct peerlimit *peers; /* MAX_CONNECTIONS_PER_IP, or NULL: not counted */
+    unsigned share;          /* the connection limit / the workers: one worker's share */
 };
 
 /* What the server keeps per connection (libmicrohttpd's socket context; malloc'd by
@@ -682,6 +683,7 @@ int http_server_start(struct app *app, struct http_server **out)
         free(srv);
         return ERR_NOMEM;
     }
+    srv->share = (unsigned)limit / (unsigned)(cfg->workers > 0 ? cfg->workers : 1);
     int family = AF_INET;
     int fd = listen_socket(cfg->host, cfg->port, &family);
     if (fd < 0) {
@@ -717,8 +719,24 @@ int http_server_start(struct app *app, struct http_server **out)
     return ERR_OK;
 }
 
+/* Stops taking new connections (the listen socket is closed) unless a worker could be at its
+ * share of the connection limit. libmicrohttpd 0.9.75 with epoll and a thread pool removes
+ * the listen socket from each worker's epoll set on this thread, while a worker that reaches
+ * its share (or leaves it) changes the same set on its own: when both remove it, the second
+ * call fails and the library aborts the process (seen in CI: "Failed to remove listen FD
+ * from epoll set", SIGABRT at a SIGTERM right after 340 connections closed). A worker holds
+ * at most its share, so with fewer than half a share open in all no worker is near it; above
+ * that the listen socket stays open through the drain and the stop closes it. */
 void http_server_quiesce(struct http_server *srv)
 {
+    const union MHD_DaemonInfo *di =
+        MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+    unsigned open = di ? di->num_connections : UINT_MAX;
+    if (open >= srv->share / 2) {
+        log_warn("draining with the listen socket open: %u connections, %u a worker at most", open,
+                 srv->share);
+        return;
+    }
     MHD_socket fd = MHD_quiesce_daemon(srv->daemon);
     if (fd != MHD_INVALID_SOCKET)
         close(fd);
