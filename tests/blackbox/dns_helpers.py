@@ -15,9 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ServerExited
+from helpers import start_in_mount_namespace
 
-UNSHARE = "/usr/bin/unshare"
 QTYPE_A = 1
 
 
@@ -99,16 +98,6 @@ class FakeDns:
 
 def start_with_resolver(servers, resolv_conf: Path, database_url: str, env=None):
     """Starts `todo serve` in a private mount namespace whose /etc/resolv.conf is
-    resolv_conf (unshare and sh exec into todo: the server is the same process)."""
-    srv = servers.prepare(database_url=database_url, env=env)
-    todo = str(srv.binary)
-    srv.binary = Path(UNSHARE)
-    srv.args = ["-m", "--propagation", "private", "sh", "-c",
-                f'mount --bind {resolv_conf} /etc/resolv.conf && exec "$0" serve', todo]
-    srv.start()
-    try:
-        healthy = srv.wait_healthy()
-    except ServerExited as e:
-        pytest.fail(str(e), pytrace=False)
-    assert healthy, f"server in a mount namespace did not start:\n{srv.tail()}"
-    return srv
+    resolv_conf."""
+    return start_in_mount_namespace(servers, f"mount --bind {resolv_conf} /etc/resolv.conf",
+                                    database_url, env)

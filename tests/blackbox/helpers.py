@@ -312,3 +312,28 @@ def peer_holds(s: socket.socket) -> bool:
         return True
     except OSError:
         return False
+
+
+UNSHARE = "/usr/bin/unshare"
+
+
+def start_in_mount_namespace(servers, setup: str, database_url: Optional[str] = None, env=None):
+    """Starts `todo serve` after running the shell commands `setup` in a private mount
+    namespace (unshare and sh exec into todo: the server is the same process) and waits until
+    it is healthy. database_url None: the fixture's own."""
+    import pytest  # noqa: PLC0415  (helpers is imported by conftest)
+    from conftest import ServerExited  # noqa: PLC0415
+
+    from pathlib import Path  # noqa: PLC0415
+
+    srv = servers.prepare(database_url=database_url, env=env)
+    todo = str(srv.binary)
+    srv.binary = Path(UNSHARE)
+    srv.args = ["-m", "--propagation", "private", "sh", "-c", f'{setup} && exec "$0" serve', todo]
+    srv.start()
+    try:
+        healthy = srv.wait_healthy()
+    except ServerExited as e:
+        pytest.fail(str(e), pytrace=False)
+    assert healthy, f"server in a mount namespace did not start:\n{srv.tail()}"
+    return srv

@@ -12,12 +12,11 @@ from __future__ import annotations
 import contextlib
 import statistics
 import time
-from pathlib import Path
 
 import pytest
 
-from dns_helpers import UNSHARE
-from helpers import IncompleteResponse, RawHttpConnection, connect_from, peer_holds, raise_fd_limit, scaled
+from helpers import (IncompleteResponse, RawHttpConnection, connect_from, peer_holds, raise_fd_limit,
+                     scaled, start_in_mount_namespace)
 
 HEAD_TIMEOUT = 10  # HTTP_HEAD_TIMEOUT_S
 PER_IP = 64  # MAX_CONNECTIONS_PER_IP's default
@@ -232,14 +231,9 @@ def test_automatic_connection_limit_follows_the_memory_limit(servers):
     full heads (~265 MB) could pass a container's memory limit (the chart's web role: 128Mi)."""
     mem = 10 * 1024 * 1024
     limit = mem // 2 // (17 * 1024)
-    srv = servers.prepare(env={"MAX_CONNECTIONS_PER_IP": "0"})
-    todo = str(srv.binary)
-    srv.binary = Path(UNSHARE)
-    srv.args = ["-m", "--propagation", "private", "sh", "-c",
-                f"mount -t tmpfs -o size=1m tmpfs /sys/fs/cgroup && "
-                f"printf '{mem}\\n' > /sys/fs/cgroup/memory.max && exec \"$0\" serve", todo]
-    srv.start()
-    assert srv.wait_healthy(), srv.tail()
+    srv = start_in_mount_namespace(
+        servers, f"mount -t tmpfs -o size=1m tmpfs /sys/fs/cgroup && "
+                 f"printf '{mem}\\n' > /sys/fs/cgroup/memory.max", env={"MAX_CONNECTIONS_PER_IP": "0"})
     started = [r for r in srv.log_records()[0] if r.get("msg") == "listening"]
     assert started and started[-1].get("conn_limit") == limit, started
     taken = _taken_in(srv, limit + 40, limit)

@@ -17,29 +17,17 @@ import pytest
 import requests
 
 from api_helpers import fresh_user
-from conftest import ServerExited
-from helpers import scaled, wait_until
+from helpers import scaled, start_in_mount_namespace, wait_until
 
 pytestmark = pytest.mark.sqlite_only
 
-UNSHARE = "/usr/bin/unshare"
 NSENTER = "/usr/bin/nsenter"
 
 
 def _start_in_namespace(servers, db_dir: Path, setup: str, env=None):
     """Starts `todo serve` on db_dir/todo.db after running the shell commands `setup` in a
-    private mount namespace (same process: unshare and sh exec into todo)."""
-    srv = servers.prepare(database_url=f"sqlite:///{db_dir / 'todo.db'}", env=env)
-    todo = str(srv.binary)
-    srv.binary = Path(UNSHARE)
-    srv.args = ["-m", "--propagation", "private", "sh", "-c", f'{setup} && exec "$0" serve', todo]
-    srv.start()
-    try:
-        healthy = srv.wait_healthy()
-    except ServerExited as e:
-        pytest.fail(str(e), pytrace=False)
-    assert healthy, f"server in a mount namespace did not start:\n{srv.tail()}"
-    return srv
+    private mount namespace."""
+    return start_in_mount_namespace(servers, setup, f"sqlite:///{db_dir / 'todo.db'}", env)
 
 
 def _in_namespace(srv, *cmd, check=False):
