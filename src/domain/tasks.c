@@ -401,6 +401,23 @@ static int stored_row(const struct task *row, int64_t id, const char *tags_json,
     return ERR_OK;
 }
 
+/* Runs an insert built in q that returns one row with the new task's id first: sets *rows
+ * and *id. none_rc when it returns no row, ERR_DB when the id is missing, else the store's. */
+static int exec_insert(struct store_conn *c, struct arena *a, struct sqlq *q, int none_rc,
+                       struct db_rows *rows, int64_t *id)
+{
+    const char *text = q_text(q);
+    if (!text)
+        return ERR_TOOBIG;
+    struct sql stmt = {text, NULL};
+    int rc = store_exec(c, &stmt, q->p, q->np, a, rows);
+    if (rc == ERR_OK && rows->nrows != 1)
+        rc = none_rc;
+    if (rc == ERR_OK && (!db_int(rows, 0, 0, id) || *id <= 0))
+        rc = ERR_DB;
+    return rc;
+}
+
 /* Inserts the task v for uid (row_for) and sets *id; *stored (when not NULL) to the row
  * as stored. */
 static int insert_task(struct store_conn *c, struct arena *a, const char *uid, const struct task *v,
@@ -414,16 +431,8 @@ static int insert_task(struct store_conn *c, struct arena *a, const char *uid, c
     q_init(q, a);
     const char *tags_json;
     compose_insert(q, a, &row, &tags_json);
-    const char *text = q_text(q);
-    if (!text)
-        return ERR_TOOBIG;
-    struct sql stmt = {text, NULL};
     struct db_rows rows;
-    int rc = store_exec(c, &stmt, q->p, q->np, a, &rows);
-    if (rc == ERR_OK && rows.nrows != 1)
-        rc = ERR_DB;
-    if (rc == ERR_OK && (!db_int(&rows, 0, 0, id) || *id <= 0))
-        rc = ERR_DB;
+    int rc = exec_insert(c, a, q, ERR_DB, &rows, id);
     if (rc == ERR_OK && stored)
         rc = stored_row(&row, *id, tags_json, stored);
     return rc;
@@ -467,15 +476,9 @@ static int create_one(struct store_conn *c, struct arena *a, const char *uid, co
         dyn_add(&q->sql, ") AS x (n, l, p))");
     }
     dyn_add(&q->sql, " SELECT i.id, v.tasks_version FROM i, v");
-    const char *text = q_text(q);
-    if (!text)
-        return ERR_TOOBIG;
-    struct sql stmt = {text, NULL};
     struct db_rows rows;
-    int rc = store_exec(c, &stmt, q->p, q->np, a, &rows);
-    if (rc == ERR_OK && rows.nrows != 1)
-        rc = ERR_NOTFOUND;
-    if (rc == ERR_OK && (!db_int(&rows, 0, 0, id) || *id <= 0 || !db_int(&rows, 0, 1, ver)))
+    int rc = exec_insert(c, a, q, ERR_NOTFOUND, &rows, id); /* no row: no such user */
+    if (rc == ERR_OK && !db_int(&rows, 0, 1, ver))
         rc = ERR_DB;
     if (rc == ERR_OK)
         version_taken(uid, *ver, true);

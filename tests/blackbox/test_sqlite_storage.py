@@ -14,7 +14,6 @@ import time
 from pathlib import Path
 
 import pytest
-import requests
 
 from api_helpers import fresh_user
 from helpers import scaled, start_in_mount_namespace, wait_until
