@@ -12,11 +12,14 @@
 # wrk and nginx-light (apt), oha (cargo install --locked, into build/tools).
 #   BENCH_SECONDS (10)  BENCH_CONNECTIONS (64)  BENCH_THREADS (2)  BENCH_RATE (1000)
 #   BENCH_BACKENDS (sqlite,postgres)  BENCH_SCALE (1; 0 skips the growth measurements)
+#   BENCH_ROWS (an extended regular expression: only the saturation and fixed-rate rows whose
+#   name matches are run; for a quick look at one figure, e.g. BENCH_ROWS='10 % writes')
 #   TODO_BIN (build/todo)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${BENCH_SECONDS:-10}; conns=${BENCH_CONNECTIONS:-64}; threads=${BENCH_THREADS:-2}
 rate_q=${BENCH_RATE:-1000}; backends=${BENCH_BACKENDS:-sqlite,postgres}; scale=${BENCH_SCALE:-1}
+rows_re=${BENCH_ROWS:-}
 bin=${TODO_BIN:-build/todo}
 root=$PWD
 
@@ -39,6 +42,7 @@ if [ ! -x "$oha" ]; then
 fi
 
 work=$(mktemp -d)
+chmod 755 "$work" # PostgreSQL (run as postgres) and nginx's workers must reach into it
 pids=()
 cleanup() {
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -169,6 +173,8 @@ SCENARIOS=(
 )
 
 results=$work/results.txt; : > "$results"
+# wanted NAME: whether the row NAME is run (BENCH_ROWS).
+wanted() { [ -z "$rows_re" ] || grep -Eq -- "$rows_re" <<<"$1"; }
 record() { printf '%s|%s|%s\n' "$1" "$2" "$3" >> "$results"; }
 
 nport=$(free_port)
@@ -255,6 +261,7 @@ NGINX
     local row name script path target figures
     for row in "${SCENARIOS[@]}"; do
         IFS='|' read -r name script path <<<"$row"
+        wanted "$name" || continue
         path=${path//@TASK@/$task}; path=${path//@WTASK@/$wtask}
         if [ "$script" = proxy ]; then
             figures=$(wrk_run -H "Authorization: Bearer $token" "http://127.0.0.1:$wport$path")
@@ -265,12 +272,16 @@ NGINX
         fi
         record "$be" "$name" "$figures"
     done
-    figures=$(oha_run -z "${secs}s" -q "$rate_q" -c 16 -m POST -H "Authorization: Bearer $writer" \
-        -H 'Content-Type: application/json' -d '{"title":"Benchmark task","priority":"high"}' \
-        "http://127.0.0.1:$tport/api/me/tasks")
-    record "$be" "fixed rate $rate_q/s: POST create" "$figures"
-    figures=$(oha_run -z "${secs}s" -q "$rate_q" -c 16 -H "Authorization: Bearer $token" "$list")
-    record "$be" "fixed rate $rate_q/s: list 50 (cached)" "$figures"
+    if wanted "fixed rate $rate_q/s: POST create"; then
+        figures=$(oha_run -z "${secs}s" -q "$rate_q" -c 16 -m POST -H "Authorization: Bearer $writer" \
+            -H 'Content-Type: application/json' -d '{"title":"Benchmark task","priority":"high"}' \
+            "http://127.0.0.1:$tport/api/me/tasks")
+        record "$be" "fixed rate $rate_q/s: POST create" "$figures"
+    fi
+    if wanted "fixed rate $rate_q/s: list 50 (cached)"; then
+        figures=$(oha_run -z "${secs}s" -q "$rate_q" -c 16 -H "Authorization: Bearer $token" "$list")
+        record "$be" "fixed rate $rate_q/s: list 50 (cached)" "$figures"
+    fi
     record "$be" "peak RSS (MB)" "$(awk '/VmHWM/ {printf "%.1f", $2/1024}' "/proc/$tpid/status")"
     record "$be" "RSS at the end of the run (MB)" "$(awk '/VmRSS/ {printf "%.1f", $2/1024}' "/proc/$tpid/status")"
 
