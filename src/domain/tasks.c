@@ -19,6 +19,7 @@
 #include "core/util.h"
 #include "domain/attachments.h"
 #include "domain/task_rows.h"
+#include "domain/users.h"
 
 /* Longest composed statement (the list query with 20 tags and every filter is ~2.5 KiB). */
 #define TASK_SQL_MAX 4096
@@ -262,8 +263,12 @@ static int bump_version(struct store_conn *c, struct arena *a, const char *uid, 
  * there too. */
 static void announced(struct store_conn *c, const char *uid, int rc, int64_t ver)
 {
-    if (rc == ERR_OK && ver > 0)
-        store_version_await(c, uid, ver, VERSION_AWAIT_MS);
+    if (rc != ERR_OK || ver <= 0)
+        return;
+    /* A task write changes no session: the generation at ver - 1 holds at ver (when the
+     * write bumped the version more than once, nothing is carried). */
+    users_session_gen_carry(uid, ver - 1, ver);
+    store_version_await(c, uid, ver, VERSION_AWAIT_MS);
 }
 
 /* The user's version, without a round trip when the store knows it (store_version_peek). */
@@ -1185,11 +1190,13 @@ static int count_tasks(struct store_conn *c, struct arena *a, struct sqlq *q, co
  * One statement per page. The page is read with one row more than the limit: when that row is
  * not there, the page is the listing's last and its total is the offset plus the rows read, so
  * most lists (the whole list fits a page) are one statement, one round trip on PostgreSQL.
- * Only a page with more tasks behind it, or an empty page past the end, runs the count(*).
- * (Counting inside the page's statement, as a sub-query, was tried on PostgreSQL: its generic
- * plan, made while a database holds few users, scanned the whole table on every list, however
- * few tasks the user had.) The count and the page were two statements outside a transaction
- * before too, so they were never one snapshot.
+ * Without a filter, the page's statement also reads the user's task count (users.task_count,
+ * a primary-key read in a sub-query run once), so a page of a large user is one round trip
+ * too. Otherwise only a page with more tasks behind it, or an empty page past the end, runs
+ * the count(*). (Counting the tasks inside the page's statement, as a sub-query, was tried on
+ * PostgreSQL: its generic plan, made while a database holds few users, scanned the whole
+ * table on every list, however few tasks the user had.) A filtered page and its count are two
+ * statements outside a transaction, so they are not one snapshot.
  */
 int tasks_list(struct store_conn *c, struct arena *a, const char *uid, const struct task_filter *f,
                struct task **out, size_t *n, int64_t *total)
@@ -1204,7 +1211,7 @@ int tasks_list(struct store_conn *c, struct arena *a, const char *uid, const str
      * order (order_by): the conditions, then the page. */
     sql_init();
     q_init(q, a);
-    build_where(q, a, uid, f);
+    bool filtered = build_where(q, a, uid, f); /* $1 is the owner */
     size_t where_len = dyn_len(&q->sql);
     q_clause(q, " LIMIT $?", P_INT(f->limit + 1));
     q_clause(q, " OFFSET $?", P_INT(f->offset));
@@ -1217,6 +1224,8 @@ int tasks_list(struct store_conn *c, struct arena *a, const char *uid, const str
         dyn_init_arena(&d, a, TASK_COLS_MAX + TASK_SQL_MAX);
         dyn_add(&d, "SELECT ");
         dyn_add(&d, select_cols[k]);
+        if (!filtered)
+            dyn_add(&d, ", (SELECT task_count FROM users WHERE id = $1)");
         dyn_add(&d, " FROM tasks t");
         dyn_addn(&d, tail, where_len);
         dyn_add(&d, order_by(f, k));
@@ -1243,6 +1252,8 @@ int tasks_list(struct store_conn *c, struct arena *a, const char *uid, const str
         *total = (int64_t)f->offset + (int64_t)*n;
         return ERR_OK;
     }
+    if (!filtered && rows.nrows > 0) /* the count read with the page: its last column */
+        return db_int(&rows, 0, rows.ncols - 1, total) ? ERR_OK : ERR_DB;
     return count_tasks(c, a, q, uid, f, total);
 }
 

@@ -326,6 +326,15 @@ int users_session_gen(struct store_conn *c, struct arena *a, const char *id, int
     return ERR_OK;
 }
 
+void users_session_gen_carry(const char *id, int64_t from, int64_t to)
+{
+    struct gen_slot *g = &gens[known_slot(id)];
+    pthread_mutex_lock(&gens_mu);
+    if (g->version == from && strcmp(g->id, id) == 0)
+        g->version = to;
+    pthread_mutex_unlock(&gens_mu);
+}
+
 yyjson_mut_val *user_to_json(yyjson_mut_doc *doc, const struct user *u)
 {
     yyjson_mut_val *o = yyjson_mut_obj(doc);

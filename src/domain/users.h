@@ -77,6 +77,11 @@ int users_rehash(struct store_conn *c, const char *id, const char *old_hash, con
 /* The user's session generation (see struct user). ERR_NOTFOUND when the user is gone. */
 int users_session_gen(struct store_conn *c, struct arena *a, const char *id, int64_t *out);
 
+/* After a committed transaction that took the user's version from to to without touching
+ * the session generation (a task write): the generation known at from is the one at to, so
+ * the request after a write does not read it again. */
+void users_session_gen_carry(const char *id, int64_t from, int64_t to);
+
 /* Appends the public view {id, email, name, created_at, timezone, email_reminders} to doc
  * (timezone "UTC" when none is set). */
 yyjson_mut_val *user_to_json(yyjson_mut_doc *doc, const struct user *u);
