@@ -27,7 +27,10 @@
 struct task_rows {
     char uid[64];
     int64_t version;
-    bool too_big; /* a marker: the user has more tasks than the bound; list in SQL */
+    /* A head: the rows are the user's first n tasks in the default order (newest first),
+     * rows[] in that order, of total; it serves only that order's pages within them. */
+    bool head;
+    int64_t total; /* the user's tasks: n unless a head */
     size_t n;
     struct task_row **rows;                       /* malloc'ed */
     _Atomic(struct task_row **) order[NSORTS][2]; /* malloc'ed, by sort and direction */
@@ -230,6 +233,7 @@ struct rows_write {
     size_t nf;
     int64_t ids[3]; /* written or deleted */
     size_t nids;
+    int64_t created, deleted; /* tasks the write added and removed (a head's total) */
 };
 
 #define PENDING_MAX 8
@@ -271,6 +275,7 @@ static struct task_rows *rows_derive(struct task_rows *old, const struct rows_wr
         s->rows[s->n++] = shared_ref(w->fresh[i]);
         row_mem += w->fresh[i]->mem;
     }
+    s->total = (int64_t)s->n;
     /* The orders already built: the old order without the written rows, the new rows
      * inserted where they sort. */
     for (size_t k = 0; k < NSORTS; k++)
@@ -300,6 +305,65 @@ static struct task_rows *rows_derive(struct task_rows *old, const struct rows_wr
         }
     /* rows_bytes(s) without walking the rows again */
     s->bytes = sizeof(*s) + (1 + NSORTS * 2) * s->n * sizeof(struct task_row *) + row_mem;
+    return s;
+}
+
+/* Publishes a head's rows as its default order (a copy), sorting them first unless sorted
+ * already. */
+static int head_order(struct task_rows *s, bool sorted)
+{
+    struct order_ctx ctx = {SORT_CREATED, true};
+    if (!sorted)
+        qsort_r(s->rows, s->n, sizeof(*s->rows), order_cmp, &ctx);
+    struct task_row **o = malloc((s->n ? s->n : 1) * sizeof(*o));
+    if (!o)
+        return ERR_NOMEM;
+    memcpy(o, s->rows, s->n * sizeof(*o));
+    atomic_store(&s->order[SORT_CREATED][1], o);
+    return ERR_OK;
+}
+
+/* old with w applied as a head (one reference, the caller's): old's first rows in the default
+ * order without the ones w wrote or removed, and w's rows where they sort among them. A row
+ * that sorts after the last one kept stays out unless old held every task: a head is exactly
+ * the user's first n tasks, and the tasks behind it are not known here. At most the bound are
+ * kept; the total moves by what w created and removed. A head that ends up with every task is
+ * a full set again. NULL when out of memory or when the counts disagree (the next listing
+ * reloads). */
+static struct task_rows *head_derive(struct task_rows *old, const struct rows_write *w)
+{
+    struct task_row *const *oo = old->head ? old->rows : rows_order(old, SORT_CREATED, true);
+    int64_t total = old->total + w->created - w->deleted;
+    struct task_rows *s = oo ? rows_new(old->uid, w->version, old->n + w->nf) : NULL;
+    if (!s)
+        return NULL;
+    for (size_t i = 0; i < old->n; i++)
+        if (!write_touches(w, oo[i]->id))
+            s->rows[s->n++] = shared_ref(oo[i]);
+    for (size_t f = 0; f < w->nf; f++) {
+        size_t lo = 0, hi = s->n;
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (task_row_cmp(s->rows[mid], w->fresh[f], SORT_CREATED, true) < 0)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        if (old->head && lo == s->n)
+            continue; /* behind the head: not known where */
+        memmove(&s->rows[lo + 1], &s->rows[lo], (s->n - lo) * sizeof(*s->rows));
+        s->rows[lo] = shared_ref(w->fresh[f]);
+        s->n++;
+    }
+    for (size_t bound = rows_bound(); s->n > bound;)
+        shared_unref(s->rows[--s->n]);
+    s->total = total;
+    s->head = (int64_t)s->n < total;
+    if (total < (int64_t)s->n || head_order(s, true) != ERR_OK) {
+        shared_unref(s);
+        return NULL;
+    }
+    s->bytes = rows_bytes(s);
     return s;
 }
 
@@ -340,9 +404,7 @@ static struct task_rows *cache_get(const char *uid, int64_t version)
     pthread_mutex_lock(&mu);
     for (;;) {
         struct task_rows *s = slots[i];
-        if (s && strcmp(s->uid, uid) == 0 &&
-            (s->version == version ||
-             (s->too_big && version > s->version && version - s->version < TASK_ROWS_RECHECK))) {
+        if (s && strcmp(s->uid, uid) == 0 && s->version == version) {
             hit = shared_ref(s);
             break;
         }
@@ -486,36 +548,36 @@ static int rows_load(struct store_conn *c, struct arena *a, const char *uid, int
     *out = NULL;
     atomic_fetch_add(&loads, 1);
     METRIC_INC(METRIC_TASK_ROWS, "load");
-    int rc = tasks_read_all(c, a, uid, rows_bound(), &tasks, &search, &n, &exact);
-    if (rc == ERR_TOOBIG) {
-        if ((s = rows_new(uid, version, 0))) {
-            s->too_big = true;
-            s->bytes = sizeof(*s);
-        }
-    } else if (rc != ERR_OK) {
+    int64_t count;
+    size_t bound = rows_bound();
+    int rc = tasks_read_all(c, a, uid, bound, &tasks, &search, &n, &exact, &count);
+    if (rc != ERR_OK)
         return rc;
-    } else if ((s = rows_new(uid, exact, n))) {
-        if (rows_build(s, tasks, search, n) != ERR_OK) {
-            shared_unref(s);
-            return ERR_NOMEM;
-        }
-        s->bytes = rows_bytes(s);
-    }
-    if (!s)
+    if (!(s = rows_new(uid, exact, n)))
         return ERR_NOMEM;
+    /* Fewer rows than asked for are all the user's tasks, whatever the count says. */
+    s->head = n == bound && count > (int64_t)n;
+    s->total = s->head ? count : (int64_t)n;
+    if (rows_build(s, tasks, search, n) != ERR_OK || (s->head && head_order(s, false) != ERR_OK)) {
+        shared_unref(s);
+        return ERR_NOMEM;
+    }
+    s->bytes = rows_bytes(s);
     cache_put(s);
     *out = s;
     return ERR_OK;
 }
 
-/* uid's rows at version or newer, loaded in one statement when not held: a set with a
- * reference for the caller, or *out NULL when the user's tasks are over the bound or another
+/* uid's rows at version, loaded in one statement when not held: a set with a reference for
+ * the caller (a head when the user's tasks are over the bound), or *out NULL when another
  * load is running (*busy; the caller lists in SQL). */
 static int rows_for(struct store_conn *c, struct arena *a, const char *uid, int64_t version,
                     struct task_rows **out, bool *busy)
 {
     *out = NULL;
     *busy = false;
+    if (rows_bound() == 0)
+        return ERR_OK;
     struct task_rows *s = cache_get(uid, version);
     if (!s) {
         pthread_mutex_lock(&mu);
@@ -534,10 +596,7 @@ static int rows_for(struct store_conn *c, struct arena *a, const char *uid, int6
         if (rc != ERR_OK)
             return rc;
     }
-    if (s->too_big)
-        shared_unref(s);
-    else
-        *out = s;
+    *out = s;
     return ERR_OK;
 }
 
@@ -547,7 +606,7 @@ static int rows_for(struct store_conn *c, struct arena *a, const char *uid, int6
 static void slot_apply(size_t i, struct rows_write *w, struct task_rows **victims, size_t *nv)
 {
     struct task_rows *cur = slots[i];
-    if (!cur || strcmp(cur->uid, w->uid) != 0 || cur->too_big || cur->version >= w->version) {
+    if (!cur || strcmp(cur->uid, w->uid) != 0 || cur->version >= w->version) {
         write_clear(w);
         return;
     }
@@ -568,21 +627,10 @@ static void slot_apply(size_t i, struct rows_write *w, struct task_rows **victim
     }
     struct rows_write *next = w;
     while (next) {
-        struct task_rows *s;
-        if (cur->n + next->nf > rows_bound()) { /* past the bound: a marker */
-            if ((s = rows_new(cur->uid, next->version, 0))) {
-                s->too_big = true;
-                s->bytes = sizeof(*s);
-            }
-            write_clear(next);
-            if (s) {
-                victims[(*nv)++] = slot_take(i);
-                s->charged = 0;
-                slots[i] = s;
-            }
-            break;
-        }
-        s = rows_derive(cur, next);
+        /* A head stays one; a set that would pass the bound becomes one. */
+        struct task_rows *s = cur->head || cur->n + next->nf > rows_bound()
+                                  ? head_derive(cur, next)
+                                  : rows_derive(cur, next);
         write_clear(next);
         if (!s)
             break;
@@ -605,9 +653,10 @@ static void slot_apply(size_t i, struct rows_write *w, struct task_rows **victim
 }
 
 void task_rows_written(const char *uid, int64_t version, bool ok, const struct task *changed,
-                       size_t n, int64_t deleted, struct arena *a)
+                       size_t n, size_t created, int64_t deleted, struct arena *a)
 {
-    struct rows_write w = {.version = version};
+    struct rows_write w = {
+        .version = version, .created = (int64_t)created, .deleted = deleted ? 1 : 0};
     if (version <= 0 || strlen(uid) >= sizeof(w.uid))
         return; /* no version taken: nothing in flight */
     memcpy(w.uid, uid, strlen(uid) + 1);
@@ -637,13 +686,19 @@ void task_rows_written(const char *uid, int64_t version, bool ok, const struct t
 
 /* --- the page --- */
 
-/* Appends the page of s that f asks for to out as a JSON array; *total is the matches. */
+/* Appends the page of s that f asks for to out as a JSON array; *total is the matches.
+ * *served false (and nothing appended) when s is a head that does not hold the page: only
+ * the default order without a filter, within the head. */
 static int rows_page(struct task_rows *s, struct arena *a, const struct task_filter *f,
-                     struct dynbuf *out, int64_t *total)
+                     struct dynbuf *out, int64_t *total, bool *served)
 {
     struct task_match m;
     if (task_match_init(&m, a, f) != ERR_OK)
         return ERR_NOMEM;
+    *served = !s->head || (m.nfns == 0 && f->sort == SORT_CREATED && task_filter_desc(f) &&
+                           (size_t)f->offset + (size_t)f->limit <= s->n);
+    if (!*served)
+        return ERR_OK;
     struct task_row *const *order = rows_order(s, f->sort, task_filter_desc(f));
     if (!order)
         return ERR_NOMEM;
@@ -677,7 +732,7 @@ static int rows_page(struct task_rows *s, struct arena *a, const struct task_fil
     }
     *p++ = ']';
     dyn_used(out, (size_t)(p - start));
-    *total = (int64_t)matched;
+    *total = s->head ? s->total : (int64_t)matched;
     return ERR_OK;
 }
 
@@ -715,12 +770,15 @@ int tasks_list_json(struct store_conn *c, struct arena *a, const char *uid,
         if (rc != ERR_OK)
             return rc;
         if (s) {
-            METRIC_INC(METRIC_TASK_ROWS, "hit");
-            rc = rows_page(s, a, f, out, total);
+            bool served;
+            rc = rows_page(s, a, f, out, total, &served);
             shared_unref(s);
-            if (from_memory)
-                *from_memory = rc == ERR_OK;
-            return rc;
+            if (rc != ERR_OK || served) {
+                METRIC_INC(METRIC_TASK_ROWS, "hit");
+                if (from_memory)
+                    *from_memory = rc == ERR_OK;
+                return rc;
+            }
         }
     }
     METRIC_INC(METRIC_TASK_ROWS, busy ? "busy" : "sql");

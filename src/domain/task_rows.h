@@ -15,11 +15,17 @@
  * (task_row_matches, task_row_cmp: each written next to its SQL), so a page from memory is byte for
  * byte the page from SQL (tests/unit/test_task_rows.c compares them on both backends).
  *
- * Bounds: a user with more tasks than the bound is listed in SQL (a marker remembers it for
- * TASK_ROWS_RECHECK versions). The bound is task_rows_user_max() (TASK_ROWS_USER_MAX) and at
- * most 1/TASK_ROWS_BUDGET_SHARE of the budget at TASK_ROWS_TASK_BYTES a task (1,024 tasks
- * with the default 8 MiB), so one set and one load's memory scale with the budget; the sets are
- * charged to the budget the list caches share (core/cachemem.h, LIST_CACHE_MIB; 0 turns this off).
+ * Bounds: a user with more tasks than the bound is held as a head: the first tasks, as many as
+ * the bound, in the default order (newest first), with the user's task count (users.task_count,
+ * read in the same statement). A head serves only that order's pages without a filter that
+ * lie within it (the list an app opens on, and the one a write changes); every other listing of
+ * that user goes to SQL. A write derives the next head as it derives a set: the rows it wrote
+ * go in where they sort among the head's (a row that sorts behind the head stays out), the
+ * total moves by what it created and deleted. The bound is task_rows_user_max()
+ * (TASK_ROWS_USER_MAX) and at most 1/TASK_ROWS_BUDGET_SHARE of the budget at TASK_ROWS_TASK_BYTES a
+ * task (1,024 tasks with the default 8 MiB), so one set and one load's memory scale with the
+ * budget; the sets are charged to the budget the list caches share (core/cachemem.h,
+ * LIST_CACHE_MIB; 0 turns this off).
  *
  * Memory while loading: the statement's rows and their tasks are in the request's arena
  * (about 0.7 KB a task on SQLite, less on PostgreSQL, freed with the request); each row's
@@ -61,9 +67,6 @@
  * load then raises the peak by about 1.3 MB: make bench's peak stays under 20 MB). */
 #define TASK_ROWS_TASK_BYTES   1024
 #define TASK_ROWS_BUDGET_SHARE 8
-/* A user found over the bound is listed in SQL for this many versions (writes) before the
- * rows are tried again: a marker per version would reload up to the bound after each write. */
-#define TASK_ROWS_RECHECK 64
 /* Row sets held at most (one per slot, by the user id's hash). */
 #define TASK_ROWS_SLOTS 256
 
@@ -71,7 +74,8 @@
  * Appends one page of uid's tasks for f, as the JSON array the API returns, to out, and sets
  * *total to the number of tasks the filter matches. version is uid's task version read just
  * before (tasks_version), or -1 when unknown: then, and for a user over the bound, the page
- * comes from SQL (tasks_list). *from_memory (may be NULL) says which. ERR_OK, ERR_INVALID (a
+ * comes from SQL (tasks_list), as does a page a user's head does not hold. *from_memory (may
+ * be NULL) says which. ERR_OK, ERR_INVALID (a
  * filter out of its rules), ERR_NOMEM/ERR_TOOBIG (out's cap), or a store error.
  */
 int tasks_list_json(struct store_conn *c, struct arena *a, const char *uid,
@@ -84,14 +88,14 @@ int tasks_list_json(struct store_conn *c, struct arena *a, const char *uid,
 void task_rows_writing(const char *uid, int64_t version);
 
 /* After the write that took uid's tasks to version ended: committed (ok) with the tasks it
- * wrote (as read back in its transaction: at most two, a task and its next occurrence) and
- * the id it deleted (0: none), or not (ok false: rolled back, or it changed rows it cannot
- * name). When this process holds uid's rows at version - 1, the rows at version are derived
- * from them (a write reported before its predecessor waits for it); otherwise nothing
- * happens (the next listing reloads). Every task_rows_writing must be followed by this.
- * Scratch in a. */
+ * wrote (as read back in its transaction: at most two, a task and its next occurrence), of
+ * which the last created are new tasks, and the id it deleted (0: none), or not (ok false: rolled
+ * back, or it changed rows it cannot name). When this process holds uid's rows at version - 1, the
+ * rows at version are derived from them (a write reported before its predecessor waits for it);
+ * otherwise nothing happens (the next listing reloads). Every task_rows_writing must be followed by
+ * this. Scratch in a. */
 void task_rows_written(const char *uid, int64_t version, bool ok, const struct task *changed,
-                       size_t n, int64_t deleted, struct arena *a);
+                       size_t n, size_t created, int64_t deleted, struct arena *a);
 
 /* How many row sets were loaded (a statement each) and derived from a write (tests). */
 void task_rows_counts(size_t *loads, size_t *derived);

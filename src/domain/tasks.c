@@ -67,9 +67,11 @@ static void build_sql(void)
                  select_cols[k]);
         struct dynbuf r;
         dyn_init_fixed(&r, rows_sql[k], sizeof(rows_sql[k]));
+        /* The newest first, as the default listing (and its index) orders them. */
         dyn_addf(&r,
-                 "SELECT %s, t.search_text, u.tasks_version FROM users u LEFT JOIN tasks t ON "
-                 "t.user_id = u.id WHERE u.id = $1 LIMIT $2",
+                 "SELECT %s, t.search_text, u.tasks_version, u.task_count FROM users u LEFT JOIN "
+                 "(SELECT * FROM tasks WHERE user_id = $1 ORDER BY created_at DESC, id DESC "
+                 "LIMIT $2) t ON 1 = 1 WHERE u.id = $1",
                  select_cols[k]);
         ok = ok && !dyn_err(&d) && !dyn_err(&g) && !dyn_err(&r);
     }
@@ -513,7 +515,7 @@ int tasks_create(struct store_conn *c, struct arena *a, const char *uid,
                 rc = bump_version(c, a, uid, &ver);
         }
     });
-    task_rows_written(uid, ver, rc == ERR_OK, out, 1, 0, a);
+    task_rows_written(uid, ver, rc == ERR_OK, out, 1, 1, 0, a);
     announced(c, uid, rc, ver);
     return rc;
 }
@@ -637,7 +639,7 @@ int tasks_update(struct store_conn *c, struct arena *a, const char *uid, int64_t
             rc = tasks_get(c, a, uid, id, out);
     });
     /* a next occurrence spawned here is not read back: the rows reload */
-    task_rows_written(uid, ver, rc == ERR_OK && !spawned, out, 1, 0, a);
+    task_rows_written(uid, ver, rc == ERR_OK && !spawned, out, 1, 0, 0, a);
     announced(c, uid, rc, ver);
     return rc;
 }
@@ -703,7 +705,7 @@ int tasks_delete(struct store_conn *c, struct arena *a, const char *uid, int64_t
         if (rc == ERR_OK)
             rc = bump_version(c, a, uid, &ver);
     });
-    task_rows_written(uid, ver, rc == ERR_OK, NULL, 0, id, a);
+    task_rows_written(uid, ver, rc == ERR_OK, NULL, 0, 0, id, a);
     announced(c, uid, rc, ver);
     trash_purge(c, a);
     /* The attachments' rows went with the task (ON DELETE CASCADE); their files now, after the
@@ -776,7 +778,7 @@ int tasks_restore(struct store_conn *c, struct arena *a, const char *uid, int64_
         if (rc == ERR_OK)
             rc = tasks_get(c, a, uid, id, out);
     });
-    task_rows_written(uid, ver, rc == ERR_OK, out, 1, 0, a);
+    task_rows_written(uid, ver, rc == ERR_OK, out, 1, 1, 0, a);
     announced(c, uid, rc, ver);
     trash_purge(c, a);
     return rc;
@@ -863,7 +865,7 @@ int tasks_complete(struct store_conn *c, struct arena *a, const char *uid, int64
         if (*has_next)
             written[1] = *next;
     }
-    task_rows_written(uid, ver, rc == ERR_OK, written, *has_next ? 2 : 1, 0, a);
+    task_rows_written(uid, ver, rc == ERR_OK, written, *has_next ? 2 : 1, *has_next ? 1 : 0, 0, a);
     announced(c, uid, rc, ver);
     return rc;
 }
@@ -1256,22 +1258,22 @@ int tasks_list(struct store_conn *c, struct arena *a, const char *uid, const str
 }
 
 int tasks_read_all(struct store_conn *c, struct arena *a, const char *uid, size_t max,
-                   struct task **out, const char ***search, size_t *n, int64_t *version)
+                   struct task **out, const char ***search, size_t *n, int64_t *version,
+                   int64_t *count)
 {
     sql_init();
     if (!rows_sql[DIALECT_SQLITE][0] || max >= STORE_MAX_ROWS)
         return ERR_INVALID;
     struct sql q = {rows_sql[DIALECT_SQLITE], rows_sql[DIALECT_PG]};
-    struct db_param p[] = {P_TEXT(uid), P_INT(max + 1)};
+    struct db_param p[] = {P_TEXT(uid), P_INT(max)};
     struct db_rows rows;
     int rc = store_exec(c, &q, p, ARRAY_LEN(p), a, &rows);
     if (rc != ERR_OK)
         return rc;
     if (rows.nrows == 0)
         return ERR_NOTFOUND; /* no such user */
-    if (rows.nrows > max)
-        return ERR_TOOBIG;
-    if (rows.ncols != TASK_NFIELDS + 2 || !db_int(&rows, 0, TASK_NFIELDS + 1, version))
+    if (rows.nrows > max || rows.ncols != TASK_NFIELDS + 3 ||
+        !db_int(&rows, 0, TASK_NFIELDS + 1, version) || !db_int(&rows, 0, TASK_NFIELDS + 2, count))
         return ERR_DB;
     /* A user without tasks is one row of NULLs from the outer join. */
     *n = db_cell(&rows, 0, TASK_FIELD_ID) ? rows.nrows : 0;

@@ -317,12 +317,15 @@ bool task_filter_desc(const struct task_filter *f);
 /* True when every narrowing filter field has both its SQL and its in-memory form (tests). */
 bool task_filter_ops_complete(void);
 
-/* Reads every task of uid (at most max, below STORE_MAX_ROWS) into *out (n of them, in no
- * order) with each one's search_text in (*search)[i], and the user's task version they are
- * (one statement, so one snapshot: the rows are exactly that version's); all arena-owned.
- * ERR_TOOBIG when the user has more than max tasks, ERR_NOTFOUND without the user. */
+/* Reads uid's newest tasks in the default order (created_at, then id, descending), at most
+ * max (below STORE_MAX_ROWS), into *out (n of them, in no particular order) with each one's
+ * search_text in (*search)[i], the user's task version they are and the user's task count
+ * (users.task_count: more than n when there are more tasks). One statement, so one snapshot:
+ * the rows and the count are exactly that version's. All arena-owned. ERR_NOTFOUND without
+ * the user. */
 int tasks_read_all(struct store_conn *c, struct arena *a, const char *uid, size_t max,
-                   struct task **out, const char ***search, size_t *n, int64_t *version);
+                   struct task **out, const char ***search, size_t *n, int64_t *version,
+                   int64_t *count);
 
 /* The text search matches for t, as a write stores it in search_text (arena-owned). */
 const char *task_search_text(struct arena *a, const struct task *t);

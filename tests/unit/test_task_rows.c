@@ -534,8 +534,142 @@ static void test_load_memory_is_bounded(void **state)
     assert_true((size_t)grown_kb * 1024 < held + (size_t)LOAD_TASKS * LOAD_TRANSIENT_PER_TASK);
     task_rows_clear();
     cachemem_set_limit(8u << 20);
-    /* The default budget's share: this user is now over the bound, listed in SQL. */
+    /* The default budget's share: this user is now over the bound, held as a head of 1,024
+     * (its first page from memory, a filtered listing in SQL). */
+    assert_true(compare_once(f, f->u.id, &all));
+    all.priority = PRIO_HIGH;
     assert_false(compare_once(f, f->u.id, &all));
+}
+
+/* Whether the rows should serve flt for a user held as a head of n tasks. */
+static bool head_serves(const struct task_filter *flt, size_t n)
+{
+    struct task_filter plain;
+    task_filter_defaults(&plain);
+    plain.sort = flt->sort;
+    plain.order = flt->order;
+    plain.limit = flt->limit;
+    plain.offset = flt->offset;
+    return memcmp(&plain, flt, sizeof(plain)) == 0 && flt->sort == SORT_CREATED &&
+           task_filter_desc(flt) && (size_t)(flt->offset + flt->limit) <= n;
+}
+
+/* A user over the bound: the head serves the default order's pages within it with SQL's
+ * bytes and total, every other listing goes to SQL, and writes of every kind (creates, edits
+ * and deletes inside and behind the head, completions that create the next occurrence, a
+ * restore) derive the next head without a reload. Deleting down to the bound makes the head
+ * a full set again. */
+static void test_head_gives_the_sql_bytes(void **state)
+{
+    struct fixture *f = *state;
+    srand(19);
+    seed(f, 60);
+    task_rows_set_user_max(24);
+    task_rows_clear();
+    size_t head = 24;
+    for (int i = 0; i < 400; i++) {
+        struct task_filter flt;
+        random_filter(f, &flt);
+        if (i % 2 == 0) { /* half of them plain pages, so the head is exercised */
+            int64_t limit = flt.limit, offset = flt.offset % 30;
+            task_filter_defaults(&flt);
+            flt.limit = limit;
+            flt.offset = offset;
+        }
+        assert_int_equal(compare_once(f, f->u.id, &flt), head_serves(&flt, head));
+    }
+    size_t loads0, derived0, loads1, derived1;
+    task_rows_counts(&loads0, &derived0);
+    /* The task ids of the head's last and of one far behind it, in the default order. */
+    struct task_filter deep;
+    task_filter_defaults(&deep);
+    deep.limit = 1;
+    deep.offset = 50;
+    struct task *page;
+    size_t n;
+    int64_t total;
+    for (int i = 0; i < 60; i++) {
+        int64_t id = create_random(f, f->u.id); /* at the top (this second) */
+        struct verrors errs = {0};
+        struct task_input in;
+        yyjson_doc *doc = unit_json(f->a, "{\"title\":\"Edited\",\"priority\":\"low\"}");
+        assert_int_equal(
+            task_input_parse(yyjson_doc_get_root(doc), TASK_PATCH, "body", f->a, &in, &errs),
+            ERR_OK);
+        struct task t;
+        switch (i % 6) {
+        case 0: /* an edit inside the head */
+            assert_int_equal(tasks_update(f->c, f->a, f->u.id, id, &in, &t), ERR_OK);
+            break;
+        case 1: /* an edit behind it */
+            assert_int_equal(tasks_list(f->c, f->a, f->u.id, &deep, &page, &n, &total), ERR_OK);
+            assert_int_equal(n, 1);
+            assert_int_equal(tasks_update(f->c, f->a, f->u.id, page[0].id, &in, &t), ERR_OK);
+            break;
+        case 2: { /* two deletes inside: the head shrinks below the bound, so the writes
+                   * behind it that follow must stay out of it */
+            struct task_filter second;
+            task_filter_defaults(&second);
+            second.limit = 1;
+            second.offset = 1;
+            assert_int_equal(tasks_delete(f->c, f->a, f->u.id, id, NULL), ERR_OK);
+            assert_int_equal(tasks_list(f->c, f->a, f->u.id, &second, &page, &n, &total), ERR_OK);
+            assert_int_equal(n, 1);
+            assert_int_equal(tasks_delete(f->c, f->a, f->u.id, page[0].id, NULL), ERR_OK);
+            break;
+        }
+        case 3: /* a delete behind, then its restore (its old creation time: behind again) */
+            assert_int_equal(tasks_list(f->c, f->a, f->u.id, &deep, &page, &n, &total), ERR_OK);
+            assert_int_equal(n, 1);
+            assert_int_equal(tasks_delete(f->c, f->a, f->u.id, page[0].id, NULL), ERR_OK);
+            assert_int_equal(tasks_restore(f->c, f->a, f->u.id, page[0].id, &t), ERR_OK);
+            break;
+        case 4: { /* a delete inside, then its restore: back inside */
+            assert_int_equal(tasks_delete(f->c, f->a, f->u.id, id, NULL), ERR_OK);
+            assert_int_equal(tasks_restore(f->c, f->a, f->u.id, id, &t), ERR_OK);
+            break;
+        }
+        default: /* the create alone (create_random completes some: the next occurrence) */
+            break;
+        }
+        for (int k = 0; k < 12; k++) {
+            struct task_filter flt;
+            task_filter_defaults(&flt);
+            static const int limits[] = {1, 5, 10, 23, 24, 25, 50};
+            flt.limit = limits[rnd(ARRAY_LEN(limits))];
+            flt.offset = rnd(4) ? 0 : rnd(30);
+            bool mem = compare_once(f, f->u.id, &flt);
+            if (!head_serves(&flt, 12))
+                continue; /* the head may have shrunk by the deletes: at least 12 are left */
+            assert_true(mem);
+        }
+        if (i % 10 == 9) {
+            arena_free(f->a);
+            f->a = arena_new();
+            assert_non_null(f->a);
+        }
+    }
+    task_rows_counts(&loads1, &derived1);
+    assert_int_equal(loads1, loads0);
+    assert_true(derived1 - derived0 >= 60);
+    /* Down to the bound by deletes behind the head: a full set again, serving every filter. */
+    struct task_filter all;
+    task_filter_defaults(&all);
+    all.limit = TASK_LIST_MAX;
+    assert_int_equal(tasks_list(f->c, f->a, f->u.id, &all, &page, &n, &total), ERR_OK);
+    while (total > 24) {
+        assert_int_equal(tasks_delete(f->c, f->a, f->u.id, page[total - 1].id, NULL), ERR_OK);
+        total--;
+    }
+    assert_true(compare_once(f, f->u.id, &all));
+    for (int i = 0; i < 100; i++) {
+        struct task_filter flt;
+        random_filter(f, &flt);
+        assert_true(compare_once(f, f->u.id, &flt));
+    }
+    task_rows_counts(&loads1, &derived1);
+    assert_int_equal(loads1, loads0);
+    task_rows_set_user_max(TASK_ROWS_USER_MAX);
 }
 
 int main(void)
@@ -546,12 +680,14 @@ int main(void)
     mallopt(M_TRIM_THRESHOLD, 128 * 1024);
     const struct CMUnitTest sqlite_tests[] = {
         cmocka_unit_test_setup_teardown(test_rows_give_the_sql_bytes, setup_sqlite, teardown),
+        cmocka_unit_test_setup_teardown(test_head_gives_the_sql_bytes, setup_sqlite, teardown),
         cmocka_unit_test_setup_teardown(test_bound_and_budget_fall_back_to_sql, setup_sqlite,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_load_memory_is_bounded, setup_sqlite, teardown),
     };
     const struct CMUnitTest pg_tests[] = {
         cmocka_unit_test_setup_teardown(test_rows_give_the_sql_bytes, setup_pg, teardown),
+        cmocka_unit_test_setup_teardown(test_head_gives_the_sql_bytes, setup_pg, teardown),
         cmocka_unit_test_setup_teardown(test_bound_and_budget_fall_back_to_sql, setup_pg, teardown),
         cmocka_unit_test_setup_teardown(test_load_memory_is_bounded, setup_pg, teardown),
     };
