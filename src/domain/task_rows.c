@@ -404,7 +404,7 @@ static struct task_rows *cache_get(const char *uid, int64_t version)
     pthread_mutex_lock(&mu);
     for (;;) {
         struct task_rows *s = slots[i];
-        if (s && strcmp(s->uid, uid) == 0 && s->version == version) {
+        if (s && strcmp(s->uid, uid) == 0 && s->version >= version) {
             hit = shared_ref(s);
             break;
         }
@@ -446,6 +446,13 @@ static void inflight_end(size_t i, const char *uid, int64_t version)
             inflight[i][k].version = 0;
             pthread_cond_broadcast(&derived_cv);
         }
+}
+
+/* Drops a write parked in slot i's pending list, ending its time in flight (under mu). */
+static void pending_drop(size_t i, struct rows_write *w)
+{
+    inflight_end(i, w->uid, w->version);
+    write_clear(w);
 }
 
 /* Empties slot i (under mu); returns the set it held, whose reference the caller drops
@@ -502,7 +509,8 @@ void task_rows_clear(void)
         pthread_mutex_lock(&mu);
         struct task_rows *s = slot_take(i);
         for (size_t k = 0; k < PENDING_MAX; k++)
-            write_clear(&pending[i][k]);
+            if (pending[i][k].version)
+                pending_drop(i, &pending[i][k]);
         pthread_mutex_unlock(&mu);
         shared_unref(s);
     }
@@ -602,28 +610,30 @@ static int rows_for(struct store_conn *c, struct arena *a, const char *uid, int6
 
 /* Applies w to slot i's set and then any pending writes that follow it (under mu): the set
  * derived last replaces the slot's; the replaced sets go to victims. Keeps w pending when its
- * predecessor is missing; drops it when the set is newer already or cannot take it. */
-static void slot_apply(size_t i, struct rows_write *w, struct task_rows **victims, size_t *nv)
+ * predecessor is missing (then true: it is still in flight); drops it when the set is newer
+ * already or cannot take it. */
+static bool slot_apply(size_t i, struct rows_write *w, struct task_rows **victims, size_t *nv)
 {
     struct task_rows *cur = slots[i];
     if (!cur || strcmp(cur->uid, w->uid) != 0 || cur->version >= w->version) {
         write_clear(w);
-        return;
+        return false;
     }
     struct rows_write *p = pending[i];
     for (size_t k = 0; k < PENDING_MAX; k++) /* stale entries: older, or another user's */
         if (p[k].version && (p[k].version <= cur->version || strcmp(p[k].uid, w->uid) != 0))
-            write_clear(&p[k]);
+            pending_drop(i, &p[k]);
     if (w->version > cur->version + 1) {
         size_t k = 0;
         while (k < PENDING_MAX && p[k].version)
             k++;
-        if (k < PENDING_MAX)
+        bool parked = k < PENDING_MAX;
+        if (parked)
             p[k] = *w; /* the entry takes w's references */
         else
             write_clear(w);
         memset(w, 0, sizeof(*w));
-        return;
+        return parked;
     }
     struct rows_write *next = w;
     while (next) {
@@ -631,7 +641,10 @@ static void slot_apply(size_t i, struct rows_write *w, struct task_rows **victim
         struct task_rows *s = cur->head || cur->n + next->nf > rows_bound()
                                   ? head_derive(cur, next)
                                   : rows_derive(cur, next);
-        write_clear(next);
+        if (next == w)
+            write_clear(next);
+        else
+            pending_drop(i, next);
         if (!s)
             break;
         atomic_fetch_add(&derived, 1);
@@ -650,6 +663,7 @@ static void slot_apply(size_t i, struct rows_write *w, struct task_rows **victim
             if (p[k].version == cur->version + 1 && strcmp(p[k].uid, cur->uid) == 0)
                 next = &p[k];
     }
+    return false;
 }
 
 void task_rows_written(const char *uid, int64_t version, bool ok, const struct task *changed,
@@ -676,9 +690,10 @@ void task_rows_written(const char *uid, int64_t version, bool ok, const struct t
     size_t nv = 0;
     size_t i = slot_of(uid);
     pthread_mutex_lock(&mu);
-    if (ok)
-        slot_apply(i, &w, victims, &nv);
-    inflight_end(i, uid, version);
+    /* A write parked until its predecessor is reported stays in flight until it is applied
+     * (or dropped): a listing of its version waits for its rows rather than loading them. */
+    if (!ok || !slot_apply(i, &w, victims, &nv))
+        inflight_end(i, uid, version);
     pthread_mutex_unlock(&mu);
     for (size_t k = 0; k < nv; k++)
         shared_unref(victims[k]);

@@ -6,7 +6,8 @@
  * A user's rows are one row set: every task's filter and sort values and its API JSON
  * (task_write_json's bytes), labelled with the user's task version they are exactly (read in
  * the same statement as the rows). A listing names the version it just read (tasks_version);
- * the set serves it only when the labels are equal, so it is never older than the database
+ * the set serves it only when its label is that version or a later one (a write derived the
+ * next set between the listing's read and its lookup), so it is never older than the database
  * (on PostgreSQL the version comes from the notifications, with their fallback to a read when
  * the channel is down, as for the response cache). A write through this process derives the
  * next version's set from the one before it (task_rows_written: the rows it wrote replace
