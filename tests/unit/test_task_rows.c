@@ -414,8 +414,42 @@ static void test_rows_give_the_sql_bytes(void **state)
     assert_true(compare_once(f, f->other.id, &all));
 }
 
-/* A stale version is never served from newer rows' label, and a user over the bound, or a
- * budget of 0, is listed in SQL with the same bytes. */
+/* A listing that read its version just before a write of this process derived the next set
+ * is served from that newer set (never older than the database), not by loading the rows. */
+static void test_listing_behind_a_write_takes_the_newer_rows(void **state)
+{
+    struct fixture *f = *state;
+    srand(20);
+    seed(f, 10);
+    struct task_filter all;
+    task_filter_defaults(&all);
+    assert_true(compare_once(f, f->u.id, &all)); /* loads the rows */
+    int64_t before, after;
+    assert_int_equal(tasks_version(f->c, f->a, f->u.id, &before), ERR_OK);
+    create_random(f, f->u.id); /* derives the next set */
+    assert_int_equal(tasks_version(f->c, f->a, f->u.id, &after), ERR_OK);
+    assert_true(after > before);
+    size_t loads0, loads1, derived;
+    task_rows_counts(&loads0, &derived);
+    struct dynbuf late, now;
+    dyn_init_arena(&late, f->a, 1u << 20);
+    dyn_init_arena(&now, f->a, 1u << 20);
+    int64_t late_total, now_total;
+    bool from_memory = false;
+    assert_int_equal(
+        tasks_list_json(f->c, f->a, f->u.id, &all, before, &late, &late_total, &from_memory),
+        ERR_OK);
+    assert_true(from_memory);
+    assert_int_equal(tasks_list_json(f->c, f->a, f->u.id, &all, -1, &now, &now_total, &from_memory),
+                     ERR_OK);
+    assert_string_equal(dyn_str(&late), dyn_str(&now)); /* the newer rows, as SQL has them */
+    assert_int_equal(late_total, now_total);
+    task_rows_counts(&loads1, &derived);
+    assert_int_equal(loads1, loads0);
+}
+
+/* A user over the bound (beyond a head's pages), or a budget of 0, is listed in SQL with the
+ * same bytes. */
 static void test_bound_and_budget_fall_back_to_sql(void **state)
 {
     struct fixture *f = *state;
@@ -681,6 +715,8 @@ int main(void)
     const struct CMUnitTest sqlite_tests[] = {
         cmocka_unit_test_setup_teardown(test_rows_give_the_sql_bytes, setup_sqlite, teardown),
         cmocka_unit_test_setup_teardown(test_head_gives_the_sql_bytes, setup_sqlite, teardown),
+        cmocka_unit_test_setup_teardown(test_listing_behind_a_write_takes_the_newer_rows,
+                                        setup_sqlite, teardown),
         cmocka_unit_test_setup_teardown(test_bound_and_budget_fall_back_to_sql, setup_sqlite,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_load_memory_is_bounded, setup_sqlite, teardown),
@@ -688,6 +724,8 @@ int main(void)
     const struct CMUnitTest pg_tests[] = {
         cmocka_unit_test_setup_teardown(test_rows_give_the_sql_bytes, setup_pg, teardown),
         cmocka_unit_test_setup_teardown(test_head_gives_the_sql_bytes, setup_pg, teardown),
+        cmocka_unit_test_setup_teardown(test_listing_behind_a_write_takes_the_newer_rows, setup_pg,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_bound_and_budget_fall_back_to_sql, setup_pg, teardown),
         cmocka_unit_test_setup_teardown(test_load_memory_is_bounded, setup_pg, teardown),
     };
