@@ -68,7 +68,13 @@ struct pg_listen {
     pthread_mutex_t mu[LOCK_STRIPES];
     pthread_cond_t cv; /* with mu[0] (which guards peers): input was applied */
     struct peer peers[PG_LISTEN_PEERS];
+    /* With mu[0], written by the thread: the listening connection's backend pid in this
+     * epoch (0 while down), whose peer entry apply() fills directly. */
+    int self_pid;
     struct vslot slots[PG_LISTEN_SLOTS];
+    /* The thread's only: whether another listener is known (see alone). */
+    bool foreign_beat;  /* the last heartbeat listed a listener other than this one */
+    int64_t foreign_ms; /* when a hello or acknowledgement of another listener last came */
     /* The thread's only: acknowledgements not yet sent (" hash:version" each). */
     char pending[ACK_PENDING_MAX];
     size_t npending;
@@ -144,6 +150,40 @@ static bool acked(const struct peer *p, uint64_t h, int64_t v)
     return a->hash == h && a->version >= v;
 }
 
+/* Records that peer p acknowledged version v of the key hashed h (mu[0] held). */
+static void record_ack(struct peer *p, uint64_t h, int64_t v)
+{
+    struct ack *a = &p->acks[h % PG_LISTEN_ACK_SLOTS];
+    if (a->hash != h || a->version < v) {
+        a->hash = h;
+        a->version = v;
+    }
+}
+
+/* The peer entry of the listener whose backend is pid; NULL if none (mu[0] held). */
+static struct peer *find_peer(struct pg_listen *l, long pid)
+{
+    for (size_t i = 0; pid > 0 && i < PG_LISTEN_PEERS; i++)
+        if (l->peers[i].pid == pid)
+            return &l->peers[i];
+    return NULL;
+}
+
+/* A new peer entry for pid (mu[0] held); NULL when every entry is taken. */
+static struct peer *add_peer(struct pg_listen *l, long pid)
+{
+    for (size_t i = 0; i < PG_LISTEN_PEERS; i++) {
+        struct peer *p = &l->peers[i];
+        if (!p->pid) {
+            memset(p, 0, sizeof(*p));
+            p->pid = (int)pid;
+            p->since_ms = now_mono_ms();
+            return p;
+        }
+    }
+    return NULL;
+}
+
 void pg_listen_await(struct pg_listen *l, const char *key, int64_t v, int timeout_ms)
 {
     uint64_t h = hash_str(key);
@@ -185,8 +225,9 @@ void pg_listen_await(struct pg_listen *l, const char *key, int64_t v, int timeou
 }
 
 /* Applies one notification "<key> <version>": the slot takes the key and its version (a
- * notification always carries the latest committed version of its key), and the
- * acknowledgement is queued. */
+ * notification always carries the latest committed version of its key), this listener's own
+ * peer entry records it as acknowledged, and the acknowledgement for the other listeners is
+ * queued. */
 static void apply(struct pg_listen *l, const char *payload, uint64_t ep)
 {
     const char *sp = strchr(payload, ' ');
@@ -208,26 +249,35 @@ static void apply(struct pg_listen *l, const char *payload, uint64_t ep)
         s->epoch = ep;
     }
     pthread_mutex_unlock(lock_of(l, i));
+    uint64_t h = hash_str(key);
+    pthread_mutex_lock(&l->mu[0]);
+    struct peer *self = find_peer(l, l->self_pid);
+    if (self) {
+        record_ack(self, h, v);
+        self->lagging = false;
+    }
+    pthread_mutex_unlock(&l->mu[0]);
     char ack[48];
-    int n = snprintf(ack, sizeof(ack), " %016" PRIx64 ":%" PRId64, hash_str(key), v);
+    int n = snprintf(ack, sizeof(ack), " %016" PRIx64 ":%" PRId64, h, v);
     if (n > 0 && (size_t)n < sizeof(ack) && l->npending + (size_t)n <= sizeof(l->pending)) {
         memcpy(l->pending + l->npending, ack, (size_t)n);
         l->npending += (size_t)n;
     }
 }
 
-/* Records an acknowledgement "<pid> <hash>:<version>..." from a listener (mu[0] held). */
+/* Records an acknowledgement "<pid> <hash>:<version>..." from a listener, or its hello
+ * ("<pid>": no entries), and that another listener exists (mu[0] held). This listener's own
+ * are ignored: apply() recorded them already. */
 static void apply_ack(struct pg_listen *l, const char *payload)
 {
     char *end;
     long pid = strtol(payload, &end, 10);
-    struct peer *p = NULL;
-    for (size_t i = 0; i < PG_LISTEN_PEERS && !p; i++)
-        if (l->peers[i].pid && l->peers[i].pid == pid)
-            p = &l->peers[i];
-    if (!p || end == payload)
+    if (end == payload || pid <= 0 || pid == l->self_pid)
+        return;
+    l->foreign_ms = now_mono_ms();
+    struct peer *p = find_peer(l, pid);
+    if (!p)
         return; /* not (yet) a listener this process waits for */
-    p->lagging = false;
     const char *c = end;
     for (int n = 0; n < 1000 && *c == ' '; n++) {
         char *colon;
@@ -238,43 +288,60 @@ static void apply_ack(struct pg_listen *l, const char *payload)
         long long v = strtoll(colon + 1, &next, 10);
         if (next == colon + 1)
             return;
-        struct ack *a = &p->acks[h % PG_LISTEN_ACK_SLOTS];
-        if (a->hash != h || a->version < v) {
-            a->hash = h;
-            a->version = v;
-        }
+        record_ack(p, h, v);
+        p->lagging = false; /* it acknowledges again */
         c = next;
     }
 }
 
 /* Replaces the set of listeners with the heartbeat's answer (one pid per row), keeping what
- * the ones still present acknowledged (mu[0] held). */
+ * the ones still present acknowledged, and this listener's own entry in any case (mu[0]
+ * held). */
 static void set_peers(struct pg_listen *l, PGresult *r)
 {
     for (size_t i = 0; i < PG_LISTEN_PEERS; i++)
-        l->peers[i].seen = false;
+        l->peers[i].seen = l->peers[i].pid && l->peers[i].pid == l->self_pid;
+    l->foreign_beat = false;
     int rows = PQntuples(r);
     for (int row = 0; row < rows; row++) {
         long pid = strtol(PQgetvalue(r, row, 0), NULL, 10);
-        struct peer *p = NULL, *free_slot = NULL;
-        for (size_t i = 0; i < PG_LISTEN_PEERS && !p; i++) {
-            if (l->peers[i].pid == pid)
-                p = &l->peers[i];
-            else if (!l->peers[i].pid && !free_slot)
-                free_slot = &l->peers[i];
-        }
-        if (!p && free_slot) {
-            p = free_slot;
-            memset(p, 0, sizeof(*p));
-            p->pid = (int)pid;
-            p->since_ms = now_mono_ms();
-        }
+        if (pid <= 0)
+            continue;
+        if (pid != l->self_pid)
+            l->foreign_beat = true;
+        struct peer *p = find_peer(l, pid);
+        if (!p)
+            p = add_peer(l, pid);
         if (p)
             p->seen = true;
     }
     for (size_t i = 0; i < PG_LISTEN_PEERS; i++)
         if (l->peers[i].pid && !l->peers[i].seen)
             l->peers[i].pid = 0;
+}
+
+/* Makes pid (0: none) this listener's own backend: the entry of the previous one goes, and
+ * pid gets an entry at once, so that writes wait for this listener from its first epoch on
+ * and apply() has where to record what it applied. */
+static void set_self(struct pg_listen *l, int pid)
+{
+    pthread_mutex_lock(&l->mu[0]);
+    struct peer *old = find_peer(l, l->self_pid);
+    if (old)
+        old->pid = 0;
+    l->self_pid = pid;
+    if (pid && !find_peer(l, pid))
+        (void)add_peer(l, pid);
+    pthread_mutex_unlock(&l->mu[0]);
+}
+
+/* Whether this listener knows of no other: its last heartbeat listed none, and no hello or
+ * acknowledgement of another came within 2 heartbeat timeouts (a heartbeat answered after
+ * that was sent after that listener connected, so it lists it). */
+static bool alone(const struct pg_listen *l, int64_t now)
+{
+    return !l->foreign_beat &&
+           (!l->foreign_ms || now - l->foreign_ms > 2 * PG_LISTEN_HEARTBEAT_TIMEOUT_MS);
 }
 
 /* Wakes the writers waiting in pg_listen_await. */
@@ -350,17 +417,22 @@ static PGconn *listen_conn(struct pg_listen *l, bool *stop)
             st = PQconnectPoll(pg);
     }
     PQsetNoticeProcessor(pg, ignore_notice, NULL);
-    /* LISTEN, and whether the trigger that announces changes exists yet (a database not yet
-     * migrated announces nothing: then the table must not be trusted). */
+    /* LISTEN, the hello (an acknowledgement with no entries: committed with the LISTENs,
+     * before any write of this process waits, so every other listener learns of this one
+     * before it sees such a write's version), and whether the trigger that announces changes
+     * exists yet (a database not yet migrated announces nothing: then the table must not be
+     * trusted). */
     if (*stop || PQstatus(pg) != CONNECTION_OK || PQsetnonblocking(pg, 1) != 0 ||
         !PQsendQuery(pg,
                      "LISTEN " PG_LISTEN_CHANNEL "; LISTEN " PG_LISTEN_ACK_CHANNEL
+                     "; SELECT pg_notify('" PG_LISTEN_ACK_CHANNEL "', pg_backend_pid()::text)"
                      "; SELECT count(*) FROM pg_trigger WHERE tgname = '" PG_LISTEN_TRIGGER "'")) {
         PQfinish(pg);
         return NULL;
     }
     /* The answers: only then are later commits sure to be announced to us. */
     bool ok = false, failed = false;
+    int selects = 0;
     while (!*stop) {
         int f = PQflush(pg);
         if (f < 0)
@@ -370,9 +442,10 @@ static PGconn *listen_conn(struct pg_listen *l, bool *stop)
             if (!r)
                 break;
             ExecStatusType rs = PQresultStatus(r);
-            if (rs == PGRES_TUPLES_OK)
-                ok = PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "1") == 0;
-            else if (rs != PGRES_COMMAND_OK)
+            if (rs == PGRES_TUPLES_OK) {
+                if (++selects == 2) /* the trigger's count (the first: the hello) */
+                    ok = PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "1") == 0;
+            } else if (rs != PGRES_COMMAND_OK)
                 failed = true;
             PQclear(r);
             continue;
@@ -471,7 +544,10 @@ static void set_listening(struct pg_listen *l, int sock)
 /* Serves one connection until it breaks or the thread must stop (*stop). */
 static void serve(struct pg_listen *l, PGconn *pg, bool *stop)
 {
-    /* The socket must be set before the epoch turns even (see pg_listen_peek). */
+    /* The own entry and the socket must be set before the epoch turns even (see
+     * pg_listen_await and pg_listen_peek). */
+    set_self(l, PQbackendPID(pg));
+    l->foreign_beat = false; /* until the first heartbeat answers (nothing is sent before) */
     set_listening(l, PQsocket(pg));
     uint64_t ep = atomic_load(&l->epoch);
     int64_t since = now_mono_ms();
@@ -485,6 +561,10 @@ static void serve(struct pg_listen *l, PGconn *pg, bool *stop)
         }
         if (!atomic_load(&l->trusted) && now - since >= PG_LISTEN_TRUST_AFTER_MS)
             atomic_store(&l->trusted, true);
+        /* Acknowledgements nobody else would read are dropped, not sent later. Decided only
+         * with no query in flight: the last heartbeat's answer has been read. */
+        if (!sent && l->npending && alone(l, now))
+            l->npending = 0;
         if (!sent && (l->npending || now >= next_beat)) {
             bool beat = now >= next_beat;
             if (!send_query(l, pg, beat))
@@ -508,8 +588,10 @@ static void serve(struct pg_listen *l, PGconn *pg, bool *stop)
         if (ready && !drain(l, pg, ep, &sent))
             break;
     }
-    /* Not listening any more: the table is ignored before the socket closes. */
+    /* Not listening any more: the table is ignored before the socket closes, and writes
+     * stop waiting for this backend (the next epoch's has its own entry). */
     set_listening(l, -1);
+    set_self(l, 0);
 }
 
 /* Frees l and everything it holds (the thread has finished with it). */
