@@ -9,14 +9,22 @@
  * (key, version) slots. A version the process read from the database is remembered too, but
  * only if no notification for its slot arrived meanwhile (a ticket taken before the read).
  *
- * Fresh across replicas: a listener acknowledges what it applied ("<pid> <hash>:<version>..."
- * on PG_LISTEN_ACK_CHANNEL), every listener learns the others' acknowledgements and, with its
- * heartbeat, which listeners exist (pg_stat_activity). A write is answered only once every
- * listener has acknowledged its version (store_version_await), so no replica can still hold
- * the old one when the client asks it next. A listener that does not acknowledge within the
- * wait is marked lagging (writes stop waiting for it until it acknowledges again) and logged;
- * a new listener trusts its table only after PG_LISTEN_TRUST_AFTER_MS, by when every other
- * replica's heartbeat has added it to the listeners they wait for.
+ * Fresh across replicas: a write is answered only once every listener has acknowledged its
+ * version (store_version_await), so no replica can still hold the old one when the client
+ * asks it next. A listener acknowledges a version once it has applied it: to its own process
+ * in memory, at once; to the others with a NOTIFY on PG_LISTEN_ACK_CHANNEL ("<pid>
+ * <hash>:<version>..."), sent only while it knows of another listener (its last heartbeat
+ * listed one, or another's hello or acknowledgement arrived within
+ * 2 x PG_LISTEN_HEARTBEAT_TIMEOUT_MS); alone, it drops them, so a single replica's write costs
+ * no extra transaction. A listener says hello (its "<pid>" with no entries) in the
+ * transaction of its LISTENs, before any write of its process waits: since notifications
+ * arrive in commit order, every other listener knows of it before it sees the version of such
+ * a write. Every listener records the others' acknowledgements and learns with its heartbeat
+ * which listeners exist (pg_stat_activity); its own is always among them. A listener that
+ * does not acknowledge within the wait is marked lagging (writes stop waiting for it until it
+ * acknowledges again) and logged; a new listener trusts its table only after
+ * PG_LISTEN_TRUST_AFTER_MS, by when every other replica's heartbeat has added it to the
+ * listeners they wait for.
  *
  * The table is trusted only while the connection listens: its epoch is odd while it is
  * down (and every slot filled in an earlier epoch is ignored), a lookup misses while the
