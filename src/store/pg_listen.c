@@ -71,6 +71,7 @@ struct pg_listen {
     /* With mu[0], written by the thread: the listening connection's backend pid in this
      * epoch (0 while down), whose peer entry apply() fills directly. */
     int self_pid;
+    bool peers_known; /* with mu[0]: a heartbeat has answered (peers lists the listeners) */
     struct vslot slots[PG_LISTEN_SLOTS];
     /* The thread's only: whether another listener is known (see alone). */
     bool foreign_beat;  /* the last heartbeat listed a listener other than this one */
@@ -193,8 +194,9 @@ void pg_listen_await(struct pg_listen *l, const char *key, int64_t v, int timeou
     uint64_t start = atomic_load(&l->epoch);
     for (;;) {
         /* While this process does not listen it cannot see acknowledgements: it waits for
-         * its listener to be back (the other replicas may be listening all along). */
-        bool all = atomic_load(&l->epoch) % 2 == 0;
+         * its listener to be back (the other replicas may be listening all along), and, at
+         * the start, for the first heartbeat to tell which listeners there are. */
+        bool all = atomic_load(&l->epoch) % 2 == 0 && l->peers_known;
         for (size_t i = 0; i < PG_LISTEN_PEERS && all; i++) {
             const struct peer *p = &l->peers[i];
             all = !p->pid || p->lagging || acked(p, h, v);
@@ -302,6 +304,7 @@ static void set_peers(struct pg_listen *l, PGresult *r)
     for (size_t i = 0; i < PG_LISTEN_PEERS; i++)
         l->peers[i].seen = l->peers[i].pid && l->peers[i].pid == l->self_pid;
     l->foreign_beat = false;
+    l->peers_known = true;
     int rows = PQntuples(r);
     for (int row = 0; row < rows; row++) {
         long pid = strtol(PQgetvalue(r, row, 0), NULL, 10);

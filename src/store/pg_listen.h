@@ -20,7 +20,8 @@
  * transaction of its LISTENs, before any write of its process waits: since notifications
  * arrive in commit order, every other listener knows of it before it sees the version of such
  * a write. Every listener records the others' acknowledgements and learns with its heartbeat
- * which listeners exist (pg_stat_activity); its own is always among them. A listener that
+ * which listeners exist (pg_stat_activity; writes wait for the first answer); its own is
+ * always among them. A listener that
  * does not acknowledge within the wait is marked lagging (writes stop waiting for it until it
  * acknowledges again) and logged; a new listener trusts its table only after
  * PG_LISTEN_TRUST_AFTER_MS, by when every other replica's heartbeat has added it to the
