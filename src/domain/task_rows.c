@@ -386,10 +386,14 @@ static pthread_cond_t derived_cv = PTHREAD_COND_INITIALIZER;
 /* The longest a listing waits for a write's rows (then it loads them itself). */
 #define INFLIGHT_WAIT_MS 50
 
+/* Whether a write of uid that made version, or one whose version is not known yet, is in
+ * flight (under mu). */
 static bool is_inflight(size_t i, const char *uid, int64_t version)
 {
     for (size_t k = 0; k < INFLIGHT_MAX; k++)
-        if (inflight[i][k].version == version && strcmp(inflight[i][k].uid, uid) == 0)
+        if ((inflight[i][k].version == version ||
+             inflight[i][k].version == TASK_ROWS_VERSION_UNKNOWN) &&
+            strcmp(inflight[i][k].uid, uid) == 0)
             return true;
     return false;
 }
@@ -429,12 +433,19 @@ void task_rows_writing(const char *uid, int64_t version)
         return;
     size_t i = slot_of(uid);
     pthread_mutex_lock(&mu);
-    for (size_t k = 0; k < INFLIGHT_MAX; k++)
-        if (!inflight[i][k].version) {
-            memcpy(inflight[i][k].uid, uid, strlen(uid) + 1);
-            inflight[i][k].version = version;
-            break;
+    size_t k = INFLIGHT_MAX;
+    if (version != TASK_ROWS_VERSION_UNKNOWN) /* the version of a write announced before */
+        for (k = 0; k < INFLIGHT_MAX; k++)
+            if (inflight[i][k].version == TASK_ROWS_VERSION_UNKNOWN &&
+                strcmp(inflight[i][k].uid, uid) == 0)
+                break;
+    for (size_t e = 0; k == INFLIGHT_MAX && e < INFLIGHT_MAX; e++)
+        if (!inflight[i][e].version) {
+            memcpy(inflight[i][e].uid, uid, strlen(uid) + 1);
+            k = e;
         }
+    if (k < INFLIGHT_MAX)
+        inflight[i][k].version = version;
     pthread_mutex_unlock(&mu);
 }
 
@@ -445,6 +456,7 @@ static void inflight_end(size_t i, const char *uid, int64_t version)
         if (inflight[i][k].version == version && strcmp(inflight[i][k].uid, uid) == 0) {
             inflight[i][k].version = 0;
             pthread_cond_broadcast(&derived_cv);
+            return;
         }
 }
 
@@ -671,8 +683,14 @@ void task_rows_written(const char *uid, int64_t version, bool ok, const struct t
 {
     struct rows_write w = {
         .version = version, .created = (int64_t)created, .deleted = deleted ? 1 : 0};
-    if (version <= 0 || strlen(uid) >= sizeof(w.uid))
-        return; /* no version taken: nothing in flight */
+    if (strlen(uid) >= sizeof(w.uid))
+        return;         /* never in flight */
+    if (version <= 0) { /* no version taken: at most a write announced without one */
+        pthread_mutex_lock(&mu);
+        inflight_end(slot_of(uid), uid, TASK_ROWS_VERSION_UNKNOWN);
+        pthread_mutex_unlock(&mu);
+        return;
+    }
     memcpy(w.uid, uid, strlen(uid) + 1);
     ok = ok && n <= ARRAY_LEN(w.fresh) && cachemem_limit() > 0;
     if (ok && deleted)

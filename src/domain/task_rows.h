@@ -85,7 +85,11 @@ int tasks_list_json(struct store_conn *c, struct arena *a, const char *uid,
 
 /* Inside a write's transaction, once it has taken uid's tasks to version (bump_version):
  * until task_rows_written reports it, a listing that reads version waits (briefly) for the
- * rows this write will derive rather than loading them. */
+ * rows this write will derive rather than loading them. A write that is its own transaction
+ * (one statement) calls it before the statement with TASK_ROWS_VERSION_UNKNOWN, so that a
+ * listing which learns the new version before the statement's answer waits too, and again
+ * with its version once it knows it. */
+#define TASK_ROWS_VERSION_UNKNOWN (-1)
 void task_rows_writing(const char *uid, int64_t version);
 
 /* After the write that took uid's tasks to version ended: committed (ok) with the tasks it
@@ -94,7 +98,8 @@ void task_rows_writing(const char *uid, int64_t version);
  * back, or it changed rows it cannot name). When this process holds uid's rows at version - 1, the
  * rows at version are derived from them (a write reported before its predecessor waits for it);
  * otherwise nothing happens (the next listing reloads). Every task_rows_writing must be followed by
- * this. Scratch in a. */
+ * this (version 0 when the write took none: it ends one announced with
+ * TASK_ROWS_VERSION_UNKNOWN). Scratch in a. */
 void task_rows_written(const char *uid, int64_t version, bool ok, const struct task *changed,
                        size_t n, size_t created, int64_t deleted, struct arena *a);
 

@@ -449,9 +449,12 @@ static int insert_task(struct store_conn *c, struct arena *a, const char *uid, c
  * columns, two per tag. A create with more takes the statements one by one. */
 #define CREATE_ONE_TAGS ((STORE_MAX_PARAMS - 15) / 2)
 
-/* A create on PostgreSQL in one statement (inside the caller's transaction): the version
- * bump, the task and its tag rows, so a create costs BEGIN, this and COMMIT — three round
- * trips instead of one per statement. Sets *id, *ver (and version_taken) and *out. */
+/* A create on PostgreSQL in one statement, which is its own transaction: the version bump,
+ * the task and its tag rows, so a create costs one round trip instead of one per statement
+ * and BEGIN and COMMIT. Sets *id, *ver (and version_taken) and *out. The caller announces the
+ * write before (task_rows_writing with TASK_ROWS_VERSION_UNKNOWN): its version is known only
+ * after the commit, which other threads may learn of first. Only running out of memory for
+ * the answer can fail it once the statement has run, and the task then stays created. */
 static int create_one(struct store_conn *c, struct arena *a, const char *uid, const struct task *v,
                       int64_t now, int64_t *id, int64_t *ver, struct task *out)
 {
@@ -503,18 +506,19 @@ int tasks_create(struct store_conn *c, struct arena *a, const char *uid,
     int64_t id = 0;
     int rc;
     int64_t ver = 0;
-    IN_TRANSACTION(c, rc, {
-        if (store_conn_kind(c) == DB_POSTGRES &&
-            (!in->v.tags.list || in->v.tags.list->n <= CREATE_ONE_TAGS)) {
-            rc = create_one(c, a, uid, &in->v, now, &id, &ver, out);
-        } else {
+    if (store_conn_kind(c) == DB_POSTGRES &&
+        (!in->v.tags.list || in->v.tags.list->n <= CREATE_ONE_TAGS)) {
+        task_rows_writing(uid, TASK_ROWS_VERSION_UNKNOWN);
+        rc = create_one(c, a, uid, &in->v, now, &id, &ver, out);
+    } else {
+        IN_TRANSACTION(c, rc, {
             rc = insert_task(c, a, uid, &in->v, now, NULL, &id, out);
             if (rc == ERR_OK)
                 rc = write_tags(c, uid, id, in->v.tags.list, a, false);
             if (rc == ERR_OK)
                 rc = bump_version(c, a, uid, &ver);
-        }
-    });
+        });
+    }
     task_rows_written(uid, ver, rc == ERR_OK, out, 1, 1, 0, a);
     announced(c, uid, rc, ver);
     return rc;
