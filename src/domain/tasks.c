@@ -451,12 +451,13 @@ static int insert_task(struct store_conn *c, struct arena *a, const char *uid, c
 
 /* A create on PostgreSQL in one statement, which is its own transaction: the version bump,
  * the task and its tag rows, so a create costs one round trip instead of one per statement
- * and BEGIN and COMMIT. Sets *id, *ver (and version_taken) and *out. The caller announces the
+ * and BEGIN and COMMIT. Sets *id, *ver (and version_taken), *gen (the user's session
+ * generation at *ver) and *out. The caller announces the
  * write before (task_rows_writing with TASK_ROWS_VERSION_UNKNOWN): its version is known only
  * after the commit, which other threads may learn of first. Only running out of memory for
  * the answer can fail it once the statement has run, and the task then stays created. */
 static int create_one(struct store_conn *c, struct arena *a, const char *uid, const struct task *v,
-                      int64_t now, int64_t *id, int64_t *ver, struct task *out)
+                      int64_t now, int64_t *id, int64_t *ver, int64_t *gen, struct task *out)
 {
     struct task row = row_for(uid, v, now, NULL);
     struct sqlq *q = arena_alloc(a, sizeof(*q));
@@ -465,7 +466,7 @@ static int create_one(struct store_conn *c, struct arena *a, const char *uid, co
     q_init(q, a);
     dyn_add(&q->sql, "WITH v AS (UPDATE users SET tasks_version = tasks_version + 1 WHERE id = ");
     q_bind(q, P_TEXT(uid)); /* $1 */
-    dyn_add(&q->sql, " RETURNING tasks_version), i AS (");
+    dyn_add(&q->sql, " RETURNING tasks_version, session_gen), i AS (");
     const char *tags_json;
     compose_insert(q, a, &row, &tags_json);
     dyn_add(&q->sql, ")");
@@ -485,10 +486,10 @@ static int create_one(struct store_conn *c, struct arena *a, const char *uid, co
         }
         dyn_add(&q->sql, ") AS x (n, l, p))");
     }
-    dyn_add(&q->sql, " SELECT i.id, v.tasks_version FROM i, v");
+    dyn_add(&q->sql, " SELECT i.id, v.tasks_version, v.session_gen FROM i, v");
     struct db_rows rows;
     int rc = exec_insert(c, a, q, ERR_NOTFOUND, &rows, id); /* no row: no such user */
-    if (rc == ERR_OK && !db_int(&rows, 0, 1, ver))
+    if (rc == ERR_OK && (!db_int(&rows, 0, 1, ver) || !db_int(&rows, 0, 2, gen)))
         rc = ERR_DB;
     if (rc == ERR_OK)
         version_taken(uid, *ver, true);
@@ -509,7 +510,10 @@ int tasks_create(struct store_conn *c, struct arena *a, const char *uid,
     if (store_conn_kind(c) == DB_POSTGRES &&
         (!in->v.tags.list || in->v.tags.list->n <= CREATE_ONE_TAGS)) {
         task_rows_writing(uid, TASK_ROWS_VERSION_UNKNOWN);
-        rc = create_one(c, a, uid, &in->v, now, &id, &ver, out);
+        int64_t gen;
+        rc = create_one(c, a, uid, &in->v, now, &id, &ver, &gen, out);
+        if (rc == ERR_OK) /* the user's row, locked: the generation at this version */
+            users_session_gen_known(uid, ver, gen);
     } else {
         IN_TRANSACTION(c, rc, {
             rc = insert_task(c, a, uid, &in->v, now, NULL, &id, out);

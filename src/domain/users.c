@@ -303,7 +303,9 @@ int users_session_gen(struct store_conn *c, struct arena *a, const char *id, int
         return rc;
     struct gen_slot *g = &gens[known_slot(id)];
     pthread_mutex_lock(&gens_mu);
-    bool hit = g->version == version && strcmp(g->id, id) == 0;
+    /* A pair at a later version than the one just read is newer, never older, than what
+     * this request could know (a write of this process remembered it). */
+    bool hit = g->version >= version && strcmp(g->id, id) == 0;
     if (hit)
         *out = g->gen;
     pthread_mutex_unlock(&gens_mu);
@@ -318,11 +320,7 @@ int users_session_gen(struct store_conn *c, struct arena *a, const char *id, int
         return ERR_NOTFOUND;
     if (parse_int64(db_cell(&rows, 0, 0), 0, INT64_MAX, out) != ERR_OK)
         return ERR_DB;
-    pthread_mutex_lock(&gens_mu);
-    snprintf(g->id, sizeof(g->id), "%s", id);
-    g->version = version;
-    g->gen = *out;
-    pthread_mutex_unlock(&gens_mu);
+    users_session_gen_known(id, version, *out);
     return ERR_OK;
 }
 
@@ -332,6 +330,20 @@ void users_session_gen_carry(const char *id, int64_t from, int64_t to)
     pthread_mutex_lock(&gens_mu);
     if (g->version == from && strcmp(g->id, id) == 0)
         g->version = to;
+    pthread_mutex_unlock(&gens_mu);
+}
+
+void users_session_gen_known(const char *id, int64_t version, int64_t gen)
+{
+    if (strlen(id) > USER_ID_MAX)
+        return;
+    struct gen_slot *g = &gens[known_slot(id)];
+    pthread_mutex_lock(&gens_mu);
+    if (strcmp(g->id, id) != 0 || g->version < version) {
+        snprintf(g->id, sizeof(g->id), "%s", id);
+        g->version = version;
+        g->gen = gen;
+    }
     pthread_mutex_unlock(&gens_mu);
 }
 

@@ -82,6 +82,11 @@ int users_session_gen(struct store_conn *c, struct arena *a, const char *id, int
  * the request after a write does not read it again. */
 void users_session_gen_carry(const char *id, int64_t from, int64_t to);
 
+/* After a committed transaction that read the user's session generation gen under the
+ * version it took (a row it updated: no reset can come between): remembers the pair, unless
+ * a later version is known already. */
+void users_session_gen_known(const char *id, int64_t version, int64_t gen);
+
 /* Appends the public view {id, email, name, created_at, timezone, email_reminders} to doc
  * (timezone "UTC" when none is set). */
 yyjson_mut_val *user_to_json(yyjson_mut_doc *doc, const struct user *u);
