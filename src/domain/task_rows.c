@@ -308,13 +308,31 @@ static struct task_rows *rows_derive(struct task_rows *old, const struct rows_wr
     return s;
 }
 
-/* Publishes a head's rows as its default order (a copy), sorting them first unless sorted
- * already. */
-static int head_order(struct task_rows *s, bool sorted)
+/* The most rows a head keeps (task_rows.h). */
+static _Atomic size_t head_max = TASK_ROWS_HEAD_MAX;
+
+void task_rows_set_head_max(size_t n)
+{
+    atomic_store(&head_max, n);
+}
+
+static size_t head_bound(void)
+{
+    size_t b = rows_bound(), h = atomic_load(&head_max);
+    return b < h ? b : h;
+}
+
+/* Makes s a head of total tasks: its rows sorted into the default order (unless sorted
+ * already), cut to head_bound(), and published as that order (a copy). */
+static int head_order(struct task_rows *s, bool sorted, int64_t total)
 {
     struct order_ctx ctx = {SORT_CREATED, true};
     if (!sorted)
         qsort_r(s->rows, s->n, sizeof(*s->rows), order_cmp, &ctx);
+    for (size_t b = head_bound(); s->n > b;)
+        shared_unref(s->rows[--s->n]);
+    s->head = true;
+    s->total = total;
     struct task_row **o = malloc((s->n ? s->n : 1) * sizeof(*o));
     if (!o)
         return ERR_NOMEM;
@@ -326,10 +344,11 @@ static int head_order(struct task_rows *s, bool sorted)
 /* old with w applied as a head (one reference, the caller's): old's first rows in the default
  * order without the ones w wrote or removed, and w's rows where they sort among them. A row
  * that sorts after the last one kept stays out unless old held every task: a head is exactly
- * the user's first n tasks, and the tasks behind it are not known here. At most the bound are
- * kept; the total moves by what w created and removed. A head that ends up with every task is
- * a full set again. NULL when out of memory or when the counts disagree (the next listing
- * reloads). */
+ * the user's first n tasks, and the tasks behind it are not known here. At most head_bound()
+ * are kept; the total moves by what w created and removed. A head that ends up with every
+ * task (within the bound) is a full set again; one that is back within the bound without
+ * them all is not made (NULL): the next listing loads them all. NULL when out of memory or when the
+ * counts disagree (the next listing reloads). */
 static struct task_rows *head_derive(struct task_rows *old, const struct rows_write *w)
 {
     struct task_row *const *oo = old->head ? old->rows : rows_order(old, SORT_CREATED, true);
@@ -355,11 +374,13 @@ static struct task_rows *head_derive(struct task_rows *old, const struct rows_wr
         s->rows[lo] = shared_ref(w->fresh[f]);
         s->n++;
     }
-    for (size_t bound = rows_bound(); s->n > bound;)
-        shared_unref(s->rows[--s->n]);
-    s->total = total;
-    s->head = (int64_t)s->n < total;
-    if (total < (int64_t)s->n || head_order(s, true) != ERR_OK) {
+    /* Every task, within the bound: a full set (its rows happen to be sorted). */
+    bool full = total == (int64_t)s->n && s->n <= rows_bound();
+    if (full)
+        s->total = total;
+    /* Back within the bound but not all held: the next listing loads them all. */
+    bool reload = !full && total <= (int64_t)rows_bound();
+    if (total < (int64_t)s->n || reload || (!full && head_order(s, true, total) != ERR_OK)) {
         shared_unref(s);
         return NULL;
     }
@@ -398,9 +419,10 @@ static bool is_inflight(size_t i, const char *uid, int64_t version)
     return false;
 }
 
-/* uid's set at version with a reference for the caller, or NULL. While this process's write
- * that made version is being reported, waits (at most INFLIGHT_WAIT_MS) for its rows. */
-static struct task_rows *cache_get(const char *uid, int64_t version)
+/* uid's set at version (or a later one) with a reference for the caller, or NULL; *was_head
+ * says whether the slot holds a head of uid. While this process's write that made version is
+ * being reported, waits (at most INFLIGHT_WAIT_MS) for its rows. */
+static struct task_rows *cache_get(const char *uid, int64_t version, bool *was_head)
 {
     struct task_rows *hit = NULL;
     size_t i = slot_of(uid);
@@ -408,6 +430,7 @@ static struct task_rows *cache_get(const char *uid, int64_t version)
     pthread_mutex_lock(&mu);
     for (;;) {
         struct task_rows *s = slots[i];
+        *was_head = s && s->head && strcmp(s->uid, uid) == 0;
         if (s && strcmp(s->uid, uid) == 0 && s->version >= version) {
             hit = shared_ref(s);
             break;
@@ -557,7 +580,7 @@ static int rows_build(struct task_rows *s, const struct task *tasks, const char 
 
 /* Loads uid's rows in one statement and publishes them: a set with a reference for the
  * caller (a marker when over the bound). Runs as the process's only load (see loading). */
-static int rows_load(struct store_conn *c, struct arena *a, const char *uid, int64_t version,
+static int rows_load(struct store_conn *c, struct arena *a, const char *uid, bool was_head,
                      struct task_rows **out)
 {
     struct task *tasks;
@@ -570,15 +593,20 @@ static int rows_load(struct store_conn *c, struct arena *a, const char *uid, int
     METRIC_INC(METRIC_TASK_ROWS, "load");
     int64_t count;
     size_t bound = rows_bound();
-    int rc = tasks_read_all(c, a, uid, bound, &tasks, &search, &n, &exact, &count);
+    /* A user last seen over the bound is read as a head (unless the count shows they fit). */
+    size_t want = was_head ? head_bound() : bound;
+    int rc = tasks_read_all(c, a, uid, want, &tasks, &search, &n, &exact, &count);
+    if (rc == ERR_OK && n == want && want < bound && count > (int64_t)n && count <= (int64_t)bound)
+        rc = tasks_read_all(c, a, uid, want = bound, &tasks, &search, &n, &exact, &count);
     if (rc != ERR_OK)
         return rc;
     if (!(s = rows_new(uid, exact, n)))
         return ERR_NOMEM;
     /* Fewer rows than asked for are all the user's tasks, whatever the count says. */
-    s->head = n == bound && count > (int64_t)n;
-    s->total = s->head ? count : (int64_t)n;
-    if (rows_build(s, tasks, search, n) != ERR_OK || (s->head && head_order(s, false) != ERR_OK)) {
+    bool head = n == want && count > (int64_t)n;
+    s->total = (int64_t)n;
+    if (rows_build(s, tasks, search, n) != ERR_OK ||
+        (head && head_order(s, false, count) != ERR_OK)) {
         shared_unref(s);
         return ERR_NOMEM;
     }
@@ -598,7 +626,8 @@ static int rows_for(struct store_conn *c, struct arena *a, const char *uid, int6
     *busy = false;
     if (rows_bound() == 0)
         return ERR_OK;
-    struct task_rows *s = cache_get(uid, version);
+    bool was_head;
+    struct task_rows *s = cache_get(uid, version, &was_head);
     if (!s) {
         pthread_mutex_lock(&mu);
         bool mine = loading == 0;
@@ -609,7 +638,7 @@ static int rows_for(struct store_conn *c, struct arena *a, const char *uid, int6
             *busy = true;
             return ERR_OK;
         }
-        int rc = rows_load(c, a, uid, version, &s);
+        int rc = rows_load(c, a, uid, was_head, &s);
         pthread_mutex_lock(&mu);
         loading--;
         pthread_mutex_unlock(&mu);

@@ -16,13 +16,13 @@
  * (task_row_matches, task_row_cmp: each written next to its SQL), so a page from memory is byte for
  * byte the page from SQL (tests/unit/test_task_rows.c compares them on both backends).
  *
- * Bounds: a user with more tasks than the bound is held as a head: the first tasks, as many as
- * the bound, in the default order (newest first), with the user's task count (users.task_count,
- * read in the same statement). A head serves only that order's pages without a filter that
- * lie within it (the list an app opens on, and the one a write changes); every other listing of
- * that user goes to SQL. A write derives the next head as it derives a set: the rows it wrote
- * go in where they sort among the head's (a row that sorts behind the head stays out), the
- * total moves by what it created and deleted. The bound is task_rows_user_max()
+ * Bounds: a user with more tasks than the bound is held as a head: the first tasks (at most
+ * TASK_ROWS_HEAD_MAX, and the bound) in the default order (newest first), with the user's task
+ * count (users.task_count, read in the same statement). A head serves only that order's pages
+ * without a filter that lie within it (the list an app opens on, and the one a write changes);
+ * every other listing of that user goes to SQL. A write derives the next head as it derives a set:
+ * the rows it wrote go in where they sort among the head's (a row that sorts behind the head stays
+ * out), the total moves by what it created and deleted. The bound is task_rows_user_max()
  * (TASK_ROWS_USER_MAX) and at most 1/TASK_ROWS_BUDGET_SHARE of the budget at TASK_ROWS_TASK_BYTES a
  * task (1,024 tasks with the default 8 MiB), so one set and one load's memory scale with the
  * budget; the sets are charged to the budget the list caches share (core/cachemem.h,
@@ -59,8 +59,12 @@
 #include "domain/tasks.h"
 #include "store/store.h"
 
-/* The most tasks a user's row set holds; users with more are listed in SQL. */
+/* The most tasks a user's row set holds; users with more are held as a head. */
 #define TASK_ROWS_USER_MAX 5000
+/* The most tasks a head holds: the first pages of the default order (five of 50, more than
+ * one at the 200-task limit). A write's derivation copies the head (a reference a row), so
+ * it is kept short. */
+#define TASK_ROWS_HEAD_MAX 256
 /* What a task costs held and loading, for the bound below: its row (about 0.6 KB measured,
  * with its places in the orders) and the statement's copy while loading (about 0.7 KB). A
  * set is bounded to 1/TASK_ROWS_BUDGET_SHARE of the budget at this rate too, so that one set,
@@ -109,6 +113,8 @@ void task_rows_counts(size_t *loads, size_t *derived);
 /* Sets the per-user bound (tests; at most STORE_MAX_ROWS - 1). */
 void task_rows_set_user_max(size_t n);
 size_t task_rows_user_max(void);
+/* Sets the most tasks a head holds (tests). */
+void task_rows_set_head_max(size_t n);
 
 /* Drops every row set (tests, shutdown). */
 void task_rows_clear(void);
