@@ -4,6 +4,7 @@
  */
 #include "auth/jwt.h"
 
+#include <pthread.h>
 #include <string.h>
 #include <strings.h>
 
@@ -13,12 +14,106 @@
 #include "auth/jwks.h"
 #include "core/err.h"
 #include "core/json.h"
+#include "core/util.h"
 #include "yyjson.h"
 
 #define JWT_HEADER_MAX  1024
 #define JWT_PAYLOAD_MAX 4096
 #define JWT_SIG_MAX     1024 /* RSA-8192 is 1024 bytes */
 #define HS256_LEN       crypto_auth_hmacsha256_BYTES
+
+/* Tokens lately verified with the shared secret (HS256): a client sends the same token with
+ * every request, and a hit skips its decoding, MAC and parse. A slot holds one token whole,
+ * with the secret it was verified with (both compared in full: nothing is trusted on a hash)
+ * and its claims; the time claims are checked again on every hit. A key set's verifications
+ * are not kept (its keys can be withdrawn). Fixed memory: JWT_CACHE_SLOTS slots, one
+ * direct-mapped place per token, behind JWT_CACHE_STRIPES locks. */
+#define JWT_CACHE_SLOTS      256
+#define JWT_CACHE_STRIPES    16
+#define JWT_CACHE_TOKEN_MAX  640 /* longer tokens are verified every time */
+#define JWT_CACHE_SECRET_MAX 256
+
+struct jwt_cached {
+    size_t len; /* 0: empty */
+    char token[JWT_CACHE_TOKEN_MAX];
+    char secret[JWT_CACHE_SECRET_MAX + 1];
+    struct jwt_claims claims;
+    int64_t nbf;
+    bool has_nbf;
+};
+
+static struct jwt_cached jwt_cache[JWT_CACHE_SLOTS];
+static pthread_mutex_t jwt_cache_mu[JWT_CACHE_STRIPES] = {
+    PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
+    PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
+    PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
+    PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
+    PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
+    PTHREAD_MUTEX_INITIALIZER};
+
+/* The slot of token (len bytes) when it can be cached with secret, else -1. */
+static long jwt_cache_slot(const char *secret, const char *token, size_t len)
+{
+    if (!secret || strlen(secret) > JWT_CACHE_SECRET_MAX || len > JWT_CACHE_TOKEN_MAX)
+        return -1;
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a: placement only, never trust */
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)token[i]) * 1099511628211ULL;
+    return (long)(h % JWT_CACHE_SLOTS);
+}
+
+/* True with *out (and the time claims) when token was verified with secret lately. */
+static bool jwt_cache_get(long slot, const char *secret, const char *token, size_t len,
+                          struct jwt_claims *out, int64_t *nbf, bool *has_nbf)
+{
+    struct jwt_cached *e = &jwt_cache[slot];
+    pthread_mutex_t *mu = &jwt_cache_mu[slot % JWT_CACHE_STRIPES];
+    pthread_mutex_lock(mu);
+    bool hit = e->len == len && memcmp(e->token, token, len) == 0 && strcmp(e->secret, secret) == 0;
+    if (hit) {
+        *out = e->claims;
+        *nbf = e->nbf;
+        *has_nbf = e->has_nbf;
+    }
+    pthread_mutex_unlock(mu);
+    return hit;
+}
+
+static void jwt_cache_put(long slot, const char *secret, const char *token, size_t len,
+                          const struct jwt_claims *claims, int64_t nbf, bool has_nbf)
+{
+    struct jwt_cached *e = &jwt_cache[slot];
+    pthread_mutex_t *mu = &jwt_cache_mu[slot % JWT_CACHE_STRIPES];
+    pthread_mutex_lock(mu);
+    e->len = len;
+    memcpy(e->token, token, len);
+    memcpy(e->secret, secret, strlen(secret) + 1);
+    e->claims = *claims;
+    e->nbf = nbf;
+    e->has_nbf = has_nbf;
+    pthread_mutex_unlock(mu);
+}
+
+/* The time rules of a verified token's claims at now (jwt_verify). */
+static int check_times(int64_t exp, int64_t nbf, bool has_nbf, int64_t now, const char **why)
+{
+    if (has_nbf && nbf - JWT_LEEWAY_S > now && nbf > INT64_MIN + JWT_LEEWAY_S)
+        return ERR_AUTH;
+    if (exp < now - JWT_LEEWAY_S) { /* written so a huge exp cannot overflow */
+        *why = "Token expired";
+        return ERR_AUTH;
+    }
+    return ERR_OK;
+}
+
+void jwt_cache_clear(void)
+{
+    for (size_t i = 0; i < JWT_CACHE_SLOTS; i++) {
+        pthread_mutex_lock(&jwt_cache_mu[i % JWT_CACHE_STRIPES]);
+        sodium_memzero(&jwt_cache[i], sizeof(jwt_cache[i]));
+        pthread_mutex_unlock(&jwt_cache_mu[i % JWT_CACHE_STRIPES]);
+    }
+}
 
 /* Decodes one base64url part into buf; returns the decoded length or -1. */
 static long decode_part(const char *p, size_t len, unsigned char *buf, size_t size)
@@ -150,6 +245,11 @@ int jwt_verify(const struct jwt_verifier *v, const char *token, int64_t now, str
     size_t len = token ? strnlen(token, JWT_MAX_LEN + 1) : 0;
     if (len == 0 || len > JWT_MAX_LEN)
         return ERR_AUTH;
+    long slot = jwt_cache_slot(v->secret, token, len);
+    int64_t nbf = 0;
+    bool has_nbf = false;
+    if (slot >= 0 && jwt_cache_get(slot, v->secret, token, len, out, &nbf, &has_nbf))
+        return check_times(out->exp, nbf, has_nbf, now, why);
     const char *dot1 = memchr(token, '.', len);
     const char *dot2 = dot1 ? memchr(dot1 + 1, '.', len - (size_t)(dot1 + 1 - token)) : NULL;
     if (!dot1 || !dot2 || memchr(dot2 + 1, '.', len - (size_t)(dot2 + 1 - token)))
@@ -175,6 +275,8 @@ int jwt_verify(const struct jwt_verifier *v, const char *token, int64_t now, str
     int rc = check_signature(v, header, token, (size_t)(dot2 - token), sig, (size_t)slen);
     if (rc != ERR_OK)
         return rc == ERR_UNAVAILABLE ? rc : ERR_AUTH;
+    const char *alg = json_cstr(yyjson_obj_get(header, "alg"));
+    bool by_secret = alg && strcmp(alg, "HS256") == 0; /* only these are kept (jwt_cache) */
 
     yyjson_doc *pdoc = yyjson_read_opts((char *)pbuf, (size_t)plen, 0, &alc, NULL);
     yyjson_val *claims = yyjson_doc_get_root(pdoc);
@@ -183,22 +285,21 @@ int jwt_verify(const struct jwt_verifier *v, const char *token, int64_t now, str
     yyjson_val *sub = yyjson_obj_get(claims, "sub");
     if (!json_cstr(sub) || yyjson_get_len(sub) == 0 || yyjson_get_len(sub) > JWT_SUB_MAX)
         return ERR_AUTH;
-    int64_t exp = 0, nbf = 0, iat = 0;
+    int64_t exp = 0, iat = 0;
     if (claim_int(claims, "exp", true, &exp) != ERR_OK)
         return ERR_AUTH;
     rc = claim_int(claims, "nbf", false, &nbf);
-    if (rc == ERR_AUTH ||
-        (rc == ERR_OK && nbf - JWT_LEEWAY_S > now && nbf > INT64_MIN + JWT_LEEWAY_S))
+    if (rc == ERR_AUTH)
         return ERR_AUTH;
+    has_nbf = rc == ERR_OK;
     if (claim_int(claims, "iat", false, &iat) == ERR_AUTH)
         return ERR_AUTH;
     int64_t gen = 0;
     if (claim_int(claims, "gen", false, &gen) == ERR_AUTH || gen < 0)
         return ERR_AUTH;
-    if (exp < now - JWT_LEEWAY_S) { /* written so a huge exp cannot overflow */
-        *why = "Token expired";
-        return ERR_AUTH;
-    }
+    rc = check_times(exp, nbf, has_nbf, now, why);
+    if (rc != ERR_OK)
+        return rc;
     memset(out, 0, sizeof(*out));
     memcpy(out->sub, yyjson_get_str(sub), yyjson_get_len(sub));
     yyjson_val *email = yyjson_obj_get(claims, "email");
@@ -207,5 +308,7 @@ int jwt_verify(const struct jwt_verifier *v, const char *token, int64_t now, str
     out->exp = exp;
     out->iat = iat;
     out->gen = gen;
+    if (slot >= 0 && by_secret)
+        jwt_cache_put(slot, v->secret, token, len, out, nbf, has_nbf);
     return ERR_OK;
 }

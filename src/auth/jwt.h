@@ -45,8 +45,12 @@ int jwt_issue_gen(const char *secret, const char *sub, const char *email, int64_
 
 /* Verifies token at time now and fills *out. Returns ERR_OK or ERR_AUTH with *why set to a
  * static, client-safe reason ("Token expired", "Invalid token"), or ERR_UNAVAILABLE when the
- * JWKS could not be fetched. */
+ * JWKS could not be fetched. A token verified with the shared secret is remembered (a repeat
+ * skips its MAC and parse; its times are checked again); thread-safe. */
 int jwt_verify(const struct jwt_verifier *v, const char *token, int64_t now, struct jwt_claims *out,
                const char **why);
+
+/* Forgets every token verified lately (tests; see jwt.c's cache). */
+void jwt_cache_clear(void);
 
 #endif

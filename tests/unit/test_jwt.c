@@ -459,6 +459,46 @@ static void test_overlong_token(void **state)
     free(p);
 }
 
+/* A token verified once is remembered (jwt.c's cache), and a repeat must still be checked in
+ * full where it matters: its expiry and not-before at the new time, the secret (another
+ * secret refuses it), and its bytes (a token one byte off is verified afresh). */
+static void test_remembered_tokens_are_still_checked(void **state)
+{
+    (void)state;
+    jwt_cache_clear();
+    char token[TOKEN_SZ], p[256], extra[64];
+    struct jwt_claims c;
+    const char *why;
+    assert_int_equal(jwt_issue(SECRET, "user-1", "a@example.com", NOW, 600, token, sizeof(token)),
+                     ERR_OK);
+    expect_accepted(token, &c);
+    expect_accepted(token, &c); /* remembered */
+    assert_string_equal(c.sub, "user-1");
+    assert_string_equal(c.email, "a@example.com");
+    assert_int_equal(c.exp, NOW + 600);
+    why = NULL;
+    assert_int_equal(jwt_verify(&verifier, token, NOW + 600 + JWT_LEEWAY_S + 1, &c, &why),
+                     ERR_AUTH);
+    assert_string_equal(why, "Token expired");
+    const struct jwt_verifier other = {.secret = SECRET "x", .jwks = NULL};
+    why = NULL;
+    assert_int_equal(jwt_verify(&other, token, NOW, &c, &why), ERR_AUTH);
+    assert_string_equal(why, "Invalid token");
+    const struct jwt_verifier no_secret = {.secret = NULL, .jwks = NULL};
+    assert_int_equal(jwt_verify(&no_secret, token, NOW, &c, &why), ERR_AUTH);
+    size_t len = strlen(token);
+    token[len - 1] = token[len - 1] == 'A' ? 'B' : 'A'; /* the signature's last character */
+    expect_refused(token, "Invalid token");
+    /* Not before: remembered at a time it is valid, refused at an earlier one. */
+    snprintf(extra, sizeof(extra), "\"nbf\":%d", NOW);
+    sign(token, HS256_HDR, claims(p, sizeof(p), extra));
+    expect_accepted(token, &c);
+    why = NULL;
+    assert_int_equal(jwt_verify(&verifier, token, NOW - JWT_LEEWAY_S - 1, &c, &why), ERR_AUTH);
+    assert_string_equal(why, "Invalid token");
+    jwt_cache_clear();
+}
+
 static void test_issue_bounds(void **state)
 {
     (void)state;
@@ -476,14 +516,22 @@ static void test_issue_bounds(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_round_trip),           cmocka_unit_test(test_wrong_secret),
-        cmocka_unit_test(test_hmac_matches_openssl), cmocka_unit_test(test_alg_none_and_others),
-        cmocka_unit_test(test_header_rules),         cmocka_unit_test(test_tampered_payload),
-        cmocka_unit_test(test_truncated_signature),  cmocka_unit_test(test_bad_base64url),
-        cmocka_unit_test(test_part_count),           cmocka_unit_test(test_expiry_and_leeway),
-        cmocka_unit_test(test_not_before),           cmocka_unit_test(test_claim_rules),
-        cmocka_unit_test(test_far_future_expiry),    cmocka_unit_test(test_overlong_token),
+        cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_wrong_secret),
+        cmocka_unit_test(test_hmac_matches_openssl),
+        cmocka_unit_test(test_alg_none_and_others),
+        cmocka_unit_test(test_header_rules),
+        cmocka_unit_test(test_tampered_payload),
+        cmocka_unit_test(test_truncated_signature),
+        cmocka_unit_test(test_bad_base64url),
+        cmocka_unit_test(test_part_count),
+        cmocka_unit_test(test_expiry_and_leeway),
+        cmocka_unit_test(test_not_before),
+        cmocka_unit_test(test_claim_rules),
+        cmocka_unit_test(test_far_future_expiry),
+        cmocka_unit_test(test_overlong_token),
         cmocka_unit_test(test_issue_bounds),
+        cmocka_unit_test(test_remembered_tokens_are_still_checked),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
