@@ -254,6 +254,22 @@ static bool write_touches(const struct rows_write *w, int64_t id)
     return false;
 }
 
+/* Where r goes among rows[0..n), sorted by sort/desc: the first place whose row does not sort
+ * before it. */
+static size_t sorted_place(struct task_row *const *rows, size_t n, const struct task_row *r,
+                           enum task_sort sort, bool desc)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (task_row_cmp(rows[mid], r, sort, desc) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
 /* old's rows with w applied (one reference, the caller's), labelled w's version; NULL when it
  * cannot be made (out of memory, or the user would pass the bound). */
 static struct task_rows *rows_derive(struct task_rows *old, const struct rows_write *w)
@@ -289,14 +305,7 @@ static struct task_rows *rows_derive(struct task_rows *old, const struct rows_wr
                 if (!write_touches(w, oo[i]->id))
                     no[m++] = oo[i];
             for (size_t f = 0; f < w->nf; f++) {
-                size_t lo = 0, hi = m;
-                while (lo < hi) {
-                    size_t mid = lo + (hi - lo) / 2;
-                    if (task_row_cmp(no[mid], w->fresh[f], (enum task_sort)k, d) < 0)
-                        lo = mid + 1;
-                    else
-                        hi = mid;
-                }
+                size_t lo = sorted_place(no, m, w->fresh[f], (enum task_sort)k, d);
                 memmove(&no[lo + 1], &no[lo], (m - lo) * sizeof(*no));
                 no[lo] = w->fresh[f];
                 m++;
@@ -360,14 +369,7 @@ static struct task_rows *head_derive(struct task_rows *old, const struct rows_wr
         if (!write_touches(w, oo[i]->id))
             s->rows[s->n++] = shared_ref(oo[i]);
     for (size_t f = 0; f < w->nf; f++) {
-        size_t lo = 0, hi = s->n;
-        while (lo < hi) {
-            size_t mid = lo + (hi - lo) / 2;
-            if (task_row_cmp(s->rows[mid], w->fresh[f], SORT_CREATED, true) < 0)
-                lo = mid + 1;
-            else
-                hi = mid;
-        }
+        size_t lo = sorted_place(s->rows, s->n, w->fresh[f], SORT_CREATED, true);
         if (old->head && lo == s->n)
             continue; /* behind the head: not known where */
         memmove(&s->rows[lo + 1], &s->rows[lo], (s->n - lo) * sizeof(*s->rows));
@@ -376,8 +378,7 @@ static struct task_rows *head_derive(struct task_rows *old, const struct rows_wr
     }
     /* Every task, within the bound: a full set (its rows happen to be sorted). */
     bool full = total == (int64_t)s->n && s->n <= rows_bound();
-    if (full)
-        s->total = total;
+    s->total = total;
     /* Back within the bound but not all held: the next listing loads them all. */
     bool reload = !full && total <= (int64_t)rows_bound();
     if (total < (int64_t)s->n || reload || (!full && head_order(s, true, total) != ERR_OK)) {
@@ -579,7 +580,8 @@ static int rows_build(struct task_rows *s, const struct task *tasks, const char 
 }
 
 /* Loads uid's rows in one statement and publishes them: a set with a reference for the
- * caller (a marker when over the bound). Runs as the process's only load (see loading). */
+ * caller (a head when over the bound; was_head: read only a head's rows first). Runs as the
+ * process's only load (see loading). */
 static int rows_load(struct store_conn *c, struct arena *a, const char *uid, bool was_head,
                      struct task_rows **out)
 {
@@ -616,9 +618,9 @@ static int rows_load(struct store_conn *c, struct arena *a, const char *uid, boo
     return ERR_OK;
 }
 
-/* uid's rows at version, loaded in one statement when not held: a set with a reference for
- * the caller (a head when the user's tasks are over the bound), or *out NULL when another
- * load is running (*busy; the caller lists in SQL). */
+/* uid's rows at version (or a later one), loaded in one statement when not held: a set with a
+ * reference for the caller (a head when the user's tasks are over the bound), or *out NULL when
+ * another load is running (*busy; the caller lists in SQL). */
 static int rows_for(struct store_conn *c, struct arena *a, const char *uid, int64_t version,
                     struct task_rows **out, bool *busy)
 {
