@@ -51,15 +51,12 @@ static pthread_mutex_t jwt_cache_mu[JWT_CACHE_STRIPES] = {
     PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
     PTHREAD_MUTEX_INITIALIZER};
 
-/* The slot of token (len bytes) when it can be cached with secret, else -1. */
+/* The slot of token (len bytes, NUL-terminated) when it can be cached with secret, else -1. */
 static long jwt_cache_slot(const char *secret, const char *token, size_t len)
 {
     if (!secret || strlen(secret) > JWT_CACHE_SECRET_MAX || len > JWT_CACHE_TOKEN_MAX)
         return -1;
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a: placement only, never trust */
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ (unsigned char)token[i]) * 1099511628211ULL;
-    return (long)(h % JWT_CACHE_SLOTS);
+    return (long)(hash_str(token) % JWT_CACHE_SLOTS); /* placement only, never trust */
 }
 
 /* True with *out (and the time claims) when token was verified with secret lately. */
