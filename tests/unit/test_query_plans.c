@@ -152,6 +152,16 @@ static int teardown(void **state)
     return 0;
 }
 
+/* Lists f's tasks in the default order from offset: sets *n and *total. */
+static void list_default(struct fixture *f, int64_t offset, size_t *n, int64_t *total)
+{
+    struct task_filter flt;
+    task_filter_defaults(&flt);
+    flt.offset = offset;
+    struct task *page;
+    assert_int_equal(tasks_list(f->c, f->a, f->u.id, &flt, &page, n, total), ERR_OK);
+}
+
 /* Creates, reads, completes, lists and counts f's tasks with the plans checked. */
 static void exercise(struct fixture *f)
 {
@@ -166,15 +176,11 @@ static void exercise(struct fixture *f)
     struct task next;
     bool has_next;
     assert_int_equal(tasks_complete(f->c, f->a, f->u.id, t.id, 1, &t, &next, &has_next), ERR_OK);
-    struct task_filter flt;
-    task_filter_defaults(&flt);
-    struct task *page;
     size_t n;
     int64_t total;
-    assert_int_equal(tasks_list(f->c, f->a, f->u.id, &flt, &page, &n, &total), ERR_OK);
+    list_default(f, 0, &n, &total);
     assert_true(n > 0 && total > 0);
-    flt.offset = 1000000; /* an empty page past the end: the count(*) runs (tasks_list) */
-    assert_int_equal(tasks_list(f->c, f->a, f->u.id, &flt, &page, &n, &total), ERR_OK);
+    list_default(f, 1000000, &n, &total); /* an empty page past the end: the count runs */
     assert_true(n == 0 && total > 0);
 }
 
@@ -220,12 +226,9 @@ static void test_task_statements_use_indexes(void **state)
     }
     p.grown = true;
     store_explain(f->c, check_plan, &p);
-    struct task_filter flt;
-    task_filter_defaults(&flt);
-    struct task *page;
     size_t n;
     int64_t total;
-    assert_int_equal(tasks_list(f->c, f->a, f->u.id, &flt, &page, &n, &total), ERR_OK);
+    list_default(f, 0, &n, &total);
     assert_true(n > 0 && total > (int64_t)n);
     store_explain(f->c, NULL, NULL);
     if (p.bad[0])

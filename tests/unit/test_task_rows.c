@@ -207,6 +207,30 @@ static int64_t create_random(struct fixture *f, const char *uid)
     return t.id;
 }
 
+/* Parses json as a TASK_PATCH input into *in. */
+static void patch_input(struct fixture *f, const char *json, struct task_input *in)
+{
+    struct verrors errs = {0};
+    yyjson_doc *doc = unit_json(f->a, json);
+    assert_int_equal(
+        task_input_parse(yyjson_doc_get_root(doc), TASK_PATCH, "body", f->a, in, &errs), ERR_OK);
+}
+
+/* The id of f's user's task at offset in the default order (SQL). */
+static int64_t task_at(struct fixture *f, int64_t offset)
+{
+    struct task_filter flt;
+    task_filter_defaults(&flt);
+    flt.limit = 1;
+    flt.offset = offset;
+    struct task *page;
+    size_t n;
+    int64_t total;
+    assert_int_equal(tasks_list(f->c, f->a, f->u.id, &flt, &page, &n, &total), ERR_OK);
+    assert_int_equal(n, 1);
+    return page[0].id;
+}
+
 /* Spreads the creation and update times (a create stamps the current second on all). */
 static void spread_times(struct fixture *f, const char *uid)
 {
@@ -339,12 +363,8 @@ static void test_rows_give_the_sql_bytes(void **state)
     for (int i = 0; i < 40; i++) {
         int64_t id = create_random(f, f->u.id);
         if (i % 3 == 1) {
-            struct verrors errs = {0};
             struct task_input in;
-            yyjson_doc *doc = unit_json(f->a, "{\"title\":\"Renamed\",\"priority\":\"high\"}");
-            assert_int_equal(
-                task_input_parse(yyjson_doc_get_root(doc), TASK_PATCH, "body", f->a, &in, &errs),
-                ERR_OK);
+            patch_input(f, "{\"title\":\"Renamed\",\"priority\":\"high\"}", &in);
             struct task t;
             assert_int_equal(tasks_update(f->c, f->a, f->u.id, id, &in, &t), ERR_OK);
         } else if (i % 3 == 2) {
@@ -615,55 +635,36 @@ static void test_head_gives_the_sql_bytes(void **state)
     }
     size_t loads0, derived0, loads1, derived1;
     task_rows_counts(&loads0, &derived0);
-    /* The task ids of the head's last and of one far behind it, in the default order. */
-    struct task_filter deep;
-    task_filter_defaults(&deep);
-    deep.limit = 1;
-    deep.offset = 50;
     struct task *page;
     size_t n;
     int64_t total;
     for (int i = 0; i < 60; i++) {
         int64_t id = create_random(f, f->u.id); /* at the top (this second) */
-        struct verrors errs = {0};
         struct task_input in;
-        yyjson_doc *doc = unit_json(f->a, "{\"title\":\"Edited\",\"priority\":\"low\"}");
-        assert_int_equal(
-            task_input_parse(yyjson_doc_get_root(doc), TASK_PATCH, "body", f->a, &in, &errs),
-            ERR_OK);
+        patch_input(f, "{\"title\":\"Edited\",\"priority\":\"low\"}", &in);
         struct task t;
+        int64_t behind; /* a task far behind the head, in the default order */
         switch (i % 6) {
         case 0: /* an edit inside the head */
             assert_int_equal(tasks_update(f->c, f->a, f->u.id, id, &in, &t), ERR_OK);
             break;
         case 1: /* an edit behind it */
-            assert_int_equal(tasks_list(f->c, f->a, f->u.id, &deep, &page, &n, &total), ERR_OK);
-            assert_int_equal(n, 1);
-            assert_int_equal(tasks_update(f->c, f->a, f->u.id, page[0].id, &in, &t), ERR_OK);
+            assert_int_equal(tasks_update(f->c, f->a, f->u.id, task_at(f, 50), &in, &t), ERR_OK);
             break;
-        case 2: { /* two deletes inside: the head shrinks below the bound, so the writes
-                   * behind it that follow must stay out of it */
-            struct task_filter second;
-            task_filter_defaults(&second);
-            second.limit = 1;
-            second.offset = 1;
+        case 2: /* two deletes inside: the head shrinks below the bound, so the writes behind
+                 * it that follow must stay out of it */
             assert_int_equal(tasks_delete(f->c, f->a, f->u.id, id, NULL), ERR_OK);
-            assert_int_equal(tasks_list(f->c, f->a, f->u.id, &second, &page, &n, &total), ERR_OK);
-            assert_int_equal(n, 1);
-            assert_int_equal(tasks_delete(f->c, f->a, f->u.id, page[0].id, NULL), ERR_OK);
+            assert_int_equal(tasks_delete(f->c, f->a, f->u.id, task_at(f, 1), NULL), ERR_OK);
             break;
-        }
         case 3: /* a delete behind, then its restore (its old creation time: behind again) */
-            assert_int_equal(tasks_list(f->c, f->a, f->u.id, &deep, &page, &n, &total), ERR_OK);
-            assert_int_equal(n, 1);
-            assert_int_equal(tasks_delete(f->c, f->a, f->u.id, page[0].id, NULL), ERR_OK);
-            assert_int_equal(tasks_restore(f->c, f->a, f->u.id, page[0].id, &t), ERR_OK);
+            behind = task_at(f, 50);
+            assert_int_equal(tasks_delete(f->c, f->a, f->u.id, behind, NULL), ERR_OK);
+            assert_int_equal(tasks_restore(f->c, f->a, f->u.id, behind, &t), ERR_OK);
             break;
-        case 4: { /* a delete inside, then its restore: back inside */
+        case 4: /* a delete inside, then its restore: back inside */
             assert_int_equal(tasks_delete(f->c, f->a, f->u.id, id, NULL), ERR_OK);
             assert_int_equal(tasks_restore(f->c, f->a, f->u.id, id, &t), ERR_OK);
             break;
-        }
         default: /* the create alone (create_random completes some: the next occurrence) */
             break;
         }
@@ -677,6 +678,12 @@ static void test_head_gives_the_sql_bytes(void **state)
             if (!head_serves(&flt, 18))
                 continue; /* the head may have shrunk by the deletes: at least 20 are left */
             assert_true(mem);
+        }
+        for (int limit = 18; limit <= 31; limit++) { /* a page that ends at the head's last */
+            struct task_filter flt;
+            task_filter_defaults(&flt);
+            flt.limit = limit;
+            compare_once(f, f->u.id, &flt);
         }
         if (i % 10 == 9) {
             arena_free(f->a);
